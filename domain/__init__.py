@@ -1,0 +1,1 @@
+"""Pure incident-management rules: no I/O, no Temporal, no web framework."""

@@ -1,0 +1,343 @@
+"""An incident's whole state, and the pure rules that move it from step to step.
+
+The workflow holds one `Incident` and calls `check` from update validators and
+`apply` from update handlers; nothing here knows about Temporal, so every rule is
+tested without it.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from domain.errors import Forbidden, InvalidStep
+from domain.lifecycle import IncidentState, Step, allowed_steps, next_state
+from domain.priority import Impact, Priority, Urgency
+from domain.process import ProcessDefinition
+from domain.requests import (
+    AcknowledgeRequest,
+    ActionItem,
+    ApproveReviewRequest,
+    AssignRequest,
+    DeclareRequest,
+    HoldRequest,
+    NoteRequest,
+    ReopenRequest,
+    RequestChangesRequest,
+    ResolveRequest,
+    ResumeRequest,
+    StepRequest,
+    SubmitReviewRequest,
+    TriageRequest,
+)
+from domain.roles import Actor, may_take
+from domain.timeline import EventKind, TimelineEvent
+
+
+class Resolution(BaseModel):
+    summary: str
+    root_cause_category: str
+    resolved_by: str
+    resolved_at: datetime
+
+
+class Review(BaseModel):
+    root_cause: str
+    contributing_factors: list[str]
+    what_went_well: str
+    timeline_summary: str
+    action_items: list[ActionItem]
+    author: str
+    submitted_at: datetime
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    changes_requested: str | None = None
+
+
+class Incident(BaseModel):
+    """Everything the workflow knows about one incident; carried whole across continue-as-new."""
+
+    id: int
+    title: str
+    description: str
+    state: IncidentState = IncidentState.DETECTED
+    impact: Impact
+    urgency: Urgency
+    priority: Priority
+    category: str | None = None
+    service: str | None = None
+    commander: str | None = None
+    responders: list[str] = []
+    declared_by: str
+    declared_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    hold_reason: str | None = None
+    resolution: Resolution | None = None
+    review: Review | None = None
+    process: ProcessDefinition
+    timeline: list[TimelineEvent] = []
+
+    @classmethod
+    def declare(
+        cls,
+        incident_id: int,
+        request: DeclareRequest,
+        actor: Actor,
+        now: datetime,
+        process: ProcessDefinition,
+    ) -> "Incident":
+        process.check_classification(request.category, request.service)
+        incident = cls(
+            id=incident_id,
+            title=request.title,
+            description=request.description,
+            impact=request.impact,
+            urgency=request.urgency,
+            priority=process.priority_matrix.priority(request.impact, request.urgency),
+            category=request.category,
+            service=request.service,
+            declared_by=actor.name,
+            declared_at=now,
+            updated_at=now,
+            process=process,
+        )
+        incident._record(EventKind.DECLARED, actor, now, request.model_dump(mode="json"))
+        return incident
+
+    @property
+    def seq(self) -> int:
+        """Number of events so far; the version of this state."""
+        return len(self.timeline)
+
+    def allowed_steps(self, actor: Actor) -> list[Step]:
+        """Steps possible now for this actor, as the web console and API offer them."""
+        return [step for step in allowed_steps(self.state) if self._authorised(step, actor)]
+
+    def check(self, step: Step, request: StepRequest, actor: Actor) -> None:
+        """Raise the DomainError that refuses `step`, or return if it may be taken."""
+        _authorise(self, step, actor)
+        next_state(self.state, step)
+        _RULES.get(step, _no_rule)(self, request)
+
+    def apply(self, step: Step, request: StepRequest, actor: Actor, now: datetime) -> TimelineEvent:
+        """Take `step`: check it, change the state, and record one timeline event."""
+        self.check(step, request, actor)
+        kind, details = _APPLY[step](self, request, actor, now)
+        self.state = next_state(self.state, step)
+        return self._record(kind, actor, now, details)
+
+    def _authorised(self, step: Step, actor: Actor) -> bool:
+        try:
+            _authorise(self, step, actor)
+        except Forbidden:
+            return False
+        return True
+
+    def _record(
+        self, kind: EventKind, actor: Actor, now: datetime, details: dict[str, Any]
+    ) -> TimelineEvent:
+        seq = self.seq + 1
+        event = TimelineEvent(
+            id=f"incident-{self.id}:{seq}",
+            incident_id=self.id,
+            seq=seq,
+            at=now,
+            actor=actor.name,
+            kind=kind,
+            details=details,
+        )
+        self.timeline.append(event)
+        self.updated_at = now
+        return event
+
+
+def _authorise(incident: Incident, step: Step, actor: Actor) -> None:
+    if step in (Step.APPROVE_REVIEW, Step.REQUEST_CHANGES):
+        _authorise_reviewer(incident, step, actor)
+    elif not may_take(actor.roles, step):
+        raise Forbidden(f"{actor.name} may not {step.replace('_', ' ')}: no role allows it")
+
+
+def _authorise_reviewer(incident: Incident, step: Step, actor: Actor) -> None:
+    # The incident's own commander reviews whatever their global roles; anyone else
+    # needs one of the process's approver roles.
+    approvers = incident.process.review.approver_roles
+    is_commander = actor.name == incident.commander
+    if not is_commander and approvers.isdisjoint(actor.roles):
+        commander = incident.commander or "nobody yet"
+        raise Forbidden(
+            f"only the incident's commander ({commander}) or someone with the role "
+            f"{' or '.join(sorted(approvers))} may {step.replace('_', ' ')}"
+        )
+    if incident.review and incident.review.author == actor.name:
+        raise Forbidden(f"{actor.name} wrote this review and may not {step.replace('_', ' ')} it")
+
+
+def _no_rule(incident: Incident, request: Any) -> None:
+    return None
+
+
+def _triage_rule(incident: Incident, request: TriageRequest) -> None:
+    incident.process.check_classification(request.category, request.service)
+
+
+def _resolve_rule(incident: Incident, request: ResolveRequest) -> None:
+    known = incident.process.root_cause_categories
+    if request.root_cause_category not in known:
+        raise InvalidStep(
+            f"unknown root-cause category {request.root_cause_category!r}; "
+            f"the process knows: {', '.join(known)}"
+        )
+
+
+def _review_rule(incident: Incident, request: SubmitReviewRequest) -> None:
+    needed = incident.process.review.action_items_needed(incident.priority)
+    if len(request.action_items) < needed:
+        raise InvalidStep(
+            f"a {incident.priority} review needs at least {needed} action item(s) "
+            f"with an owner and a due date; it has {len(request.action_items)}"
+        )
+
+
+def _triage(
+    incident: Incident, request: TriageRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    previous = incident.priority
+    incident.impact, incident.urgency = request.impact, request.urgency
+    incident.priority = incident.process.priority_matrix.priority(request.impact, request.urgency)
+    incident.category, incident.service = request.category, request.service
+    if request.title:
+        incident.title = request.title
+    details = request.model_dump(mode="json", exclude_none=True)
+    return EventKind.TRIAGED, details | {"priority": incident.priority, "previous": previous}
+
+
+def _acknowledge(
+    incident: Incident, request: AcknowledgeRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    incident.acknowledged_at = incident.acknowledged_at or now
+    if actor.name not in incident.responders and actor.name != incident.commander:
+        incident.responders.append(actor.name)
+    return EventKind.ACKNOWLEDGED, {}
+
+
+def _assign(
+    incident: Incident, request: AssignRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    if request.commander is not None:
+        incident.commander = request.commander
+    if request.responders is not None:
+        incident.responders = list(dict.fromkeys(request.responders))
+    return EventKind.ASSIGNED, {"commander": incident.commander, "responders": incident.responders}
+
+
+def _note(
+    incident: Incident, request: NoteRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    return EventKind.NOTE_ADDED, {"text": request.text}
+
+
+def _hold(
+    incident: Incident, request: HoldRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    incident.hold_reason = request.reason
+    return EventKind.PUT_ON_HOLD, {"reason": request.reason}
+
+
+def _resume(
+    incident: Incident, request: ResumeRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    incident.hold_reason = None
+    return EventKind.RESUMED, {}
+
+
+def _resolve(
+    incident: Incident, request: ResolveRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    incident.resolved_at = now
+    incident.resolution = Resolution(
+        summary=request.summary,
+        root_cause_category=request.root_cause_category,
+        resolved_by=actor.name,
+        resolved_at=now,
+    )
+    return EventKind.RESOLVED, request.model_dump(mode="json")
+
+
+def _reopen(
+    incident: Incident, request: ReopenRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    incident.resolved_at = None
+    incident.resolution = None
+    incident.review = None
+    return EventKind.REOPENED, {"reason": request.reason}
+
+
+def _submit_review(
+    incident: Incident, request: SubmitReviewRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    incident.review = Review(
+        **request.model_dump(),
+        author=actor.name,
+        submitted_at=now,
+    )
+    return EventKind.REVIEW_SUBMITTED, request.model_dump(mode="json")
+
+
+def _request_changes(
+    incident: Incident, request: RequestChangesRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    assert incident.review is not None  # in_review always has one
+    incident.review.changes_requested = request.reason
+    return EventKind.CHANGES_REQUESTED, {"reason": request.reason}
+
+
+def _approve_review(
+    incident: Incident, request: ApproveReviewRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    assert incident.review is not None  # in_review always has one
+    incident.review.approved_by, incident.review.approved_at = actor.name, now
+    incident.review.changes_requested = None
+    incident.closed_at = now
+    return EventKind.REVIEW_APPROVED, {"comment": request.comment}
+
+
+_Applier = Callable[[Incident, Any, Actor, datetime], tuple[EventKind, dict[str, Any]]]
+
+_APPLY: dict[Step, _Applier] = {
+    Step.TRIAGE: _triage,
+    Step.ACKNOWLEDGE: _acknowledge,
+    Step.ASSIGN: _assign,
+    Step.NOTE: _note,
+    Step.HOLD: _hold,
+    Step.RESUME: _resume,
+    Step.RESOLVE: _resolve,
+    Step.REOPEN: _reopen,
+    Step.SUBMIT_REVIEW: _submit_review,
+    Step.REQUEST_CHANGES: _request_changes,
+    Step.APPROVE_REVIEW: _approve_review,
+}
+
+_RULES: dict[Step, Callable[[Incident, Any], None]] = {
+    Step.TRIAGE: _triage_rule,
+    Step.RESOLVE: _resolve_rule,
+    Step.SUBMIT_REVIEW: _review_rule,
+}
+
+STEP_REQUESTS: dict[Step, type[StepRequest]] = {
+    Step.TRIAGE: TriageRequest,
+    Step.ACKNOWLEDGE: AcknowledgeRequest,
+    Step.ASSIGN: AssignRequest,
+    Step.NOTE: NoteRequest,
+    Step.HOLD: HoldRequest,
+    Step.RESUME: ResumeRequest,
+    Step.RESOLVE: ResolveRequest,
+    Step.REOPEN: ReopenRequest,
+    Step.SUBMIT_REVIEW: SubmitReviewRequest,
+    Step.REQUEST_CHANGES: RequestChangesRequest,
+    Step.APPROVE_REVIEW: ApproveReviewRequest,
+}

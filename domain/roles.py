@@ -1,0 +1,52 @@
+"""Who may do what: user roles, and the steps each role may take."""
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.lifecycle import Step
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    RESPONDER = "responder"
+    COMMANDER = "commander"
+    PROCESS_OWNER = "process_owner"
+    ADMIN = "admin"
+
+
+class Actor(BaseModel):
+    """The authenticated person behind a step; named on every timeline event."""
+
+    name: str = Field(min_length=1, max_length=100)
+    roles: frozenset[Role] = frozenset()
+
+
+R = Role
+_WORKERS = frozenset({R.RESPONDER, R.COMMANDER, R.ADMIN})
+_REVIEWERS = frozenset({R.COMMANDER, R.PROCESS_OWNER, R.ADMIN})
+
+STEP_ROLES: Mapping[Step, frozenset[Role]] = {
+    Step.TRIAGE: _WORKERS,
+    Step.ACKNOWLEDGE: _WORKERS,
+    Step.ASSIGN: frozenset({R.COMMANDER, R.ADMIN}),
+    Step.NOTE: _WORKERS | _REVIEWERS,
+    Step.HOLD: _WORKERS,
+    Step.RESUME: _WORKERS,
+    Step.RESOLVE: _WORKERS,
+    Step.REOPEN: _WORKERS,
+    Step.SUBMIT_REVIEW: _WORKERS,
+    Step.REQUEST_CHANGES: _REVIEWERS,
+    Step.APPROVE_REVIEW: _REVIEWERS,
+}
+
+DECLARE_ROLES = _WORKERS
+
+
+def may_take(roles: Iterable[Role], step: Step) -> bool:
+    return not STEP_ROLES[step].isdisjoint(roles)
+
+
+def may_declare(roles: Iterable[Role]) -> bool:
+    return not DECLARE_ROLES.isdisjoint(roles)
