@@ -1,0 +1,1 @@
+"""The relational read model: tables, migrations and repositories over SQLAlchemy (async)."""

@@ -1,0 +1,98 @@
+"""The read model's database: one async engine, sessions, and migrations on start."""
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Any constant works; every process migrating the same PostgreSQL database takes it.
+_MIGRATION_LOCK_KEY = 0x7661677401  # "vagt", 1
+
+_ASYNC_DRIVERS = {"postgresql": "asyncpg", "postgres": "asyncpg", "sqlite": "aiosqlite"}
+
+
+def normalise_url(url: str) -> str:
+    """The async-driver form of a PostgreSQL or SQLite URL; other URLs are returned unchanged."""
+    scheme, separator, rest = url.partition("://")
+    dialect = scheme.partition("+")[0]
+    if not separator or dialect not in _ASYNC_DRIVERS:
+        return url
+    if dialect == "postgres":
+        dialect = "postgresql"
+    return f"{dialect}+{_ASYNC_DRIVERS[dialect]}://{rest}"
+
+
+class Database:
+    """One engine and session factory; repositories get sessions, callers commit."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = make_url(normalise_url(url))
+        self.schema = schema
+        connect_args: dict[str, Any] = {}
+        if self.is_sqlite:
+            _create_parent_dir(self.url.database)
+        elif self.is_postgresql and schema is not None:
+            connect_args["server_settings"] = {"search_path": schema}
+        self.engine = create_async_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    def session(self) -> AsyncSession:
+        """A new session, used as `async with db.session() as session:`; uncommitted work is
+        rolled back when the block ends."""
+        return self._sessions()
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest migration; safe when several processes start at once."""
+        async with self.engine.connect() as connection:
+            # One transaction around the whole upgrade, taken before Alembic reads its
+            # version table: a second process waits here, then finds nothing to do.
+            if self.is_postgresql:
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            elif self.is_sqlite:
+                # The sqlite3 driver would run DDL outside any transaction; IMMEDIATE takes
+                # the write lock up front, so concurrent migrations queue on busy_timeout.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+            await connection.run_sync(_upgrade_to_head)
+            await connection.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _create_parent_dir(database: str | None) -> None:
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL lets the API read while a worker writes; busy_timeout makes writers queue
+    # instead of failing at once; SQLite leaves foreign keys off unless asked.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

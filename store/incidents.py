@@ -1,0 +1,212 @@
+"""Incidents in the read model: numbering, idempotent projection, lists and search."""
+
+import builtins
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, func, insert, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.incident import Incident
+from domain.lifecycle import IncidentState
+from domain.priority import Priority
+from domain.timeline import EventKind, TimelineEvent
+from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
+
+
+class IncidentQuery(BaseModel):
+    """Filters of an incident list; an empty list means any state or priority."""
+
+    states: list[IncidentState] = []
+    priorities: list[Priority] = []
+    service: str | None = None
+    text: str | None = Field(
+        default=None, description="Case-insensitive substring of the title or description."
+    )
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+
+
+class IncidentSummary(BaseModel):
+    """One line of an incident list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    state: IncidentState
+    priority: Priority
+    impact: int
+    urgency: int
+    category: str | None
+    service: str | None
+    commander: str | None
+    declared_by: str
+    declared_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class IncidentRepository:
+    """Reads and writes incidents within the caller's session; the caller commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def allocate_id(self) -> int:
+        """A new incident number, never handed out before."""
+        result = await self._session.execute(
+            insert(IncidentIdRow).values(allocated_at=datetime.now(UTC)).returning(IncidentIdRow.id)
+        )
+        return result.scalar_one()
+
+    async def project(self, incident: Incident, events: Sequence[TimelineEvent]) -> None:
+        """Store `incident` and its `events`; replays and late, older snapshots change nothing."""
+        row = _incident_row(incident)
+        upsert = self._insert(IncidentRow).values(row)
+        # A single conditional upsert, so two concurrent projections cannot both pass a
+        # version check made in a separate read: the higher seq always wins.
+        await self._session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[IncidentRow.id],
+                set_={name: upsert.excluded[name] for name in row if name != "id"},
+                where=IncidentRow.version < upsert.excluded.version,
+            )
+        )
+        if events:
+            # The event id is the idempotency key: a retried or replayed write is skipped.
+            # Parameters as a list, so a long timeline is sent in batches, not one statement.
+            await self._session.execute(
+                self._insert(TimelineEventRow).on_conflict_do_nothing(),
+                [_event_row(event) for event in events],
+            )
+
+    async def get(self, incident_id: int) -> Incident | None:
+        """The incident as last projected, with its whole timeline."""
+        snapshot = await self._session.scalar(
+            select(IncidentRow.snapshot).where(IncidentRow.id == incident_id)
+        )
+        if snapshot is None:
+            return None
+        timeline = await self.timeline(incident_id)
+        return Incident.model_validate({**snapshot, "timeline": timeline})
+
+    async def list(self, query: IncidentQuery) -> IncidentPage:
+        """One page of the incidents matching `query`, newest first."""
+        conditions = _conditions(query)
+        total = await self._session.scalar(
+            select(func.count()).select_from(IncidentRow).where(*conditions)
+        )
+        rows = await self._session.scalars(
+            select(IncidentRow)
+            .where(*conditions)
+            .order_by(IncidentRow.declared_at.desc(), IncidentRow.id.desc())
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        return IncidentPage(
+            items=[IncidentSummary.model_validate(row) for row in rows],
+            total=total or 0,
+            limit=query.limit,
+            offset=query.offset,
+        )
+
+    async def exists(self, incident_id: int) -> bool:
+        found = await self._session.scalar(
+            select(IncidentRow.id).where(IncidentRow.id == incident_id)
+        )
+        return found is not None
+
+    async def timeline(self, incident_id: int) -> builtins.list[TimelineEvent]:
+        """The incident's events in the order they happened."""
+        rows = await self._session.scalars(
+            select(TimelineEventRow)
+            .where(TimelineEventRow.incident_id == incident_id)
+            .order_by(TimelineEventRow.seq)
+        )
+        return [
+            TimelineEvent(
+                id=row.id,
+                incident_id=row.incident_id,
+                seq=row.seq,
+                at=row.at,
+                actor=row.actor,
+                kind=EventKind(row.kind),
+                details=row.details,
+            )
+            for row in rows
+        ]
+
+    def _insert(self, table: type[IncidentRow] | type[TimelineEventRow]) -> Any:
+        # INSERT ... ON CONFLICT is spelled the same on both, but lives in each dialect.
+        if self._session.get_bind().dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+
+def _conditions(query: IncidentQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.states:
+        conditions.append(IncidentRow.state.in_([str(state) for state in query.states]))
+    if query.priorities:
+        conditions.append(IncidentRow.priority.in_([str(p) for p in query.priorities]))
+    if query.service is not None:
+        conditions.append(IncidentRow.service == query.service)
+    if query.text:
+        conditions.append(
+            or_(
+                IncidentRow.title.icontains(query.text, autoescape=True),
+                IncidentRow.description.icontains(query.text, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def _incident_row(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "description": incident.description,
+        "state": str(incident.state),
+        "impact": incident.impact,
+        "urgency": incident.urgency,
+        "priority": str(incident.priority),
+        "category": incident.category,
+        "service": incident.service,
+        "commander": incident.commander,
+        "responders": list(incident.responders),
+        "declared_by": incident.declared_by,
+        "declared_at": incident.declared_at,
+        "updated_at": incident.updated_at,
+        "acknowledged_at": incident.acknowledged_at,
+        "resolved_at": incident.resolved_at,
+        "closed_at": incident.closed_at,
+        "process_name": incident.process.name,
+        "process_version": incident.process.version,
+        "version": incident.seq,
+        "snapshot": incident.model_dump(mode="json", exclude={"timeline"}),
+    }
+
+
+def _event_row(event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "incident_id": event.incident_id,
+        "seq": event.seq,
+        "at": event.at,
+        "actor": event.actor,
+        "kind": str(event.kind),
+        "details": event.details,
+    }

@@ -1,0 +1,147 @@
+"""The read model's tables. Migration 0001 creates exactly these; a test keeps them in sync."""
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp that always reads back as aware UTC.
+
+    SQLite has no timestamp type and drops the offset, so values are stored as
+    UTC and marked UTC again on the way out; PostgreSQL's timestamptz keeps it.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the read model stores aware times only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSONB on PostgreSQL so reports can index into details later; plain JSON text elsewhere.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+# Explicit constraint names, so migrations can refer to them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONDocument,
+    }
+
+
+metadata = Base.metadata
+
+
+class IncidentIdRow(Base):
+    """One row per allocated incident number; the autoincrement is the allocator."""
+
+    __tablename__ = "incident_ids"
+    # AUTOINCREMENT on SQLite so a number is never handed out twice, even after deletes.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    allocated_at: Mapped[datetime]
+
+
+class IncidentRow(Base):
+    """The latest projected state of one incident, with the columns lists filter on."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_state", "state"),
+        Index("ix_incidents_priority", "priority"),
+        Index("ix_incidents_service", "service"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(32))
+    impact: Mapped[int]
+    urgency: Mapped[int]
+    priority: Mapped[str] = mapped_column(String(8))
+    category: Mapped[str | None] = mapped_column(String(200))
+    service: Mapped[str | None] = mapped_column(String(200))
+    commander: Mapped[str | None] = mapped_column(String(100))
+    responders: Mapped[list[str]] = mapped_column(JSONDocument)
+    declared_by: Mapped[str] = mapped_column(String(100))
+    declared_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    process_name: Mapped[str] = mapped_column(String(200))
+    process_version: Mapped[int]
+    # Incident.seq of the stored snapshot: a projection only wins with a higher one.
+    version: Mapped[int]
+    snapshot: Mapped[dict[str, Any]]
+
+
+# Lists show the newest first; the index matches that order, ties broken by number.
+Index("ix_incidents_declared_at", IncidentRow.declared_at.desc(), IncidentRow.id.desc())
+
+
+class TimelineEventRow(Base):
+    __tablename__ = "timeline_events"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "seq", name="uq_timeline_events_incident_id_seq"),
+        Index("ix_timeline_events_incident_id_seq", "incident_id", "seq"),
+    )
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]]
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    roles: Mapped[list[str]] = mapped_column(JSONDocument)
+    # sha256 hex of the token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -1,0 +1,59 @@
+"""Fixtures shared by the whole test suite."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from store.db import Database, normalise_url
+
+pytest_plugins = ["tests.temporal_fixtures"]
+
+# CI points this at a PostgreSQL server; each test gets its own schema there.
+POSTGRES_URL_VARIABLE = "VAGT_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no tables yet: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path}/read-model/vagt.db")
+        try:
+            yield database
+        finally:
+            await database.dispose()
+        return
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_URL_VARIABLE}, "
+            "e.g. postgresql://postgres@127.0.0.1:5432/test"
+        )
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    await _execute(url, f'CREATE SCHEMA "{schema}"')
+    database = Database(url, schema=schema)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await _execute(url, f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+async def database(empty_database: Database) -> Database:
+    """A migrated, empty read model on SQLite and on PostgreSQL."""
+    await empty_database.migrate()
+    return empty_database
+
+
+async def _execute(url: str, statement: str) -> None:
+    engine = create_async_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()

@@ -1,0 +1,270 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from domain.incident import Incident
+from domain.lifecycle import IncidentState, Step
+from domain.priority import Priority
+from domain.process import DEFAULT_PROCESS
+from domain.requests import (
+    AcknowledgeRequest,
+    AssignRequest,
+    DeclareRequest,
+    NoteRequest,
+    ResolveRequest,
+    TriageRequest,
+)
+from domain.roles import Actor, Role
+from domain.timeline import EventKind, TimelineEvent
+from store.db import Database
+from store.incidents import IncidentQuery, IncidentRepository
+from store.tables import IncidentRow, TimelineEventRow
+
+ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER, Role.COMMANDER}))
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def declare(
+    incident_id: int,
+    title: str = "Checkout fails",
+    *,
+    description: str = "",
+    impact: int = 2,
+    urgency: int = 2,
+    service: str | None = None,
+    at: datetime = T0,
+) -> Incident:
+    request = DeclareRequest(
+        title=title, description=description, impact=impact, urgency=urgency, service=service
+    )
+    return Incident.declare(incident_id, request, ALICE, at, DEFAULT_PROCESS)
+
+
+def work_on(incident: Incident) -> list[TimelineEvent]:
+    """Triage, acknowledge, assign and note: four more events."""
+    at = incident.declared_at
+    request = TriageRequest(impact=1, urgency=1, category="database", service="payments")
+    return [
+        incident.apply(Step.TRIAGE, request, ALICE, at + timedelta(minutes=1)),
+        incident.apply(Step.ACKNOWLEDGE, AcknowledgeRequest(), ALICE, at + timedelta(minutes=2)),
+        incident.apply(
+            Step.ASSIGN,
+            AssignRequest(commander="alice", responders=["bob"]),
+            ALICE,
+            at + timedelta(minutes=3),
+        ),
+        incident.apply(Step.NOTE, NoteRequest(text="failover started"), ALICE, at),
+    ]
+
+
+async def project(database: Database, incident: Incident, events: list[TimelineEvent]) -> None:
+    async with database.session() as session:
+        await IncidentRepository(session).project(incident, events)
+        await session.commit()
+
+
+async def row_counts(database: Database) -> tuple[int, int]:
+    async with database.session() as session:
+        incidents = await session.scalar(select(func.count()).select_from(IncidentRow))
+        events = await session.scalar(select(func.count()).select_from(TimelineEventRow))
+    return incidents or 0, events or 0
+
+
+class TestAllocateId:
+    async def test_numbers_are_unique_and_increasing(self, database: Database) -> None:
+        numbers = []
+        for _ in range(3):
+            async with database.session() as session:
+                repository = IncidentRepository(session)
+                numbers += [await repository.allocate_id(), await repository.allocate_id()]
+                await session.commit()
+
+        assert numbers == sorted(set(numbers))
+        assert len(numbers) == 6
+
+
+class TestProject:
+    async def test_get_rebuilds_the_incident_with_its_timeline(self, database: Database) -> None:
+        incident = declare(1, "Checkout fails", description="500s on /pay")
+        work_on(incident)
+
+        await project(database, incident, incident.timeline)
+        async with database.session() as session:
+            stored = await IncidentRepository(session).get(1)
+
+        assert stored == incident
+        assert stored is not None
+        assert [event.kind for event in stored.timeline] == [
+            EventKind.DECLARED,
+            EventKind.TRIAGED,
+            EventKind.ACKNOWLEDGED,
+            EventKind.ASSIGNED,
+            EventKind.NOTE_ADDED,
+        ]
+
+    async def test_replaying_a_projection_stores_each_event_once(self, database: Database) -> None:
+        incident = declare(1)
+        work_on(incident)
+
+        await project(database, incident, incident.timeline)
+        await project(database, incident, incident.timeline)
+
+        assert await row_counts(database) == (1, 5)
+
+    async def test_events_arriving_step_by_step_build_the_whole_timeline(
+        self, database: Database
+    ) -> None:
+        incident = declare(1)
+        await project(database, incident, list(incident.timeline))
+        for event in work_on(incident):
+            await project(database, incident, [event])
+
+        async with database.session() as session:
+            timeline = await IncidentRepository(session).timeline(1)
+
+        assert [event.seq for event in timeline] == [1, 2, 3, 4, 5]
+        assert timeline == incident.timeline
+
+    async def test_an_older_snapshot_arriving_late_keeps_the_newer(
+        self, database: Database
+    ) -> None:
+        incident = declare(1)
+        older = incident.model_copy(deep=True)
+        work_on(incident)
+
+        await project(database, incident, incident.timeline)
+        await project(database, older, older.timeline)
+
+        async with database.session() as session:
+            repository = IncidentRepository(session)
+            stored = await repository.get(1)
+            page = await repository.list(IncidentQuery())
+        assert stored is not None
+        assert (stored.state, stored.priority, stored.commander) == (
+            IncidentState.ACKNOWLEDGED,
+            Priority.P1,
+            "alice",
+        )
+        assert page.items[0].state == IncidentState.ACKNOWLEDGED
+        assert stored.seq == 5
+
+    async def test_a_newer_snapshot_replaces_the_older(self, database: Database) -> None:
+        incident = declare(1)
+        await project(database, incident, incident.timeline)
+        events = work_on(incident)
+        resolve = ResolveRequest(summary="failed over", root_cause_category="hardware")
+        events.append(incident.apply(Step.RESOLVE, resolve, ALICE, T0 + timedelta(hours=1)))
+
+        await project(database, incident, events)
+
+        async with database.session() as session:
+            [summary] = (await IncidentRepository(session).list(IncidentQuery())).items
+        assert summary.state == IncidentState.RESOLVED
+        assert summary.resolved_at == T0 + timedelta(hours=1)
+        assert summary.acknowledged_at == T0 + timedelta(minutes=2)
+        assert (summary.priority, summary.service, summary.category) == (
+            Priority.P1,
+            "payments",
+            "database",
+        )
+
+    async def test_unknown_incidents_are_absent(self, database: Database) -> None:
+        await project(database, declare(1), [])
+        async with database.session() as session:
+            repository = IncidentRepository(session)
+            assert await repository.get(2) is None
+            assert await repository.exists(2) is False
+            assert await repository.exists(1) is True
+            assert await repository.timeline(2) == []
+
+
+class TestList:
+    @pytest.fixture
+    async def incidents(self, database: Database) -> Database:
+        """Five incidents, declared an hour apart; #4 and #5 at the same time."""
+        specs = [
+            (1, "Checkout fails", "Card payments time out", 1, 1, "payments"),
+            (2, "Slow search", "p99 over 2s", 2, 3, "search"),
+            (3, "Login errors", "Users see 500 after SSO", 2, 2, "auth"),
+            (4, "Disk 90% full", "on db-2 (50% growth) of payments_db", 3, 3, "payments"),
+            (5, "Cert expires soon", "TLS for api.example.com", 3, 2, None),
+        ]
+        for number, title, description, impact, urgency, service in specs:
+            at = T0 + timedelta(hours=min(number, 4))
+            incident = declare(
+                number,
+                title,
+                description=description,
+                impact=impact,
+                urgency=urgency,
+                service=service,
+                at=at,
+            )
+            if number == 3:
+                incident.apply(Step.ACKNOWLEDGE, AcknowledgeRequest(), ALICE, at)
+            await project(database, incident, incident.timeline)
+        return database
+
+    async def ids(self, database: Database, **filters: object) -> tuple[list[int], int]:
+        async with database.session() as session:
+            page = await IncidentRepository(session).list(IncidentQuery.model_validate(filters))
+        return [item.id for item in page.items], page.total
+
+    async def test_newest_first_and_ties_by_number(self, incidents: Database) -> None:
+        assert await self.ids(incidents) == ([5, 4, 3, 2, 1], 5)
+
+    async def test_filters_by_state_priority_and_service(self, incidents: Database) -> None:
+        assert await self.ids(incidents, states=["acknowledged"]) == ([3], 1)
+        assert await self.ids(incidents, states=["detected", "closed"]) == ([5, 4, 2, 1], 4)
+        assert await self.ids(incidents, priorities=["P1", "P4"]) == ([5, 2, 1], 3)
+        assert await self.ids(incidents, service="payments") == ([4, 1], 2)
+        assert await self.ids(incidents, service="payments", priorities=["P5"]) == ([4], 1)
+
+    async def test_text_searches_title_and_description_ignoring_case(
+        self, incidents: Database
+    ) -> None:
+        assert await self.ids(incidents, text="CHECKOUT") == ([1], 1)
+        assert await self.ids(incidents, text="sso") == ([3], 1)
+        assert await self.ids(incidents, text="payments") == ([4, 1], 2)
+        assert await self.ids(incidents, text="nothing like this") == ([], 0)
+
+    async def test_text_treats_wildcards_literally(self, incidents: Database) -> None:
+        assert await self.ids(incidents, text="50%") == ([4], 1)
+        assert await self.ids(incidents, text="_db") == ([4], 1)
+        assert await self.ids(incidents, text="%") == ([4], 1)
+
+    async def test_pages_count_every_match(self, incidents: Database) -> None:
+        assert await self.ids(incidents, limit=2) == ([5, 4], 5)
+        assert await self.ids(incidents, limit=2, offset=2) == ([3, 2], 5)
+        assert await self.ids(incidents, limit=2, offset=4) == ([1], 5)
+        assert await self.ids(incidents, limit=2, offset=10) == ([], 5)
+
+    async def test_summaries_carry_what_a_list_shows(self, incidents: Database) -> None:
+        async with incidents.session() as session:
+            page = await IncidentRepository(session).list(IncidentQuery(states=["acknowledged"]))
+        [summary] = page.items
+        assert summary.model_dump() == {
+            "id": 3,
+            "title": "Login errors",
+            "state": IncidentState.ACKNOWLEDGED,
+            "priority": Priority.P3,
+            "impact": 2,
+            "urgency": 2,
+            "category": None,
+            "service": "auth",
+            "commander": None,
+            "declared_by": "alice",
+            "declared_at": T0 + timedelta(hours=3),
+            "updated_at": T0 + timedelta(hours=3),
+            "acknowledged_at": T0 + timedelta(hours=3),
+            "resolved_at": None,
+            "closed_at": None,
+        }
+        assert (page.limit, page.offset, page.total) == (50, 0, 1)
+
+    @pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 201}, {"offset": -1}])
+    def test_page_bounds_are_checked(self, bad: dict[str, int]) -> None:
+        with pytest.raises(ValidationError):
+            IncidentQuery.model_validate(bad)
