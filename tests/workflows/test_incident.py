@@ -1,0 +1,329 @@
+"""The incident workflow on the time-skipping server, with the real read-model activity."""
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from domain.incident import Incident
+from domain.lifecycle import IncidentState, Step
+from domain.process import DEFAULT_PROCESS
+from domain.requests import (
+    ActionItem,
+    AssignRequest,
+    DeclareRequest,
+    HoldRequest,
+    NoteRequest,
+    ReopenRequest,
+    RequestChangesRequest,
+    ResolveRequest,
+    SubmitReviewRequest,
+    TriageRequest,
+)
+from domain.roles import Actor, Role
+from domain.timeline import EventKind
+from store.db import Database
+from store.incidents import IncidentRepository
+from tests.temporal_fixtures import RunWorker
+from workflows import incident as wf
+
+ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
+CAROL = Actor(name="carol", roles=frozenset({Role.COMMANDER}))
+OLIVE = Actor(name="olive", roles=frozenset({Role.PROCESS_OWNER}))
+
+REVIEW = SubmitReviewRequest(
+    root_cause="Primary disk failed",
+    contributing_factors=["no disk health alert"],
+    what_went_well="Failover took 4 minutes",
+    action_items=[
+        ActionItem(description="Alert on SMART errors", owner="alice", due_date=date(2030, 1, 31))
+    ],
+)
+
+
+def _incident_input(incident_id: int, history_limit: int = wf.DEFAULT_HISTORY_LIMIT) -> Any:
+    declaration = wf.Declaration(
+        incident_id=incident_id,
+        request=DeclareRequest(title="Checkout is down", impact=1, urgency=1),
+        actor=ALICE,
+        declared_at=datetime(2030, 1, 1, 9, 0, tzinfo=UTC),
+        process=DEFAULT_PROCESS,
+    )
+    return wf.IncidentInput(declaration=declaration, history_limit=history_limit)
+
+
+async def _start(
+    client: Client, task_queue: str, history_limit: int = wf.DEFAULT_HISTORY_LIMIT
+) -> WorkflowHandle[Any, Any]:
+    incident_id = uuid.uuid4().int % 1_000_000_000
+    return await client.start_workflow(
+        wf.IncidentWorkflow.run,
+        _incident_input(incident_id, history_limit),
+        id=wf.workflow_id(incident_id),
+        task_queue=task_queue,
+    )
+
+
+async def _update_events(handle: WorkflowHandle[Any, Any]) -> int:
+    """Update events in history: one accepted and one completed per step taken."""
+    history = await handle.fetch_history()
+    return sum(1 for event in history.events if "UPDATE" in EventType.Name(event.event_type))
+
+
+async def _refusal(
+    handle: WorkflowHandle[Any, Any], update: Any, command: wf.StepCommand
+) -> ApplicationError:
+    before = await _update_events(handle)
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await handle.execute_update(update, command)
+    assert await _update_events(handle) == before, "a refused step left history behind"
+    assert isinstance(failed.value.cause, ApplicationError)
+    return failed.value.cause
+
+
+async def _to_review(handle: WorkflowHandle[Any, Any]) -> Incident:
+    w = wf.IncidentWorkflow
+    await handle.execute_update(
+        w.triage,
+        wf.TriageCommand(
+            actor=ALICE,
+            request=TriageRequest(impact=1, urgency=2, category="database", service="checkout"),
+        ),
+    )
+    await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+    await handle.execute_update(
+        w.assign, wf.AssignCommand(actor=CAROL, request=AssignRequest(commander="carol"))
+    )
+    await handle.execute_update(
+        w.resolve,
+        wf.ResolveCommand(
+            actor=ALICE,
+            request=ResolveRequest(summary="Failed over", root_cause_category="hardware"),
+        ),
+    )
+    result: Incident = await handle.execute_update(
+        w.submit_review, wf.SubmitReviewCommand(actor=ALICE, request=REVIEW)
+    )
+    return result
+
+
+class TestWholePath:
+    async def test_incident_walks_to_closed_and_the_read_model_has_every_event_once(
+        self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+    ) -> None:
+        client = time_skipping.client
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(client, settings.task_queue)
+            w = wf.IncidentWorkflow
+            await handle.execute_update(
+                w.note, wf.NoteCommand(actor=ALICE, request=NoteRequest(text="500s on /pay"))
+            )
+            await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+            await handle.execute_update(
+                w.hold, wf.HoldCommand(actor=ALICE, request=HoldRequest(reason="vendor call"))
+            )
+            await handle.execute_update(w.resume, wf.ResumeCommand(actor=ALICE))
+            await handle.execute_update(
+                w.resolve,
+                wf.ResolveCommand(
+                    actor=ALICE,
+                    request=ResolveRequest(summary="Restarted", root_cause_category="dependency"),
+                ),
+            )
+            in_review = await handle.execute_update(
+                w.submit_review, wf.SubmitReviewCommand(actor=ALICE, request=REVIEW)
+            )
+            assert in_review.state is IncidentState.IN_REVIEW
+            await handle.execute_update(w.approve_review, wf.ApproveReviewCommand(actor=OLIVE))
+            outcome = await handle.result()
+
+        assert outcome.state is IncidentState.CLOSED
+        async with sqlite_database.session() as session:
+            stored = await IncidentRepository(session).get(outcome.incident_id)
+        assert stored is not None
+        assert stored.state is IncidentState.CLOSED
+        assert [e.kind for e in stored.timeline] == [
+            EventKind.DECLARED,
+            EventKind.NOTE_ADDED,
+            EventKind.ACKNOWLEDGED,
+            EventKind.PUT_ON_HOLD,
+            EventKind.RESUMED,
+            EventKind.RESOLVED,
+            EventKind.REVIEW_SUBMITTED,
+            EventKind.REVIEW_APPROVED,
+        ]
+        assert stored.timeline[-1].actor == "olive"
+        assert stored.review is not None and stored.review.approved_by == "olive"
+
+    async def test_query_shows_state_timeline_and_steps_allowed_now(
+        self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+    ) -> None:
+        client = time_skipping.client
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(client, settings.task_queue)
+            await handle.execute_update(
+                wf.IncidentWorkflow.acknowledge, wf.AcknowledgeCommand(actor=ALICE)
+            )
+            incident = await handle.query(wf.IncidentWorkflow.incident)
+            await handle.terminate("test over")
+        assert incident.state is IncidentState.ACKNOWLEDGED
+        assert [e.kind for e in incident.timeline] == [EventKind.DECLARED, EventKind.ACKNOWLEDGED]
+        assert Step.RESOLVE in incident.allowed_steps(ALICE)
+        assert Step.ACKNOWLEDGE not in incident.allowed_steps(ALICE)
+
+
+class TestRefusals:
+    async def test_each_refusal_gives_its_reason_and_leaves_no_history(
+        self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+    ) -> None:
+        client = time_skipping.client
+        w = wf.IncidentWorkflow
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(client, settings.task_queue)
+
+            early = await _refusal(
+                handle,
+                w.resolve,
+                wf.ResolveCommand(
+                    actor=ALICE,
+                    request=ResolveRequest(summary="x", root_cause_category="hardware"),
+                ),
+            )
+            assert early.type == "StepNotAllowed"
+            assert "cannot resolve an incident that is detected" in early.message
+
+            await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+            twice = await _refusal(handle, w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+            assert twice.type == "StepNotAllowed"
+
+            no_cause = await _refusal(
+                handle,
+                w.resolve,
+                wf.ResolveCommand(
+                    actor=ALICE,
+                    request=ResolveRequest(summary="fixed", root_cause_category="gremlins"),
+                ),
+            )
+            assert no_cause.type == "InvalidStep"
+            assert "unknown root-cause category 'gremlins'" in no_cause.message
+
+            viewer = Actor(name="vic", roles=frozenset({Role.VIEWER}))
+            forbidden = await _refusal(
+                handle, w.note, wf.NoteCommand(actor=viewer, request=NoteRequest(text="hi"))
+            )
+            assert forbidden.type == "Forbidden"
+            await handle.terminate("test over")
+
+    async def test_nobody_approves_their_own_review_and_responders_cannot_approve(
+        self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+    ) -> None:
+        client = time_skipping.client
+        w = wf.IncidentWorkflow
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(client, settings.task_queue)
+            await _to_review(handle)
+            author_as_owner = Actor(name="alice", roles=frozenset({Role.PROCESS_OWNER}))
+            own = await _refusal(
+                handle, w.approve_review, wf.ApproveReviewCommand(actor=author_as_owner)
+            )
+            assert own.type == "Forbidden"
+            assert "wrote this review" in own.message
+            bob = Actor(name="bob", roles=frozenset({Role.RESPONDER}))
+            responder = await _refusal(handle, w.approve_review, wf.ApproveReviewCommand(actor=bob))
+            assert responder.type == "Forbidden"
+            closed = await handle.execute_update(
+                w.approve_review, wf.ApproveReviewCommand(actor=CAROL)
+            )
+            assert closed.state is IncidentState.CLOSED
+            assert (await handle.result()).state is IncidentState.CLOSED
+
+
+class TestReturnPaths:
+    async def test_reopen_then_request_changes_then_approve(
+        self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+    ) -> None:
+        client = time_skipping.client
+        w = wf.IncidentWorkflow
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(client, settings.task_queue)
+            await _to_review(handle)
+            sent_back = await handle.execute_update(
+                w.request_changes,
+                wf.RequestChangesCommand(
+                    actor=CAROL, request=RequestChangesRequest(reason="name the disk model")
+                ),
+            )
+            assert sent_back.state is IncidentState.RESOLVED
+            assert sent_back.review is not None
+            assert sent_back.review.changes_requested == "name the disk model"
+            reopened = await handle.execute_update(
+                w.reopen,
+                wf.ReopenCommand(actor=ALICE, request=ReopenRequest(reason="errors are back")),
+            )
+            assert reopened.state is IncidentState.ACKNOWLEDGED
+            assert reopened.resolution is None
+            await handle.execute_update(
+                w.resolve,
+                wf.ResolveCommand(
+                    actor=ALICE,
+                    request=ResolveRequest(summary="Replaced disk", root_cause_category="hardware"),
+                ),
+            )
+            await handle.execute_update(
+                w.submit_review, wf.SubmitReviewCommand(actor=ALICE, request=REVIEW)
+            )
+            await handle.execute_update(w.approve_review, wf.ApproveReviewCommand(actor=CAROL))
+            outcome = await handle.result()
+        async with sqlite_database.session() as session:
+            stored = await IncidentRepository(session).get(outcome.incident_id)
+        assert stored is not None
+        kinds = [e.kind for e in stored.timeline]
+        assert kinds.count(EventKind.RESOLVED) == 2
+        assert EventKind.CHANGES_REQUESTED in kinds and EventKind.REOPENED in kinds
+        assert stored.state is IncidentState.CLOSED
+
+
+class TestContinueAsNew:
+    async def test_a_long_incident_continues_as_new_keeping_its_state_and_timeline(
+        self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+    ) -> None:
+        client = time_skipping.client
+        w = wf.IncidentWorkflow
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(client, settings.task_queue, history_limit=40)
+            first_run = (await handle.describe()).run_id
+            await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+            for n in range(30):
+                note = NoteRequest(text=f"update {n}")
+                await handle.execute_update(w.note, wf.NoteCommand(actor=ALICE, request=note))
+            latest = client.get_workflow_handle_for(w.run, handle.id)
+            incident = await latest.query(w.incident)
+            assert (await latest.describe()).run_id != first_run
+            assert incident.state is IncidentState.ACKNOWLEDGED
+            assert len(incident.timeline) == 32
+            assert [e.seq for e in incident.timeline] == list(range(1, 33))
+            await _to_review_from_acknowledged(latest)
+            await latest.execute_update(w.approve_review, wf.ApproveReviewCommand(actor=OLIVE))
+            outcome = await latest.result()
+        async with sqlite_database.session() as session:
+            stored = await IncidentRepository(session).get(outcome.incident_id)
+        assert stored is not None and stored.state is IncidentState.CLOSED
+        assert [e.seq for e in stored.timeline] == list(range(1, 36))
+
+
+async def _to_review_from_acknowledged(handle: WorkflowHandle[Any, Any]) -> None:
+    w = wf.IncidentWorkflow
+    await handle.execute_update(
+        w.resolve,
+        wf.ResolveCommand(
+            actor=ALICE, request=ResolveRequest(summary="done", root_cause_category="change")
+        ),
+    )
+    await handle.execute_update(
+        w.submit_review, wf.SubmitReviewCommand(actor=ALICE, request=REVIEW)
+    )

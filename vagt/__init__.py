@@ -1,0 +1,1 @@
+"""Vagt's runtime wiring: settings, the Temporal connection and the command line."""

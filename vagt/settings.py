@@ -1,0 +1,49 @@
+"""The one place that reads the environment: every setting is a `VAGT_*` variable."""
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Vagt's configuration; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="VAGT_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default=Path("var"), description="SQLite files, tokens, logs.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the read model; SQLite in data_dir when unset.",
+    )
+    temporal_address: str | None = Field(
+        default=None, description="host:port of Temporal's frontend; 127.0.0.1:<temporal_port>."
+    )
+    temporal_namespace: str = "default"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    task_queue: str = "vagt-incidents"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    admin_token: SecretStr | None = Field(
+        default=None, description="Token of the first admin; generated and saved when unset."
+    )
+    step_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long the API waits for a worker to answer a step."
+    )
+    log_level: str = "INFO"
+
+    @cached_property
+    def read_model_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve()}/vagt.db"
+
+    @cached_property
+    def temporal_target(self) -> str:
+        return self.temporal_address or f"127.0.0.1:{self.temporal_port}"
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.data_dir / "admin-token"

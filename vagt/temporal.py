@@ -1,0 +1,72 @@
+"""Connecting to Temporal the same way everywhere: one data converter, known attributes."""
+
+import asyncio
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from vagt.settings import Settings
+from workflows import search
+
+_KEYWORD = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+
+
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    """A client for Vagt's namespace; `lazy` defers the connection to the first call."""
+    return await Client.connect(
+        settings.temporal_target,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+    )
+
+
+async def wait_until_healthy(settings: Settings, within: float = 60.0) -> Client:
+    """Connect once Temporal's frontend answers its health check, or raise TimeoutError."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                try:
+                    client = await connect(settings)
+                    if await client.service_client.check_health():
+                        return client
+                except (RuntimeError, RPCError):
+                    pass  # not up yet
+                await asyncio.sleep(0.25)
+    except TimeoutError:
+        raise TimeoutError(
+            f"Temporal at {settings.temporal_target} was not healthy within {within:g} s"
+        ) from None
+
+
+async def register_search_attributes(client: Client) -> list[str]:
+    """Add Vagt's search attributes that the namespace lacks; returns the ones added."""
+    missing = {
+        key.name: _KEYWORD
+        for key in search.ALL
+        if key.name not in await _custom_search_attributes(client)
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+async def _custom_search_attributes(client: Client) -> set[str]:
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+    except RPCError as error:
+        # Temporal's time-skipping test server can add attributes but not list them.
+        if error.status is RPCStatusCode.UNIMPLEMENTED:
+            return set()
+        raise
+    return set(existing.custom_attributes)

@@ -1,0 +1,324 @@
+"""One durable workflow per incident: it holds the truth of its state until review approval."""
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.read_model import ProjectionInput, ReadModelActivities
+    from domain.errors import DomainError
+    from domain.incident import Incident
+    from domain.lifecycle import IncidentState, Step
+    from domain.process import ProcessDefinition
+    from domain.requests import (
+        AcknowledgeRequest,
+        ApproveReviewRequest,
+        AssignRequest,
+        DeclareRequest,
+        HoldRequest,
+        NoteRequest,
+        ReopenRequest,
+        RequestChangesRequest,
+        ResolveRequest,
+        ResumeRequest,
+        StepRequest,
+        SubmitReviewRequest,
+        TriageRequest,
+    )
+    from domain.roles import Actor
+    from domain.timeline import TimelineEvent
+    from workflows import search
+
+# Far below Temporal's hard limits, so a busy incident continues as new long before
+# its history slows replay (4,096 events is the point to stay under).
+DEFAULT_HISTORY_LIMIT = 3_000
+
+_PROJECTION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=0,  # the read model must catch up eventually, however long it is down
+)
+
+
+def workflow_id(incident_id: int) -> str:
+    return f"incident-{incident_id}"
+
+
+class Declaration(BaseModel):
+    """How the incident came to be; fixed for its whole life."""
+
+    incident_id: int
+    request: DeclareRequest
+    actor: Actor
+    declared_at: datetime
+    process: ProcessDefinition
+
+
+class IncidentInput(BaseModel):
+    declaration: Declaration
+    incident: Incident | None = None  # carried over by continue-as-new
+    unprojected: list[TimelineEvent] = []
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+
+
+class IncidentOutcome(BaseModel):
+    incident_id: int
+    state: IncidentState
+    closed_at: datetime | None
+
+
+class StepCommand(BaseModel):
+    actor: Actor
+
+
+class TriageCommand(StepCommand):
+    request: TriageRequest
+
+
+class AcknowledgeCommand(StepCommand):
+    request: AcknowledgeRequest = AcknowledgeRequest()
+
+
+class AssignCommand(StepCommand):
+    request: AssignRequest
+
+
+class NoteCommand(StepCommand):
+    request: NoteRequest
+
+
+class HoldCommand(StepCommand):
+    request: HoldRequest
+
+
+class ResumeCommand(StepCommand):
+    request: ResumeRequest = ResumeRequest()
+
+
+class ResolveCommand(StepCommand):
+    request: ResolveRequest
+
+
+class ReopenCommand(StepCommand):
+    request: ReopenRequest
+
+
+class SubmitReviewCommand(StepCommand):
+    request: SubmitReviewRequest
+
+
+class RequestChangesCommand(StepCommand):
+    request: RequestChangesRequest
+
+
+class ApproveReviewCommand(StepCommand):
+    request: ApproveReviewRequest = ApproveReviewRequest()
+
+
+def _refusal(error: DomainError) -> ApplicationError:
+    # The error's code travels as the ApplicationError type, so the API can answer
+    # with the status the domain chose (403, 409, 422) and the validator's message.
+    return ApplicationError(error.message, type=error.code, non_retryable=True)
+
+
+@workflow.defn
+class IncidentWorkflow:
+    """Walks one incident from detection to an approved review."""
+
+    @workflow.init
+    def __init__(self, input: IncidentInput) -> None:
+        declared = input.declaration
+        self._declaration = declared
+        self._history_limit = input.history_limit
+        if input.incident is not None:
+            self._incident = input.incident
+            self._unprojected = list(input.unprojected)
+        else:
+            self._incident = Incident.declare(
+                declared.incident_id,
+                declared.request,
+                declared.actor,
+                declared.declared_at,
+                declared.process,
+            )
+            self._unprojected = list(self._incident.timeline)
+        self._indexed: dict[str, str] = {}
+
+    @workflow.run
+    async def run(self, input: IncidentInput) -> IncidentOutcome:
+        self._index()
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self._unprojected) or self._closed() or self._history_full()
+            )
+            await self._project()
+            if self._closed() or self._history_full():
+                # Let every accepted step finish, and write what they added, before
+                # the run ends: nothing a caller was told is done may be dropped.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._project()
+                if self._closed():
+                    return IncidentOutcome(
+                        incident_id=self._incident.id,
+                        state=self._incident.state,
+                        closed_at=self._incident.closed_at,
+                    )
+                workflow.continue_as_new(
+                    IncidentInput(
+                        declaration=self._declaration,
+                        incident=self._incident,
+                        # Steps taken while the last batch was being written.
+                        unprojected=self._unprojected,
+                        history_limit=self._history_limit,
+                    )
+                )
+
+    @workflow.query
+    def incident(self) -> Incident:
+        return self._incident
+
+    @workflow.update
+    def triage(self, command: TriageCommand) -> Incident:
+        return self._take(Step.TRIAGE, command.actor, command.request)
+
+    @triage.validator
+    def _check_triage(self, command: TriageCommand) -> None:
+        self._check(Step.TRIAGE, command.actor, command.request)
+
+    @workflow.update
+    def acknowledge(self, command: AcknowledgeCommand) -> Incident:
+        return self._take(Step.ACKNOWLEDGE, command.actor, command.request)
+
+    @acknowledge.validator
+    def _check_acknowledge(self, command: AcknowledgeCommand) -> None:
+        self._check(Step.ACKNOWLEDGE, command.actor, command.request)
+
+    @workflow.update
+    def assign(self, command: AssignCommand) -> Incident:
+        return self._take(Step.ASSIGN, command.actor, command.request)
+
+    @assign.validator
+    def _check_assign(self, command: AssignCommand) -> None:
+        self._check(Step.ASSIGN, command.actor, command.request)
+
+    @workflow.update
+    def note(self, command: NoteCommand) -> Incident:
+        return self._take(Step.NOTE, command.actor, command.request)
+
+    @note.validator
+    def _check_note(self, command: NoteCommand) -> None:
+        self._check(Step.NOTE, command.actor, command.request)
+
+    @workflow.update
+    def hold(self, command: HoldCommand) -> Incident:
+        return self._take(Step.HOLD, command.actor, command.request)
+
+    @hold.validator
+    def _check_hold(self, command: HoldCommand) -> None:
+        self._check(Step.HOLD, command.actor, command.request)
+
+    @workflow.update
+    def resume(self, command: ResumeCommand) -> Incident:
+        return self._take(Step.RESUME, command.actor, command.request)
+
+    @resume.validator
+    def _check_resume(self, command: ResumeCommand) -> None:
+        self._check(Step.RESUME, command.actor, command.request)
+
+    @workflow.update
+    def resolve(self, command: ResolveCommand) -> Incident:
+        return self._take(Step.RESOLVE, command.actor, command.request)
+
+    @resolve.validator
+    def _check_resolve(self, command: ResolveCommand) -> None:
+        self._check(Step.RESOLVE, command.actor, command.request)
+
+    @workflow.update
+    def reopen(self, command: ReopenCommand) -> Incident:
+        return self._take(Step.REOPEN, command.actor, command.request)
+
+    @reopen.validator
+    def _check_reopen(self, command: ReopenCommand) -> None:
+        self._check(Step.REOPEN, command.actor, command.request)
+
+    @workflow.update
+    def submit_review(self, command: SubmitReviewCommand) -> Incident:
+        return self._take(Step.SUBMIT_REVIEW, command.actor, command.request)
+
+    @submit_review.validator
+    def _check_submit_review(self, command: SubmitReviewCommand) -> None:
+        self._check(Step.SUBMIT_REVIEW, command.actor, command.request)
+
+    @workflow.update
+    def request_changes(self, command: RequestChangesCommand) -> Incident:
+        return self._take(Step.REQUEST_CHANGES, command.actor, command.request)
+
+    @request_changes.validator
+    def _check_request_changes(self, command: RequestChangesCommand) -> None:
+        self._check(Step.REQUEST_CHANGES, command.actor, command.request)
+
+    @workflow.update
+    def approve_review(self, command: ApproveReviewCommand) -> Incident:
+        return self._take(Step.APPROVE_REVIEW, command.actor, command.request)
+
+    @approve_review.validator
+    def _check_approve_review(self, command: ApproveReviewCommand) -> None:
+        self._check(Step.APPROVE_REVIEW, command.actor, command.request)
+
+    def _check(self, step: Step, actor: Actor, request: StepRequest) -> None:
+        try:
+            self._incident.check(step, request, actor)
+        except DomainError as error:
+            raise _refusal(error) from None
+
+    def _take(self, step: Step, actor: Actor, request: StepRequest) -> Incident:
+        try:
+            event = self._incident.apply(step, request, actor, workflow.now())
+        except DomainError as error:
+            raise _refusal(error) from None
+        self._unprojected.append(event)
+        self._index()
+        return self._incident
+
+    def _closed(self) -> bool:
+        return self._incident.state is IncidentState.CLOSED
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() >= self._history_limit
+            or info.is_continue_as_new_suggested()
+        )
+
+    def _index(self) -> None:
+        wanted = {
+            search.INCIDENT_STATE.name: self._incident.state.value,
+            search.INCIDENT_PRIORITY.name: self._incident.priority.value,
+            search.INCIDENT_SERVICE.name: self._incident.service or "",
+        }
+        if wanted == self._indexed:
+            return
+        workflow.upsert_search_attributes(
+            [
+                search.INCIDENT_STATE.value_set(wanted[search.INCIDENT_STATE.name]),
+                search.INCIDENT_PRIORITY.value_set(wanted[search.INCIDENT_PRIORITY.name]),
+                search.INCIDENT_SERVICE.value_set(wanted[search.INCIDENT_SERVICE.name]),
+            ]
+        )
+        self._indexed = wanted
+
+    async def _project(self) -> None:
+        if not self._unprojected:
+            return
+        batch = list(self._unprojected)
+        await workflow.execute_local_activity_method(
+            ReadModelActivities.project_incident,
+            ProjectionInput(incident=self._incident, events=batch),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_PROJECTION_RETRY,
+        )
+        del self._unprojected[: len(batch)]
