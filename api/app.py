@@ -1,0 +1,66 @@
+"""The FastAPI application: JSON API under /api/v1, OpenAPI at /docs."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import errors
+from api.deps import Services
+from api.gateway import IncidentGateway
+from api.routes import health, incidents, users
+from store.db import Database
+from store.users import bootstrap_admin
+from vagt.settings import Settings
+from vagt.temporal import connect
+
+log = logging.getLogger("vagt.api")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    temporal: Client | None = None,
+) -> FastAPI:
+    """Build the app; tests pass their own database and Temporal client."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            db = database
+            if db is None:
+                db = Database(settings.read_model_url)
+                stack.push_async_callback(db.dispose)
+            await db.migrate()
+            await _bootstrap_admin(settings, db)
+            # Lazy, so the API starts (and reports not ready) while Temporal is down.
+            client = temporal or await connect(settings, lazy=True)
+            gateway = IncidentGateway(client, settings.task_queue, settings.step_timeout_seconds)
+            app.state.services = Services(settings=settings, database=db, gateway=gateway)
+            yield
+
+    app = FastAPI(
+        title="Vagt",
+        summary="Durable incident process engine",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, incidents, users):
+        app.include_router(module.router)
+    return app
+
+
+async def _bootstrap_admin(settings: Settings, db: Database) -> None:
+    given = settings.admin_token.get_secret_value() if settings.admin_token else None
+    token = await bootstrap_admin(db, given, settings.admin_token_file)
+    if token is not None and given is None:
+        log.warning(
+            "created the first admin user 'admin'; token (shown once): %s; saved in %s",
+            token,
+            settings.admin_token_file,
+        )

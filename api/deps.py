@@ -1,0 +1,97 @@
+"""Request dependencies as `Annotated` aliases: the session, the caller, Temporal."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import Problem
+from api.gateway import IncidentGateway
+from domain.roles import Role
+from store.db import Database
+from store.users import UserRecord, UserRepository
+from vagt.settings import Settings
+
+
+@dataclass
+class Services:
+    """What the app holds for its lifetime."""
+
+    settings: Settings
+    database: Database
+    gateway: IncidentGateway
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
+
+
+async def _session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    async with services.database.session() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+
+
+def _gateway(services: ServicesDep) -> IncidentGateway:
+    return services.gateway
+
+
+GatewayDep = Annotated[IncidentGateway, Depends(_gateway)]
+
+_bearer = HTTPBearer(auto_error=False, description="A Vagt user token: `Bearer vagt_...`")
+
+
+async def _current_user(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> UserRecord:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(
+            401,
+            "Not authenticated",
+            "Send your token as 'Authorization: Bearer <token>'. "
+            "An admin creates users and tokens with POST /api/v1/users.",
+            headers=challenge,
+        )
+    user = await UserRepository(session).by_token(credentials.credentials)
+    if user is None:
+        raise Problem(
+            401,
+            "Invalid token",
+            "This token is unknown or its user is disabled; ask an admin for a new one.",
+            headers=challenge,
+        )
+    return user
+
+
+CurrentUser = Annotated[UserRecord, Depends(_current_user)]
+
+
+def require(*roles: Role) -> Any:
+    """A dependency refusing callers without one of `roles`."""
+
+    async def _check(user: CurrentUser) -> UserRecord:
+        if user.roles.isdisjoint(roles):
+            raise Problem(
+                403,
+                "Not allowed for your roles",
+                f"This needs one of the roles: {', '.join(sorted(roles))}; "
+                f"{user.name} has: {', '.join(sorted(user.roles)) or 'none'}.",
+                code="forbidden",
+            )
+        return user
+
+    return Depends(_check)
+
+
+AdminUser = Annotated[UserRecord, require(Role.ADMIN)]

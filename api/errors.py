@@ -1,0 +1,116 @@
+"""Every error leaves as `application/problem+json` (RFC 9457): what went wrong, how to fix it."""
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import DomainError
+
+log = logging.getLogger("vagt.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An HTTP error with a problem type, raised anywhere below a route."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+        self.code = code or title.lower().replace(" ", "-")
+        self.headers = headers
+        self.extra = extra
+
+
+def problem_response(problem: Problem, instance: str) -> JSONResponse:
+    body = {
+        "type": f"urn:vagt:problem:{problem.code}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "instance": instance,
+        **problem.extra,
+    }
+    return JSONResponse(
+        body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers
+    )
+
+
+def from_domain(error: DomainError) -> Problem:
+    code = "".join(f"-{c.lower()}" if c.isupper() else c for c in error.code).lstrip("-")
+    return Problem(error.status, error.title, error.message, code=code)
+
+
+def _field(location: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in location if part != "body") or "body"
+
+
+def from_validation(error: RequestValidationError) -> Problem:
+    errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in error.errors()]
+    if any(e["type"] == "json_invalid" for e in error.errors()):
+        return Problem(
+            400,
+            "Malformed JSON",
+            "The request body is not valid JSON; send a JSON object.",
+            errors=errors,
+        )
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return Problem(
+        422,
+        "Invalid request",
+        f"Fix these fields and send again: {summary}",
+        code="invalid-request",
+        errors=errors,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Render every error the app can raise as problem+json."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(from_domain(exc), request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(from_validation(exc), request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = str(exc.detail) if exc.detail else "See the API documentation at /docs."
+        problem = Problem(exc.status_code, _reason(exc.status_code), detail, headers=exc.headers)
+        return problem_response(problem, request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        problem = Problem(
+            500, "Internal error", "Vagt hit a bug; it is logged. Nothing you sent was wrong."
+        )
+        return problem_response(problem, request.url.path)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,119 @@
+"""The API's one door into Temporal: start incidents, take steps, read live state."""
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import Problem, from_domain
+from domain.errors import ERRORS_BY_CODE
+from domain.incident import Incident
+from workflows.incident import IncidentInput, IncidentWorkflow, StepCommand, workflow_id
+
+log = logging.getLogger("vagt.api")
+
+
+class IncidentGateway:
+    """Talks to incident workflows and turns Temporal's failures into problems."""
+
+    def __init__(self, client: Client, task_queue: str, timeout: float) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._timeout = timeout
+
+    async def start(self, workflow_input: IncidentInput) -> bool:
+        """Start the incident's workflow; False if a workflow already has its id."""
+        incident_id = workflow_input.declaration.incident_id
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._client.start_workflow(
+                    IncidentWorkflow.run,
+                    workflow_input,
+                    id=workflow_id(incident_id),
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                )
+        except WorkflowAlreadyStartedError:
+            return False
+        except (RPCError, RuntimeError, TimeoutError) as error:
+            raise self._unreachable(error, "the incident was not declared") from error
+        return True
+
+    async def take_step(self, incident_id: int, update: Any, command: StepCommand) -> Incident:
+        """Run one step's update; the workflow's validator may refuse it."""
+        handle = self._client.get_workflow_handle(workflow_id(incident_id))
+        try:
+            async with asyncio.timeout(self._timeout):
+                result: Incident = await handle.execute_update(update, command)
+                return result
+        except WorkflowUpdateFailedError as error:
+            raise _refused(error) from None
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
+            raise Problem(
+                503,
+                "No worker answered",
+                f"No Vagt worker answered within {self._timeout:g} s, so the step is not "
+                "confirmed. It may still be applied when a worker returns: read the incident "
+                "before sending it again.",
+                code="step-unconfirmed",
+            ) from error
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                raise IncidentGone(incident_id) from error
+            raise self._unreachable(error, "the step was not taken") from error
+        except RuntimeError as error:
+            raise self._unreachable(error, "the step was not taken") from error
+
+    async def current(self, incident_id: int) -> Incident | None:
+        """The workflow's live state, or None when the workflow is gone or unreachable."""
+        handle = self._client.get_workflow_handle(workflow_id(incident_id))
+        try:
+            result: Incident = await handle.query(
+                IncidentWorkflow.incident, rpc_timeout=timedelta(seconds=self._timeout)
+            )
+            return result
+        except (RPCError, RuntimeError) as error:
+            log.info("live state of incident %s unavailable: %s", incident_id, error)
+            return None
+
+    async def healthy(self) -> bool:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._client.service_client.check_health()
+        except (RPCError, RuntimeError, TimeoutError):
+            return False
+
+    def _unreachable(self, error: Exception, consequence: str) -> Problem:
+        log.warning("Temporal unreachable: %s", error)
+        return Problem(
+            503,
+            "Temporal unreachable",
+            f"Vagt cannot reach Temporal right now, so {consequence}. Try again shortly.",
+            code="temporal-unreachable",
+            headers={"Retry-After": "5"},
+        )
+
+
+class IncidentGone(Exception):
+    """The incident's workflow does not exist or has completed."""
+
+    def __init__(self, incident_id: int) -> None:
+        super().__init__(f"incident {incident_id} has no running workflow")
+        self.incident_id = incident_id
+
+
+def _refused(error: WorkflowUpdateFailedError) -> Problem | WorkflowUpdateFailedError:
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type in ERRORS_BY_CODE:
+        return from_domain(ERRORS_BY_CODE[cause.type](cause.message))
+    # Not a refusal the domain made: a bug, rendered as a 500 and logged.
+    return error

@@ -1,0 +1,333 @@
+"""Incidents: declare, list, read, and one route per step of the process."""
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from api.deps import CurrentUser, GatewayDep, ServicesDep, SessionDep
+from api.errors import Problem
+from api.gateway import IncidentGone
+from api.schemas import IncidentOut
+from domain.errors import Forbidden
+from domain.incident import Incident
+from domain.lifecycle import IncidentState
+from domain.priority import Priority
+from domain.process import DEFAULT_PROCESS
+from domain.requests import (
+    AcknowledgeRequest,
+    ApproveReviewRequest,
+    AssignRequest,
+    DeclareRequest,
+    HoldRequest,
+    NoteRequest,
+    ReopenRequest,
+    RequestChangesRequest,
+    ResolveRequest,
+    ResumeRequest,
+    SubmitReviewRequest,
+    TriageRequest,
+)
+from domain.roles import Actor, may_declare
+from store.incidents import IncidentPage, IncidentQuery, IncidentRepository
+from store.users import UserRecord, UserRepository
+from workflows import incident as wf
+
+log = logging.getLogger("vagt.api")
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in {
+        401: "No or an unknown token.",
+        403: "Your roles do not allow this step.",
+        404: "No such incident.",
+        409: "The step is not possible in the incident's state; `detail` says why.",
+        422: "A field is missing or invalid; `errors` lists each one.",
+        503: "Temporal or the workers are unreachable; nothing was changed.",
+    }.items()
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_PROBLEMS)
+async def declare_incident(
+    request: DeclareRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    response: Response,
+) -> IncidentOut:
+    """Declare an incident. It starts `detected`, with a priority from impact and urgency."""
+    actor = user.actor()
+    if not may_declare(actor.roles):
+        raise Forbidden(f"{actor.name} may not declare incidents: no role allows it")
+    now = datetime.now(UTC)
+    # Checked before a number is taken, so a refused declaration changes nothing.
+    DEFAULT_PROCESS.check_classification(request.category, request.service)
+    incident_id = await _start_incident(session, services, request, actor, now)
+    response.headers["Location"] = f"{router.prefix}/{incident_id}"
+    incident = Incident.declare(incident_id, request, actor, now, DEFAULT_PROCESS)
+    return IncidentOut.of(incident, actor)
+
+
+# Numbers come from the read model; if it was restored from an older backup, they
+# may already name workflows in Temporal. Skip those rather than fail.
+_MAX_NUMBER_COLLISIONS = 1_000
+
+
+async def _start_incident(
+    session: SessionDep,
+    services: ServicesDep,
+    request: DeclareRequest,
+    actor: Actor,
+    now: datetime,
+) -> int:
+    repository = IncidentRepository(session)
+    for _ in range(_MAX_NUMBER_COLLISIONS):
+        incident_id = await repository.allocate_id()
+        await session.commit()
+        declaration = wf.Declaration(
+            incident_id=incident_id,
+            request=request,
+            actor=actor,
+            declared_at=now,
+            process=DEFAULT_PROCESS,
+        )
+        if await services.gateway.start(wf.IncidentInput(declaration=declaration)):
+            return incident_id
+        log.warning("incident number %s is taken in Temporal; trying the next", incident_id)
+    raise Problem(
+        503,
+        "Incident numbers exhausted",
+        "The read model's incident numbers keep colliding with incidents in Temporal; "
+        "the read model is probably restored from an old backup. An operator must fix it.",
+        code="incident-numbering",
+    )
+
+
+@router.get("", responses=_PROBLEMS)
+async def list_incidents(
+    user: CurrentUser,
+    session: SessionDep,
+    state: Annotated[list[IncidentState], Query()] = [],  # noqa: B006 (FastAPI copies it)
+    priority: Annotated[list[Priority], Query()] = [],  # noqa: B006
+    service: str | None = None,
+    q: Annotated[str | None, Query(description="Text in title or description.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> IncidentPage:
+    """Incidents from the read model, newest first."""
+    query = IncidentQuery(
+        states=state, priorities=priority, service=service, text=q, limit=limit, offset=offset
+    )
+    return await IncidentRepository(session).list(query)
+
+
+@router.get("/{incident_id}", responses=_PROBLEMS)
+async def get_incident(
+    incident_id: int, user: CurrentUser, session: SessionDep, gateway: GatewayDep
+) -> IncidentOut:
+    """One incident: live from its workflow while open, from the read model once closed."""
+    stored = await IncidentRepository(session).get(incident_id)
+    if stored is not None and stored.state is IncidentState.CLOSED:
+        return IncidentOut.of(stored, user.actor())
+    live = await gateway.current(incident_id)
+    incident = live or stored
+    if incident is None:
+        raise _not_found(incident_id)
+    return IncidentOut.of(incident, user.actor())
+
+
+async def _take(
+    incident_id: int,
+    update: Any,
+    command: wf.StepCommand,
+    user: UserRecord,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    try:
+        incident = await gateway.take_step(incident_id, update, command)
+    except IncidentGone:
+        stored = await IncidentRepository(session).get(incident_id)
+        if stored is None:
+            raise _not_found(incident_id) from None
+        raise Problem(
+            409,
+            "Step not allowed now",
+            f"Incident {incident_id} is {stored.state.replace('_', ' ')} and takes no more steps.",
+            code="step-not-allowed",
+        ) from None
+    return IncidentOut.of(incident, user.actor())
+
+
+def _not_found(incident_id: int) -> Problem:
+    return Problem(
+        404,
+        "Incident not found",
+        f"There is no incident {incident_id}. GET /api/v1/incidents lists them.",
+        code="incident-not-found",
+    )
+
+
+@router.post("/{incident_id}/triage", responses=_PROBLEMS)
+async def triage(
+    incident_id: int,
+    request: TriageRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Set impact, urgency (and so priority), category and service; allowed again later."""
+    command = wf.TriageCommand(actor=user.actor(), request=request)
+    return await _take(incident_id, wf.IncidentWorkflow.triage, command, user, session, gateway)
+
+
+@router.post("/{incident_id}/acknowledge", responses=_PROBLEMS)
+async def acknowledge(
+    incident_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+    request: Annotated[AcknowledgeRequest | None, Body()] = None,
+) -> IncidentOut:
+    """Say you are on it; you join the responders."""
+    command = wf.AcknowledgeCommand(actor=user.actor(), request=request or AcknowledgeRequest())
+    return await _take(
+        incident_id, wf.IncidentWorkflow.acknowledge, command, user, session, gateway
+    )
+
+
+@router.post("/{incident_id}/assign", responses=_PROBLEMS)
+async def assign(
+    incident_id: int,
+    request: AssignRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Name the commander and/or replace the responders; each must be a Vagt user."""
+    named = [request.commander] if request.commander else []
+    missing = await UserRepository(session).missing_names([*named, *(request.responders or [])])
+    if missing:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"Unknown user(s): {', '.join(sorted(missing))}. GET /api/v1/users lists users.",
+            code="invalid-request",
+            errors=[{"field": "commander/responders", "message": f"unknown: {sorted(missing)}"}],
+        )
+    command = wf.AssignCommand(actor=user.actor(), request=request)
+    return await _take(incident_id, wf.IncidentWorkflow.assign, command, user, session, gateway)
+
+
+@router.post("/{incident_id}/note", responses=_PROBLEMS)
+async def note(
+    incident_id: int,
+    request: NoteRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Add a note to the timeline."""
+    command = wf.NoteCommand(actor=user.actor(), request=request)
+    return await _take(incident_id, wf.IncidentWorkflow.note, command, user, session, gateway)
+
+
+@router.post("/{incident_id}/hold", responses=_PROBLEMS)
+async def hold(
+    incident_id: int,
+    request: HoldRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Put an acknowledged incident on hold, saying what it waits for."""
+    command = wf.HoldCommand(actor=user.actor(), request=request)
+    return await _take(incident_id, wf.IncidentWorkflow.hold, command, user, session, gateway)
+
+
+@router.post("/{incident_id}/resume", responses=_PROBLEMS)
+async def resume(
+    incident_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+    request: Annotated[ResumeRequest | None, Body()] = None,
+) -> IncidentOut:
+    """Take an incident off hold."""
+    command = wf.ResumeCommand(actor=user.actor(), request=request or ResumeRequest())
+    return await _take(incident_id, wf.IncidentWorkflow.resume, command, user, session, gateway)
+
+
+@router.post("/{incident_id}/resolve", responses=_PROBLEMS)
+async def resolve(
+    incident_id: int,
+    request: ResolveRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Service is restored: say how, and the root-cause category. The review is next."""
+    command = wf.ResolveCommand(actor=user.actor(), request=request)
+    return await _take(incident_id, wf.IncidentWorkflow.resolve, command, user, session, gateway)
+
+
+@router.post("/{incident_id}/reopen", responses=_PROBLEMS)
+async def reopen(
+    incident_id: int,
+    request: ReopenRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """It is not fixed after all: back to acknowledged."""
+    command = wf.ReopenCommand(actor=user.actor(), request=request)
+    return await _take(incident_id, wf.IncidentWorkflow.reopen, command, user, session, gateway)
+
+
+@router.post("/{incident_id}/review", responses=_PROBLEMS)
+async def submit_review(
+    incident_id: int,
+    request: SubmitReviewRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Submit the review: root cause, contributing factors, what went well, action items."""
+    command = wf.SubmitReviewCommand(actor=user.actor(), request=request)
+    return await _take(
+        incident_id, wf.IncidentWorkflow.submit_review, command, user, session, gateway
+    )
+
+
+@router.post("/{incident_id}/review/request-changes", responses=_PROBLEMS)
+async def request_changes(
+    incident_id: int,
+    request: RequestChangesRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Send the review back to its author with what to change."""
+    command = wf.RequestChangesCommand(actor=user.actor(), request=request)
+    return await _take(
+        incident_id, wf.IncidentWorkflow.request_changes, command, user, session, gateway
+    )
+
+
+@router.post("/{incident_id}/review/approve", responses=_PROBLEMS)
+async def approve_review(
+    incident_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+    request: Annotated[ApproveReviewRequest | None, Body()] = None,
+) -> IncidentOut:
+    """Approve the review and close the incident (commander or process owner, not the author)."""
+    command = wf.ApproveReviewCommand(actor=user.actor(), request=request or ApproveReviewRequest())
+    return await _take(
+        incident_id, wf.IncidentWorkflow.approve_review, command, user, session, gateway
+    )

@@ -1,0 +1,246 @@
+"""A responder's walk through one incident over HTTP, and every way a step is refused."""
+
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import Api
+
+INCIDENTS = "/api/v1/incidents"
+DECLARE = {
+    "title": "Checkout returns 500",
+    "description": "Payments fail for EU customers",
+    "impact": 1,
+    "urgency": 2,
+    "service": "checkout",
+    "category": "application",
+}
+REVIEW = {
+    "root_cause": "A config push removed the payment provider's key",
+    "contributing_factors": ["no canary for config pushes"],
+    "what_went_well": "Rollback took 3 minutes",
+    "timeline_summary": "09:00 alert, 09:05 ack, 09:20 rollback",
+    "action_items": [
+        {
+            "description": "Canary config pushes",
+            "owner": "alice",
+            "due_date": (date.today() + timedelta(days=14)).isoformat(),
+        }
+    ],
+}
+
+
+def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+async def _declare(api: Api, **changes: object) -> dict[str, Any]:
+    response = await api.post(INCIDENTS, "alice", DECLARE | changes)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    assert response.headers["location"] == f"{INCIDENTS}/{body['id']}"
+    return body
+
+
+class TestWholeIncident:
+    async def test_declare_triage_acknowledge_hold_resolve_review_approve(self, api: Api) -> None:
+        incident = await _declare(api)
+        assert incident["state"] == "detected"
+        assert incident["priority"] == "P2"
+        assert "acknowledge" in incident["allowed_steps"]
+        url = f"{INCIDENTS}/{incident['id']}"
+
+        steps: list[tuple[str, str, object, str]] = [
+            (
+                "triage",
+                "alice",
+                {"impact": 1, "urgency": 1, "category": "application", "service": "checkout"},
+                "triaged",
+            ),
+            ("acknowledge", "alice", None, "acknowledged"),
+            (
+                "assign",
+                "carol",
+                {"commander": "carol", "responders": ["alice", "bob"]},
+                "acknowledged",
+            ),
+            ("note", "bob", {"text": "EU traffic only"}, "acknowledged"),
+            ("hold", "alice", {"reason": "waiting for the provider"}, "on_hold"),
+            ("resume", "alice", None, "acknowledged"),
+            (
+                "resolve",
+                "alice",
+                {"summary": "Rolled back the config", "root_cause_category": "configuration"},
+                "resolved",
+            ),
+            ("review", "alice", REVIEW, "in_review"),
+            ("review/approve", "carol", {"comment": "good review"}, "closed"),
+        ]
+        for path, who, body, state in steps:
+            response = await api.post(f"{url}/{path}", who, body)
+            assert response.status_code == 200, f"{path}: {response.text}"
+            assert response.json()["state"] == state, path
+
+        shown = (await api.get(url, "vic")).json()
+        assert shown["state"] == "closed"
+        assert shown["priority"] == "P1"
+        assert shown["commander"] == "carol"
+        assert shown["responders"] == ["alice", "bob"]
+        assert shown["review"]["approved_by"] == "carol"
+        assert shown["allowed_steps"] == []
+        assert [(e["kind"], e["actor"]) for e in shown["timeline"]] == [
+            ("declared", "alice"),
+            ("triaged", "alice"),
+            ("acknowledged", "alice"),
+            ("assigned", "carol"),
+            ("note_added", "bob"),
+            ("put_on_hold", "alice"),
+            ("resumed", "alice"),
+            ("resolved", "alice"),
+            ("review_submitted", "alice"),
+            ("review_approved", "carol"),
+        ]
+
+    async def test_get_shows_live_state_and_the_callers_allowed_steps(self, api: Api) -> None:
+        incident = await _declare(api)
+        url = f"{INCIDENTS}/{incident['id']}"
+        await api.post(f"{url}/acknowledge", "alice")
+        as_alice = (await api.get(url, "alice")).json()
+        as_vic = (await api.get(url, "vic")).json()
+        assert as_alice["state"] == "acknowledged"
+        assert "resolve" in as_alice["allowed_steps"]
+        assert as_vic["allowed_steps"] == []
+
+
+class TestList:
+    async def test_lists_filter_by_state_priority_service_and_text_newest_first(
+        self, api: Api
+    ) -> None:
+        first = await _declare(api, title="Disk full on db-1", service="db", impact=3)
+        second = await _declare(api, title="VPN flapping", service="network", urgency=1)
+        await api.post(f"{INCIDENTS}/{second['id']}/acknowledge", "alice")
+
+        async def ids(**params: object) -> list[int]:
+            for _ in range(100):  # the read model follows the workflow within moments
+                page = (await api.get(INCIDENTS, "vic", **params)).json()
+                found = [item["id"] for item in page["items"]]
+                if second["id"] in found or first["id"] in found:
+                    return found
+            return found
+
+        assert await ids() == [second["id"], first["id"]]
+        assert await ids(service="db") == [first["id"]]
+        assert await ids(q="vpn") == [second["id"]]
+        assert await ids(priority="P4") == [first["id"]]
+        page = (await api.get(INCIDENTS, "vic", limit=1)).json()
+        assert page["total"] == 2 and len(page["items"]) == 1
+
+
+class TestRefusals:
+    async def test_without_or_with_an_unknown_token_is_401(self, api: Api) -> None:
+        missing = await api.http.get(INCIDENTS)
+        assert _problem(missing, 401)
+        assert missing.headers["www-authenticate"] == "Bearer"
+        wrong = await api.http.get(INCIDENTS, headers={"Authorization": "Bearer vagt_nope"})
+        _problem(wrong, 401)
+
+    async def test_a_viewer_cannot_declare_or_act(self, api: Api) -> None:
+        _problem(await api.post(INCIDENTS, "vic", DECLARE), 403)
+        incident = await _declare(api)
+        body = _problem(await api.post(f"{INCIDENTS}/{incident['id']}/acknowledge", "vic"), 403)
+        assert "vic may not acknowledge" in body["detail"]
+
+    async def test_unknown_incident_is_404(self, api: Api) -> None:
+        _problem(await api.get(f"{INCIDENTS}/999999", "alice"), 404)
+        _problem(await api.post(f"{INCIDENTS}/999999/acknowledge", "alice"), 404)
+
+    async def test_a_step_not_possible_now_is_409_with_the_reason(self, api: Api) -> None:
+        incident = await _declare(api)
+        url = f"{INCIDENTS}/{incident['id']}"
+        body = _problem(await api.post(f"{url}/resume", "alice"), 409)
+        assert "cannot resume an incident that is detected" in body["detail"]
+
+    async def test_a_closed_incident_takes_no_more_steps(self, api: Api) -> None:
+        incident = await _declare(api)
+        url = f"{INCIDENTS}/{incident['id']}"
+        await api.post(f"{url}/acknowledge", "alice")
+        await api.post(
+            f"{url}/resolve",
+            "alice",
+            {"summary": "ok", "root_cause_category": "change"},
+        )
+        await api.post(f"{url}/review", "alice", REVIEW)
+        assert (await api.post(f"{url}/review/approve", "olive")).status_code == 200
+        body = _problem(await api.post(f"{url}/acknowledge", "alice"), 409)
+        assert "closed" in body["detail"]
+
+    async def test_approving_ones_own_review_is_403(self, api: Api) -> None:
+        incident = await _declare(api)
+        url = f"{INCIDENTS}/{incident['id']}"
+        await api.post(f"{url}/assign", "carol", {"commander": "carol"})
+        await api.post(f"{url}/acknowledge", "carol")
+        await api.post(
+            f"{url}/resolve", "carol", {"summary": "ok", "root_cause_category": "change"}
+        )
+        await api.post(f"{url}/review", "carol", REVIEW)
+        body = _problem(await api.post(f"{url}/review/approve", "carol"), 403)
+        assert "carol wrote this review" in body["detail"]
+        _problem(await api.post(f"{url}/review/approve", "bob"), 403)
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"impact": 1, "urgency": 1}, "title"),
+            (DECLARE | {"impact": 4}, "impact"),
+            (DECLARE | {"severity": "high"}, "severity"),
+        ],
+    )
+    async def test_bad_fields_are_422_naming_each_field(
+        self, api: Api, body: dict[str, object], field: str
+    ) -> None:
+        problem = _problem(await api.post(INCIDENTS, "alice", body), 422)
+        assert field in [error["field"] for error in problem["errors"]]
+        assert field in problem["detail"]
+
+    async def test_resolving_without_root_cause_is_422(self, api: Api) -> None:
+        incident = await _declare(api)
+        url = f"{INCIDENTS}/{incident['id']}"
+        await api.post(f"{url}/acknowledge", "alice")
+        missing = _problem(await api.post(f"{url}/resolve", "alice", {"summary": "ok"}), 422)
+        assert [e["field"] for e in missing["errors"]] == ["root_cause_category"]
+        unknown = _problem(
+            await api.post(
+                f"{url}/resolve", "alice", {"summary": "ok", "root_cause_category": "gremlins"}
+            ),
+            422,
+        )
+        assert "gremlins" in unknown["detail"]
+        state = (await api.get(url, "alice")).json()["state"]
+        assert state == "acknowledged", "a refused step changed the incident"
+
+    async def test_unknown_category_refused_before_an_incident_is_made(self, api: Api) -> None:
+        _problem(await api.post(INCIDENTS, "alice", DECLARE | {"category": "weather"}), 422)
+        page = (await api.get(INCIDENTS, "alice")).json()
+        assert page["total"] == 0
+
+    async def test_assigning_an_unknown_user_is_422(self, api: Api) -> None:
+        incident = await _declare(api)
+        body = _problem(
+            await api.post(f"{INCIDENTS}/{incident['id']}/assign", "carol", {"commander": "zed"}),
+            422,
+        )
+        assert "zed" in body["detail"]
+
+    async def test_malformed_json_is_400(self, api: Api) -> None:
+        response = await api.http.post(
+            INCIDENTS,
+            content=b"{not json",
+            headers=api.auth("alice") | {"content-type": "application/json"},
+        )
+        _problem(response, 400)
