@@ -16,6 +16,7 @@ from store.db import Database
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes
 from worker import build_worker
+from workflows import search
 
 BIN = Path(sys.executable).parent
 
@@ -55,3 +56,15 @@ def run_worker() -> RunWorker:
             yield settings
 
     return running
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's real dev server (in memory), for tests with separate worker processes."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(BIN / "temporal"),
+        search_attributes=search.ALL,
+    )
+    yield env
+    await env.shutdown()
