@@ -580,7 +580,8 @@ class TestViewerMayDoNothing:
     def test_viewer_refused_every_step(self, step: Step) -> None:
         incident = incident_in(_POSSIBLE_IN[step])
 
-        with pytest.raises(Forbidden, match=r"vic may not|only the incident's commander") as refused:
+        refusal = r"vic may not|only the incident's commander"
+        with pytest.raises(Forbidden, match=refusal) as refused:
             take(incident, step, VIC)
 
         assert refused.value.status == 403

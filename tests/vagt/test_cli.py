@@ -1,0 +1,102 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from vagt.cli import build_parser, main
+
+
+@pytest.fixture(autouse=True)
+def settings_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Only the test's own VAGT_* settings: a fresh data dir and its SQLite read model."""
+    for name in list(os.environ):
+        if name.startswith("VAGT_"):
+            monkeypatch.delenv(name)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("VAGT_DATA_DIR", str(data_dir))
+    return data_dir
+
+
+class TestParsing:
+    def test_create_user_collects_every_role(self) -> None:
+        args = build_parser().parse_args(
+            ["create-user", "alice", "--role", "responder", "--role", "commander"]
+        )
+
+        assert args.name == "alice"
+        assert args.roles == ["responder", "commander"]
+
+    def test_unknown_role_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exit_:
+            main(["create-user", "alice", "--role", "chief"])
+
+        assert exit_.value.code == 2
+        assert "invalid choice: 'chief'" in capsys.readouterr().err
+
+    def test_create_user_needs_a_role(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exit_:
+            main(["create-user", "alice"])
+
+        assert exit_.value.code == 2
+        assert "--role" in capsys.readouterr().err
+
+    def test_a_command_is_required(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as exit_:
+            main([])
+
+        assert exit_.value.code == 2
+        assert "COMMAND" in capsys.readouterr().err
+
+
+class TestSettingsErrors:
+    def test_invalid_setting_names_the_variable(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("VAGT_API_PORT", "eighty")
+
+        assert main(["migrate"]) == 2
+        error = capsys.readouterr().err
+        assert "VAGT_API_PORT" in error
+        assert "Traceback" not in error
+
+
+class TestMigrate:
+    def test_creates_the_read_model_in_the_data_dir(
+        self, settings_env: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["migrate"]) == 0
+
+        assert (settings_env / "vagt.db").is_file()
+        assert "up to date" in capsys.readouterr().out
+
+    def test_unreachable_database_is_reported_without_traceback(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("VAGT_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nothing")
+
+        assert main(["migrate"]) == 1
+        error = capsys.readouterr().err
+        assert "cannot reach the read model's database" in error
+        assert "Traceback" not in error
+
+
+class TestCreateUser:
+    def test_prints_the_token_alone_on_stdout_once(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["create-user", "alice", "--role", "responder"]) == 0
+
+        output = capsys.readouterr()
+        assert output.out.startswith("vagt_")
+        assert output.out.count("\n") == 1
+        assert "will not be shown again" in output.err
+
+    def test_duplicate_name_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["create-user", "alice", "--role", "responder"]) == 0
+        capsys.readouterr()
+
+        assert main(["create-user", "alice", "--role", "viewer"]) == 2
+        output = capsys.readouterr()
+        assert "already exists" in output.err
+        assert "Traceback" not in output.err
+        assert output.out == ""

@@ -1,0 +1,167 @@
+"""The `vagt` command: the dev stack, migrations, users, and each process on its own."""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
+from domain.errors import DomainError
+from domain.roles import Role
+from vagt.settings import Settings
+
+EXIT_USAGE = 2
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A failure the user can act on: printed without a traceback."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `vagt` subcommand; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    command: Callable[[argparse.Namespace, Settings], int] = args.command
+    try:
+        return command(args, load_settings())
+    except CommandError as error:
+        print(f"vagt: {error.message}", file=sys.stderr)
+        return error.exit_code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vagt",
+        description="Vagt incident process engine. Configured by VAGT_* environment variables.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "run", help="start Temporal's dev server, the worker and the API on this machine"
+    ).set_defaults(command=run_dev_stack)
+    commands.add_parser("migrate", help="bring the read model's schema up to date").set_defaults(
+        command=migrate
+    )
+    create = commands.add_parser("create-user", help="add a user and print their API token once")
+    create.add_argument("name")
+    create.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        required=True,
+        choices=[role.value for role in Role],
+        help="a role of the user; repeat for several",
+    )
+    create.set_defaults(command=create_user)
+    commands.add_parser("worker", help="run the Temporal worker").set_defaults(command=run_worker)
+    commands.add_parser("api", help="run the HTTP API").set_defaults(command=run_api)
+    return parser
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"VAGT_{'_'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise CommandError(f"invalid settings: {problems}", EXIT_USAGE) from None
+
+
+def run_dev_stack(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here so the other commands do not load the process supervisor.
+    from vagt import devstack
+
+    try:
+        return devstack.run(settings)
+    except devstack.DevStackError as error:
+        raise CommandError(str(error)) from None
+
+
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _run_database_task(_migrate(settings))
+    print(f"Read model at {_safe_url(settings.read_model_url)} is up to date.")
+    return 0
+
+
+def create_user(args: argparse.Namespace, settings: Settings) -> int:
+    roles = sorted({Role(role) for role in args.roles})
+    token = _run_database_task(_create_user(settings, args.name, roles))
+    print(f"Created user {args.name!r} with roles: {', '.join(roles)}.", file=sys.stderr)
+    print(token)
+    print("This token will not be shown again; store it now.", file=sys.stderr)
+    return 0
+
+
+def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here: the worker pulls in every workflow and activity.
+    import worker
+
+    worker.main()
+    return 0
+
+
+def run_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from store.db import Database
+
+    database = Database(settings.read_model_url)
+    try:
+        await database.migrate()
+    finally:
+        await database.dispose()
+
+
+async def _create_user(settings: Settings, name: str, roles: list[Role]) -> str:
+    from store.db import Database
+    from store.users import UserExists, create_user
+
+    database = Database(settings.read_model_url)
+    try:
+        # Migrating first lets `create-user` work on a fresh checkout; it is a no-op otherwise.
+        await database.migrate()
+        _, token = await create_user(database, name, roles)
+    except UserExists as error:
+        raise CommandError(str(error), EXIT_USAGE) from None
+    finally:
+        await database.dispose()
+    return token
+
+
+def _run_database_task(task: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(task)
+    except DomainError as error:
+        raise CommandError(error.message, EXIT_USAGE) from None
+    except (OperationalError, OSError) as error:
+        raise CommandError(f"cannot reach the read model's database: {error}") from None
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
