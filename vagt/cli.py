@@ -12,6 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from domain.errors import DomainError
 from domain.roles import Role
+from store import users as store_users
+from store.db import Database
 from vagt.settings import Settings
 
 EXIT_USAGE = 2
@@ -125,8 +127,6 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _migrate(settings: Settings) -> None:
-    from store.db import Database
-
     database = Database(settings.read_model_url)
     try:
         await database.migrate()
@@ -135,15 +135,12 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _create_user(settings: Settings, name: str, roles: list[Role]) -> str:
-    from store.db import Database
-    from store.users import UserExists, create_user
-
     database = Database(settings.read_model_url)
     try:
         # Migrating first lets `create-user` work on a fresh checkout; it is a no-op otherwise.
         await database.migrate()
-        _, token = await create_user(database, name, roles)
-    except UserExists as error:
+        _, token = await store_users.create_user(database, name, roles)
+    except store_users.UserExists as error:
         raise CommandError(str(error), EXIT_USAGE) from None
     finally:
         await database.dispose()
