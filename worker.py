@@ -10,7 +10,7 @@ from temporalio.worker import Worker
 from activities.read_model import ReadModelActivities
 from store.db import Database
 from vagt.settings import Settings
-from vagt.temporal import wait_until_healthy
+from vagt.temporal import register_search_attributes, wait_until_healthy
 from workflows.incident import IncidentWorkflow
 
 log = logging.getLogger("vagt.worker")
@@ -31,6 +31,8 @@ async def run(settings: Settings) -> None:
     database = Database(settings.read_model_url)
     await database.migrate()
     client = await wait_until_healthy(settings, within=120)
+    # Idempotent; done here too so a cluster without `make run` gets them.
+    await register_search_attributes(client)
     worker = build_worker(client, settings, database)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -53,9 +53,14 @@ async def register_search_attributes(client: Client) -> list[str]:
         if key.name not in await _custom_search_attributes(client)
     }
     if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
-        )
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+            )
+        except RPCError as error:
+            # Another worker starting at the same moment added them first.
+            if error.status is not RPCStatusCode.ALREADY_EXISTS:
+                raise
     return sorted(missing)
 
 
