@@ -1,0 +1,91 @@
+"""Real servers that tests send notifications to: an HTTP receiver that records requests."""
+
+import asyncio
+import json
+import socket
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b"ok"
+    hang: bool = False
+
+
+@dataclass
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class HttpReceiver:
+    """Records every request and answers with scripted replies, then 200 `ok`."""
+
+    def __init__(self) -> None:
+        self.requests: list[ReceivedRequest] = []
+        self._replies: list[Reply] = []
+        self._released = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    def script(self, *replies: Reply) -> None:
+        self._replies.extend(replies)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def stop(self) -> None:
+        self._released.set()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            self.requests.append(await _read_request(reader))
+            reply = self._replies.pop(0) if self._replies else Reply()
+            if reply.hang:
+                await self._released.wait()
+            writer.write(_encode_reply(reply))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _read_request(reader: asyncio.StreamReader) -> ReceivedRequest:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    request_line, *header_lines = head.split("\r\n")
+    method, path, _ = request_line.split(" ", 2)
+    pairs = (line.split(":", 1) for line in header_lines if line)
+    headers = {name.strip().lower(): value.strip() for name, value in pairs}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return ReceivedRequest(method, path, headers, body)
+
+
+def _encode_reply(reply: Reply) -> bytes:
+    headers = reply.headers | {"Content-Length": str(len(reply.body)), "Connection": "close"}
+    lines = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body
