@@ -3,12 +3,16 @@
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable, Mapping
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
+from domain.channels import Channel, Delivery, DeliveryResult
 from store.db import Database
+from vagt.process_file import ProcessFileError, load_process
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
 from workflows.incident import IncidentWorkflow
@@ -16,24 +20,31 @@ from workflows.incident import IncidentWorkflow
 log = logging.getLogger("vagt.worker")
 
 
-def build_worker(client: Client, settings: Settings, database: Database) -> Worker:
-    """A worker with every workflow and activity Vagt runs, on the settings' task queue."""
+def build_worker(
+    client: Client,
+    settings: Settings,
+    database: Database,
+    deliver: Callable[[Delivery], Awaitable[DeliveryResult]],
+) -> Worker:
+    """A worker with every workflow and activity Vagt runs, on the settings' task queue;
+    `deliver` sends notifications (tests pass a recorder under the same activity name)."""
     read_model = ReadModelActivities(database)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[IncidentWorkflow],
-        activities=[read_model.project_incident],
+        activities=[read_model.project_incident, deliver],
     )
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings, channels: Mapping[str, Channel]) -> None:
     database = Database(settings.read_model_url)
     await database.migrate()
     client = await wait_until_healthy(settings, within=120)
     # Idempotent; done here too so a cluster without `make run` gets them.
     await register_search_attributes(client)
-    worker = build_worker(client, settings, database)
+    notifications = NotificationActivities(channels)
+    worker = build_worker(client, settings, database, notifications.deliver)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -42,13 +53,19 @@ async def run(settings: Settings) -> None:
     async with worker:
         await stop.wait()
         log.info("stopping: finishing running tasks")
+    await notifications.aclose()
     await database.dispose()
 
 
 def main() -> None:
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run(settings))
+    try:
+        # Checked before connecting: a broken process file stops the worker, saying why.
+        process = load_process(settings.process_file)
+    except ProcessFileError as error:
+        raise SystemExit(f"vagt worker: {error}") from None
+    asyncio.run(run(settings, process.channels))
 
 
 if __name__ == "__main__":

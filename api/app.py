@@ -10,9 +10,11 @@ from temporalio.client import Client
 from api import errors
 from api.deps import Services
 from api.gateway import IncidentGateway
-from api.routes import health, incidents, users
+from api.routes import health, incidents, schedules, users
+from domain.process import ProcessDocument
 from store.db import Database
 from store.users import bootstrap_admin
+from vagt.process_file import load_process
 from vagt.settings import Settings
 from vagt.temporal import connect
 
@@ -24,9 +26,12 @@ def create_app(
     *,
     database: Database | None = None,
     temporal: Client | None = None,
+    process: ProcessDocument | None = None,
 ) -> FastAPI:
     """Build the app; tests pass their own database and Temporal client."""
     settings = settings or Settings()
+    # Checked before anything starts: a broken process file stops the API with its problems.
+    process = process or load_process(settings.process_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,7 +45,9 @@ def create_app(
             # Lazy, so the API starts (and reports not ready) while Temporal is down.
             client = temporal or await connect(settings, lazy=True)
             gateway = IncidentGateway(client, settings.task_queue, settings.step_timeout_seconds)
-            app.state.services = Services(settings=settings, database=db, gateway=gateway)
+            app.state.services = Services(
+                settings=settings, database=db, gateway=gateway, process=process
+            )
             yield
 
     app = FastAPI(
@@ -50,7 +57,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, incidents, users):
+    for module in (health, incidents, schedules, users):
         app.include_router(module.router)
     return app
 

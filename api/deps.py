@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Problem
 from api.gateway import IncidentGateway
+from domain.process import ProcessDocument
 from domain.roles import Role
 from store.db import Database
 from store.users import UserRecord, UserRepository
@@ -23,6 +24,7 @@ class Services:
     settings: Settings
     database: Database
     gateway: IncidentGateway
+    process: ProcessDocument
 
 
 def _services(request: Request) -> Services:

@@ -1,20 +1,56 @@
 """What the API answers with: incidents as a responder sees them."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from domain.escalation import EscalationRun
 from domain.incident import Incident, Resolution, Review
 from domain.lifecycle import IncidentState, Step
 from domain.priority import Priority
 from domain.roles import Actor, Role
+from domain.sla import ClockName, ClockState, SlaClock
 from domain.timeline import TimelineEvent
 
 
 class ProcessRef(BaseModel):
     name: str
     version: int
+
+
+class ClockOut(BaseModel):
+    """One SLA clock as it stands at the moment of the request."""
+
+    name: ClockName
+    state: ClockState
+    target_seconds: float
+    elapsed_seconds: float
+    remaining_seconds: float = Field(description="Negative once breached.")
+    deadline: datetime | None = Field(description="When it breaches if it keeps running.")
+    calendar: str
+    started_at: datetime
+    met_at: datetime | None
+    breached_at: datetime | None
+    warnings_fired: list[float]
+
+    @classmethod
+    def of(cls, clock: SlaClock, incident: Incident, now: datetime) -> "ClockOut":
+        calendar = incident.process.calendar(clock.calendar)
+        elapsed = clock.elapsed(now, calendar)
+        return cls(
+            name=clock.name,
+            state=clock.state,
+            target_seconds=clock.target.total_seconds(),
+            elapsed_seconds=elapsed.total_seconds(),
+            remaining_seconds=(clock.target - elapsed) / timedelta(seconds=1),
+            deadline=clock.deadline(calendar),
+            calendar=clock.calendar,
+            started_at=clock.started_at,
+            met_at=clock.met_at,
+            breached_at=clock.breached_at,
+            warnings_fired=clock.warned,
+        )
 
 
 class IncidentOut(BaseModel):
@@ -41,14 +77,20 @@ class IncidentOut(BaseModel):
     resolution: Resolution | None
     review: Review | None
     process: ProcessRef
+    clocks: list[ClockOut]
+    escalations: list[EscalationRun]
+    pending_notifications: int = Field(description="Notifications still being delivered.")
     allowed_steps: list[Step] = Field(description="Steps the caller may take now.")
     timeline: list[TimelineEvent]
 
     @classmethod
-    def of(cls, incident: Incident, viewer: Actor) -> "IncidentOut":
+    def of(cls, incident: Incident, viewer: Actor, now: datetime) -> "IncidentOut":
         return cls(
-            **incident.model_dump(exclude={"process", "timeline"}),
+            **incident.model_dump(exclude={"process", "timeline", "watch"}),
             process=ProcessRef(name=incident.process.name, version=incident.process.version),
+            clocks=[ClockOut.of(clock, incident, now) for clock in incident.watch.clocks],
+            escalations=incident.watch.escalations,
+            pending_notifications=len(incident.watch.outbox),
             allowed_steps=incident.allowed_steps(viewer),
             timeline=incident.timeline,
         )

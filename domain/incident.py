@@ -11,8 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from domain.channels import Delivery, DeliveryResult, NotificationKind
+from domain.durations import format_duration
 from domain.errors import Forbidden, InvalidStep
+from domain.escalation import EscalationTarget, LevelPage
 from domain.lifecycle import IncidentState, Step, allowed_steps, next_state
+from domain.notices import Subject
+from domain.paging import recipients
 from domain.priority import Impact, Priority, Urgency
 from domain.process import ProcessDefinition
 from domain.requests import (
@@ -21,6 +26,7 @@ from domain.requests import (
     ApproveReviewRequest,
     AssignRequest,
     DeclareRequest,
+    EscalateRequest,
     HoldRequest,
     NoteRequest,
     ReopenRequest,
@@ -32,7 +38,12 @@ from domain.requests import (
     TriageRequest,
 )
 from domain.roles import Actor, may_take
+from domain.sla import ClockAlarm, DueAlarm
 from domain.timeline import EventKind, TimelineEvent
+from domain.watch import Moment, Watch
+
+# The actor named on events nobody caused by hand: clocks, escalations, deliveries.
+SYSTEM = Actor(name="vagt")
 
 
 class Resolution(BaseModel):
@@ -79,6 +90,7 @@ class Incident(BaseModel):
     resolution: Resolution | None = None
     review: Review | None = None
     process: ProcessDefinition
+    watch: Watch = Watch()
     timeline: list[TimelineEvent] = []
 
     @classmethod
@@ -106,6 +118,7 @@ class Incident(BaseModel):
             process=process,
         )
         incident._record(EventKind.DECLARED, actor, now, request.model_dump(mode="json"))
+        incident.watch.start(incident._moment(now))
         return incident
 
     @property
@@ -115,7 +128,11 @@ class Incident(BaseModel):
 
     def allowed_steps(self, actor: Actor) -> list[Step]:
         """Steps possible now for this actor, as the web console and API offer them."""
-        return [step for step in allowed_steps(self.state) if self._authorised(step, actor)]
+        return [
+            step
+            for step in allowed_steps(self.state)
+            if self._authorised(step, actor) and self._possible(step)
+        ]
 
     def check(self, step: Step, request: StepRequest, actor: Actor) -> None:
         """Raise the DomainError that refuses `step`, or return if it may be taken."""
@@ -126,9 +143,104 @@ class Incident(BaseModel):
     def apply(self, step: Step, request: StepRequest, actor: Actor, now: datetime) -> TimelineEvent:
         """Take `step`: check it, change the state, and record one timeline event."""
         self.check(step, request, actor)
+        previous = self.priority
         kind, details = _APPLY[step](self, request, actor, now)
         self.state = next_state(self.state, step)
-        return self._record(kind, actor, now, details)
+        event = self._record(kind, actor, now, details)
+        self.watch.after_step(step, self._moment(now), previous)
+        return event
+
+    def due_at(self, busy: set[str]) -> datetime | None:
+        """When the workflow must wake next for a clock, an escalation or a delivery;
+        `busy` are the deliveries whose attempt is under way."""
+        return self.watch.due_at(self.process, busy)
+
+    def fire_due(self, now: datetime) -> list[TimelineEvent]:
+        """Sound every alarm and page every level due by `now`; queue their notifications."""
+        return [
+            self._sla_alarm(item, now) if isinstance(item, DueAlarm) else self._page(item, now)
+            for item in self.watch.fire_due(self.process, now)
+        ]
+
+    def record_delivery(self, key: str, result: DeliveryResult, now: datetime) -> TimelineEvent:
+        """One delivery attempt's outcome, on the timeline; retries are planned in the outbox."""
+        delivery, next_attempt = self.watch.settle(key, result, self.process, now)
+        details = {
+            "idempotency_key": key,
+            "channel": delivery.channel,
+            "recipient": delivery.notification.recipient,
+            "attempt": delivery.attempt - (1 if next_attempt else 0),
+            "next_attempt_at": next_attempt.isoformat() if next_attempt else None,
+        } | result.model_dump(mode="json")
+        return self._record(EventKind.NOTIFICATION_ATTEMPTED, SYSTEM, now, details)
+
+    def _moment(self, now: datetime) -> Moment:
+        return Moment(
+            process=self.process,
+            priority=self.priority,
+            epoch=self.seq,
+            now=now,
+            acknowledged=self.acknowledged_at is not None,
+            on_hold=self.state is IncidentState.ON_HOLD,
+        )
+
+    def _subject(self) -> Subject:
+        return Subject(self.id, self.title, self.priority, self.state.value)
+
+    def _sla_alarm(self, alarm: DueAlarm, now: datetime) -> TimelineEvent:
+        clock = self.watch.clock(alarm.clock)
+        assert clock is not None  # an alarm comes from a clock
+        targets = list(self.process.sla_notify)
+        if self.commander:
+            targets.append(EscalationTarget(user=self.commander))
+        to, problems = recipients(self.process, targets, now)
+        breach = alarm.alarm is ClockAlarm.BREACH
+        what = f"time to {alarm.clock}"
+        text = (
+            f"SLA breached: {what} passed its target of {format_duration(clock.target)}."
+            if breach
+            else f"SLA warning: {round(alarm.fraction * 100)}% of {what} "
+            f"({format_duration(clock.target)}) is used."
+        )
+        details = {
+            "clock": alarm.clock,
+            "fraction": alarm.fraction,
+            "target": format_duration(clock.target),
+            "due_at": alarm.at.isoformat(),
+            "notified": [r.key() for r in to],
+            "problems": problems,
+        }
+        percent = round(alarm.fraction * 100)
+        key = f"incident-{self.id}:sla:{alarm.clock}:{clock.epoch}:{alarm.alarm}{percent}"
+        kind = NotificationKind.SLA_BREACH if breach else NotificationKind.SLA_WARNING
+        self._send(self._subject().deliveries(key, kind, text, to, now, details), now)
+        event_kind = EventKind.SLA_BREACHED if breach else EventKind.SLA_WARNING
+        return self._record(event_kind, SYSTEM, now, details)
+
+    def _page(self, page: LevelPage, now: datetime) -> TimelineEvent:
+        to, problems = recipients(self.process, page.targets, now)
+        details = {
+            "policy": page.policy,
+            "round": page.round,
+            "level": page.level,
+            "targets": [str(t) for t in page.targets],
+            "notified": [r.key() for r in to],
+            "problems": problems,
+        }
+        key = f"incident-{self.id}:page:{page.policy}:{page.epoch}:r{page.round}:l{page.level}"
+        text = f"{self.title}: escalation level {page.level} is paged ({page.policy})."
+        self._send(
+            self._subject().deliveries(key, NotificationKind.PAGE, text, to, now, details), now
+        )
+        return self._record(EventKind.PAGED, SYSTEM, now, details)
+
+    def _send(self, deliveries: list[Delivery], now: datetime) -> None:
+        for delivery in deliveries:
+            self.watch.enqueue(delivery, now)
+
+    def _possible(self, step: Step) -> bool:
+        # Escalation also needs a level left to page, whatever the request says.
+        return step is not Step.ESCALATE or self.watch.escalation_candidate() is not None
 
     def _authorised(self, step: Step, actor: Actor) -> bool:
         try:
@@ -306,6 +418,33 @@ def _approve_review(
     return EventKind.REVIEW_APPROVED, {"comment": request.comment}
 
 
+def _escalate(
+    incident: Incident, request: EscalateRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    page = incident.watch.escalate(incident._moment(now))
+    to, problems = recipients(incident.process, page.targets, now)
+    details = {
+        "reason": request.reason,
+        "policy": page.policy,
+        "level": page.level,
+        "targets": [str(t) for t in page.targets],
+        "notified": [r.key() for r in to],
+        "problems": problems,
+    }
+    key = f"incident-{incident.id}:escalate:{incident.seq + 1}"
+    text = f"{actor.name} escalated to level {page.level}: {request.reason}"
+    deliveries = incident._subject().deliveries(
+        key, NotificationKind.ESCALATION, text, to, now, details
+    )
+    incident._send(deliveries, now)
+    return EventKind.ESCALATED, details
+
+
+def _escalate_rule(incident: Incident, request: EscalateRequest) -> None:
+    if incident.watch.escalation_candidate() is None:
+        incident.watch.escalate(incident._moment(incident.updated_at))  # raises the reason
+
+
 _Applier = Callable[[Incident, Any, Actor, datetime], tuple[EventKind, dict[str, Any]]]
 
 _APPLY: dict[Step, _Applier] = {
@@ -320,12 +459,14 @@ _APPLY: dict[Step, _Applier] = {
     Step.SUBMIT_REVIEW: _submit_review,
     Step.REQUEST_CHANGES: _request_changes,
     Step.APPROVE_REVIEW: _approve_review,
+    Step.ESCALATE: _escalate,
 }
 
 _RULES: dict[Step, Callable[[Incident, Any], None]] = {
     Step.TRIAGE: _triage_rule,
     Step.RESOLVE: _resolve_rule,
     Step.SUBMIT_REVIEW: _review_rule,
+    Step.ESCALATE: _escalate_rule,
 }
 
 STEP_REQUESTS: dict[Step, type[StepRequest]] = {
@@ -340,4 +481,5 @@ STEP_REQUESTS: dict[Step, type[StepRequest]] = {
     Step.SUBMIT_REVIEW: SubmitReviewRequest,
     Step.REQUEST_CHANGES: RequestChangesRequest,
     Step.APPROVE_REVIEW: ApproveReviewRequest,
+    Step.ESCALATE: EscalateRequest,
 }

@@ -28,6 +28,7 @@ class Step(StrEnum):
     SUBMIT_REVIEW = "submit_review"
     REQUEST_CHANGES = "request_changes"
     APPROVE_REVIEW = "approve_review"
+    ESCALATE = "escalate"
 
 
 S = IncidentState
@@ -53,6 +54,10 @@ TRANSITIONS: Mapping[tuple[IncidentState, Step], IncidentState] = {
         (state, step): state
         for state in (S.DETECTED, S.TRIAGED, S.ACKNOWLEDGED, S.ON_HOLD, S.RESOLVED, S.IN_REVIEW)
         for step in (Step.ASSIGN, Step.NOTE)
+    },
+    **{
+        (state, Step.ESCALATE): state
+        for state in (S.DETECTED, S.TRIAGED, S.ACKNOWLEDGED, S.ON_HOLD)
     },
 }
 

@@ -1,10 +1,20 @@
 """The process definition an incident runs under, pinned into its workflow input."""
 
+from datetime import timedelta
+
 from pydantic import BaseModel, Field, model_validator
 
+from domain.calendars import ALWAYS, Calendar
+from domain.channels import Channel
+from domain.durations import Duration
 from domain.errors import InvalidStep
+from domain.escalation import EscalationPolicy, EscalationTarget
 from domain.priority import Priority, PriorityMatrix
 from domain.roles import Role
+from domain.schedules import OnCallSchedule
+from domain.sla import SlaPolicy
+
+ALWAYS_OPEN = "24x7"
 
 DEFAULT_CATEGORIES = [
     "application",
@@ -43,6 +53,30 @@ class ReviewRequirements(BaseModel):
         return self.min_action_items.get(priority, 0) if priority else 0
 
 
+class ContactMethod(BaseModel):
+    """How to reach a person: a channel, and their address on it (email) if it needs one."""
+
+    channel: str
+    address: str | None = None
+
+
+class Person(BaseModel):
+    notify: list[ContactMethod] = Field(min_length=1)
+
+
+class RetryRules(BaseModel):
+    """How notifications are retried when a receiver fails or asks to wait."""
+
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    first_interval: Duration = timedelta(seconds=5)
+    max_interval: Duration = timedelta(minutes=5)
+
+    def wait_before(self, attempt: int) -> timedelta:
+        """Back-off before attempt number `attempt` (2 and up): doubling, capped."""
+        doubled = self.first_interval * (1 << max(attempt - 2, 0))
+        return min(doubled, self.max_interval)
+
+
 class ProcessDefinition(BaseModel):
     """One immutable version of the incident process."""
 
@@ -58,14 +92,70 @@ class ProcessDefinition(BaseModel):
         description="Known services; empty means any service name is accepted.",
     )
     review: ReviewRequirements = Field(default_factory=ReviewRequirements)
+    sla: SlaPolicy = Field(default_factory=SlaPolicy)
+    calendars: dict[str, Calendar] = Field(
+        default_factory=dict, description=f"Named calendars; {ALWAYS_OPEN!r} is always there."
+    )
+    escalation_policies: dict[str, EscalationPolicy] = Field(default_factory=dict)
+    escalation: dict[Priority, list[str]] = Field(
+        default_factory=dict, description="The escalation policies that run for each priority."
+    )
+    schedules: dict[str, OnCallSchedule] = Field(default_factory=dict)
+    people: dict[str, Person] = Field(default_factory=dict)
+    sla_notify: list[EscalationTarget] = Field(
+        default_factory=list,
+        description="Who hears SLA warnings and breaches, besides the incident's commander.",
+    )
+    notification_retry: RetryRules = Field(default_factory=RetryRules)
 
     @model_validator(mode="after")
-    def _non_empty_lists(self) -> "ProcessDefinition":
-        if not self.categories:
-            raise ValueError("a process needs at least one category")
-        if not self.root_cause_categories:
-            raise ValueError("a process needs at least one root-cause category")
+    def _consistent(self) -> "ProcessDefinition":
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def problems(self) -> list[str]:
+        """Every broken reference or empty list, one message each."""
+        problems = []
+        if not self.categories:
+            problems.append("categories: a process needs at least one category")
+        if not self.root_cause_categories:
+            problems.append("root_cause_categories: a process needs at least one")
+        for priority, targets in self.sla.targets.items():
+            if targets.calendar != ALWAYS_OPEN and targets.calendar not in self.calendars:
+                problems.append(f"sla.targets.{priority}.calendar: unknown {targets.calendar!r}")
+        for priority, names in self.escalation.items():
+            problems += [
+                f"escalation.{priority}: unknown escalation policy {name!r}"
+                for name in names
+                if name not in self.escalation_policies
+            ]
+        for name, policy in self.escalation_policies.items():
+            for number, level in enumerate(policy.levels):
+                where = f"escalation_policies.{name}.levels.{number}"
+                problems += self._target_problems(where, level.targets)
+        problems += self._target_problems("sla_notify", self.sla_notify)
+        return problems
+
+    def _target_problems(self, where: str, targets: list[EscalationTarget]) -> list[str]:
+        problems = []
+        for target in targets:
+            if target.schedule and target.schedule not in self.schedules:
+                problems.append(f"{where}: unknown schedule {target.schedule!r}")
+            if target.user and target.user not in self.people:
+                problems.append(f"{where}: {target.user!r} has no entry under people")
+        return problems
+
+    def calendar(self, name: str) -> Calendar:
+        return ALWAYS if name == ALWAYS_OPEN else self.calendars[name]
+
+    def channel_names(self) -> set[str]:
+        """Every channel the process sends to, for checking against configured channels."""
+        named = {method.channel for person in self.people.values() for method in person.notify}
+        for policy in self.escalation_policies.values():
+            named |= {t.channel for level in policy.levels for t in level.targets if t.channel}
+        return named | {t.channel for t in self.sla_notify if t.channel}
 
     def check_classification(self, category: str | None, service: str | None) -> None:
         """Refuse a category or service this process does not know."""
@@ -80,3 +170,24 @@ class ProcessDefinition(BaseModel):
 
 
 DEFAULT_PROCESS = ProcessDefinition()
+
+
+class ProcessDocument(ProcessDefinition):
+    """A process file: the definition, plus the channels it sends to.
+
+    Channels hold URLs and secrets, so they stay with the workers and never enter a
+    workflow's input or history; incidents name channels only.
+    """
+
+    channels: dict[str, Channel] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _channels_exist(self) -> "ProcessDocument":
+        unknown = sorted(self.channel_names() - set(self.channels))
+        if unknown:
+            raise ValueError(f"channels: not configured but used: {', '.join(unknown)}")
+        return self
+
+    def definition(self) -> ProcessDefinition:
+        fields = ProcessDefinition.model_fields
+        return ProcessDefinition.model_validate({name: getattr(self, name) for name in fields})

@@ -95,3 +95,7 @@ class RequestChangesRequest(StepRequest):
 
 class ApproveReviewRequest(StepRequest):
     comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)] = ""
+
+
+class EscalateRequest(StepRequest):
+    reason: Text = Field(description="Why the next level is needed now.")

@@ -20,6 +20,11 @@ class EventKind(StrEnum):
     REVIEW_SUBMITTED = "review_submitted"
     CHANGES_REQUESTED = "changes_requested"
     REVIEW_APPROVED = "review_approved"
+    ESCALATED = "escalated"
+    PAGED = "paged"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+    NOTIFICATION_ATTEMPTED = "notification_attempted"
 
 
 class TimelineEvent(BaseModel):

@@ -3,6 +3,7 @@
 import builtins
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +18,11 @@ from domain.timeline import EventKind, TimelineEvent
 from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
 
+class SlaFilter(StrEnum):
+    BREACHED = "breached"
+    AT_RISK = "at_risk"
+
+
 class IncidentQuery(BaseModel):
     """Filters of an incident list; an empty list means any state or priority."""
 
@@ -25,6 +31,11 @@ class IncidentQuery(BaseModel):
     service: str | None = None
     text: str | None = Field(
         default=None, description="Case-insensitive substring of the title or description."
+    )
+    sla: SlaFilter | None = Field(
+        default=None,
+        description="breached: a clock passed its target; at_risk: a running clock passed "
+        "its first warning and has not breached.",
     )
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0)
@@ -50,6 +61,8 @@ class IncidentSummary(BaseModel):
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    sla_breached: bool
+    sla_at_risk: bool
 
 
 class IncidentPage(BaseModel):
@@ -164,6 +177,10 @@ def _conditions(query: IncidentQuery) -> list[ColumnElement[bool]]:
         conditions.append(IncidentRow.priority.in_([str(p) for p in query.priorities]))
     if query.service is not None:
         conditions.append(IncidentRow.service == query.service)
+    if query.sla is SlaFilter.BREACHED:
+        conditions.append(IncidentRow.sla_breached.is_(True))
+    elif query.sla is SlaFilter.AT_RISK:
+        conditions.append(IncidentRow.sla_at_risk.is_(True))
     if query.text:
         conditions.append(
             or_(
@@ -196,6 +213,10 @@ def _incident_row(incident: Incident) -> dict[str, Any]:
         "process_name": incident.process.name,
         "process_version": incident.process.version,
         "version": incident.seq,
+        "sla_breached": any(c.breached_at is not None for c in incident.watch.clocks),
+        "sla_at_risk": any(
+            c.warned and c.breached_at is None and c.met_at is None for c in incident.watch.clocks
+        ),
         "snapshot": incident.model_dump(mode="json", exclude={"timeline"}),
     }
 

@@ -89,6 +89,8 @@ class IncidentRow(Base):
         Index("ix_incidents_state", "state"),
         Index("ix_incidents_priority", "priority"),
         Index("ix_incidents_service", "service"),
+        Index("ix_incidents_sla_breached", "sla_breached"),
+        Index("ix_incidents_sla_at_risk", "sla_at_risk"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -110,6 +112,10 @@ class IncidentRow(Base):
     closed_at: Mapped[datetime | None]
     process_name: Mapped[str] = mapped_column(String(200))
     process_version: Mapped[int]
+    # Kept by the projection from the incident's clocks, for the "breached" and
+    # "at risk" filters: a warning or breach is an event, so they are never stale.
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sla_at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Incident.seq of the stored snapshot: a projection only wins with a higher one.
     version: Mapped[int]
     snapshot: Mapped[dict[str, Any]]

@@ -2,16 +2,19 @@
 
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 import pytest
+from temporalio import activity
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
 from store.db import Database
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes
@@ -24,6 +27,19 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="session")
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     """The Java test server: timers jump ahead whenever the workflow waits."""
+    async with _time_skipping_server() as env:
+        yield env
+
+
+@pytest.fixture
+async def own_time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of the test's own, for tests that move its clock far ahead."""
+    async with _time_skipping_server() as env:
+        yield env
+
+
+@asynccontextmanager
+async def _time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(BIN / "temporal-test-server"),
@@ -41,17 +57,48 @@ async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-RunWorker = Callable[[Client, Database], AbstractAsyncContextManager[Settings]]
+class Receiver:
+    """Stands in for every notification channel: records each delivery attempt, and
+    answers with scripted results first (then "delivered")."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.script: list[DeliveryResult] = []
+
+    @activity.defn(name="deliver_notification")
+    async def deliver(self, delivery: Delivery) -> DeliveryResult:
+        self.deliveries.append(delivery)
+        if self.script:
+            return self.script.pop(0)
+        return DeliveryResult(outcome=DeliveryOutcome.DELIVERED, status_code=200, detail="ok")
+
+    def keys(self) -> list[str]:
+        return [d.notification.idempotency_key for d in self.deliveries]
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+class RunWorker(Protocol):
+    def __call__(
+        self, client: Client, database: Database, receiver: Receiver | None = None
+    ) -> AbstractAsyncContextManager[Settings]: ...
 
 
 @pytest.fixture
 def run_worker() -> RunWorker:
-    """A real Vagt worker on a fresh task queue; yields the settings that name the queue."""
+    """A real Vagt worker on a fresh task queue; yields the settings that name the queue.
+    Notifications go to `receiver` (a fresh one if not given)."""
 
     @asynccontextmanager
-    async def running(client: Client, database: Database) -> AsyncIterator[Settings]:
+    async def running(
+        client: Client, database: Database, receiver: Receiver | None = None
+    ) -> AsyncIterator[Settings]:
         settings = Settings(task_queue=f"vagt-test-{uuid.uuid4()}")
-        worker: Worker = build_worker(client, settings, database)
+        deliver = (receiver or Receiver()).deliver
+        worker: Worker = build_worker(client, settings, database, deliver)
         async with worker:
             yield settings
 

@@ -1,13 +1,8 @@
 """A worker process killed mid-incident loses nothing: a new one finishes the incident."""
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,61 +11,22 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from domain.roles import Role
 from store.db import Database
 from store.tables import TimelineEventRow
 from store.users import create_user
+from tests.processes import api_stack, worker_process
 from vagt.settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def _worker_process(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = os.environ | {
-        "VAGT_TEMPORAL_ADDRESS": settings.temporal_target,
-        "VAGT_TASK_QUEUE": settings.task_queue,
-        "VAGT_DATABASE_URL": settings.read_model_url,
-    }
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
 
 
 @pytest.fixture
 async def stack(
     dev_server: WorkflowEnvironment, tmp_path: Path
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Settings, Database]]:
-    settings = Settings(
-        temporal_address=dev_server.client.service_client.config.target_host,
-        task_queue=f"vagt-crash-{uuid.uuid4()}",
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'vagt.db'}",
-        data_dir=tmp_path,
-        step_timeout_seconds=30,
-    )
-    database = Database(settings.read_model_url)
-    await database.migrate()
-    _, token = await create_user(database, "alice", [Role.RESPONDER, Role.COMMANDER])
-    app = create_app(settings, database=database, temporal=dev_server.client)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://vagt",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=60,
-        ) as http:
-            yield http, settings, database
-    await database.dispose()
+    async with api_stack(dev_server.client, tmp_path) as running:
+        yield running
 
 
 async def _step(http: httpx.AsyncClient, url: str, body: Any = None) -> dict[str, Any]:
@@ -96,7 +52,7 @@ class TestWorkerCrash:
     ) -> None:
         http, settings, database = stack
         log = tmp_path / "worker.log"
-        with _worker_process(settings, log) as first:
+        with worker_process(settings, log) as first:
             incident = await _step(
                 http, "/api/v1/incidents", {"title": "API latency", "impact": 2, "urgency": 1}
             )
@@ -110,7 +66,7 @@ class TestWorkerCrash:
         pending = asyncio.create_task(http.post(f"{url}/assign", json={"commander": "alice"}))
         await asyncio.sleep(1)
         assert not pending.done()
-        with _worker_process(settings, log):
+        with worker_process(settings, log):
             assigned = await pending
             assert assigned.status_code == 200, assigned.text
             await _step(

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="How long the API waits for a worker to answer a step."
     )
     log_level: str = "INFO"
+    process_file: Path | None = Field(
+        default=None,
+        description="YAML or JSON process definition (SLA targets, calendars, escalation "
+        "policies, schedules, people, channels); the built-in default when unset.",
+    )
 
     @cached_property
     def read_model_url(self) -> str:

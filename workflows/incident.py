@@ -1,14 +1,19 @@
 """One durable workflow per incident: it holds the truth of its state until review approval."""
 
+import asyncio
+import contextlib
+import math
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notifications import NotificationActivities
     from activities.read_model import ProjectionInput, ReadModelActivities
+    from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
     from domain.errors import DomainError
     from domain.incident import Incident
     from domain.lifecycle import IncidentState, Step
@@ -18,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ApproveReviewRequest,
         AssignRequest,
         DeclareRequest,
+        EscalateRequest,
         HoldRequest,
         NoteRequest,
         ReopenRequest,
@@ -42,6 +48,13 @@ _PROJECTION_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=0,  # the read model must catch up eventually, however long it is down
 )
+
+# One attempt per activity: the workflow itself retries, so every attempt and its
+# outcome is on the timeline and Retry-After becomes a durable timer.
+_ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+_DELIVERY_TIMEOUT = timedelta(seconds=60)
+# The activity heartbeats every second while it sends: a dead worker is noticed soon.
+_DELIVERY_HEARTBEAT = timedelta(seconds=10)
 
 
 def workflow_id(incident_id: int) -> str:
@@ -119,6 +132,10 @@ class ApproveReviewCommand(StepCommand):
     request: ApproveReviewRequest = ApproveReviewRequest()
 
 
+class EscalateCommand(StepCommand):
+    request: EscalateRequest
+
+
 def _refusal(error: DomainError) -> ApplicationError:
     # The error's code travels as the ApplicationError type, so the API can answer
     # with the status the domain chose (403, 409, 422) and the validator's message.
@@ -147,35 +164,29 @@ class IncidentWorkflow:
             )
             self._unprojected = list(self._incident.timeline)
         self._indexed: dict[str, str] = {}
+        self._in_flight: set[str] = set()
+        self._dirty = False
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
         self._index()
-        while True:
-            await workflow.wait_condition(
-                lambda: bool(self._unprojected) or self._closed() or self._history_full()
-            )
+        while not (self._closed() and self._quiet()):
+            self._dirty = False
+            self._fire_due()
+            self._dispatch()
             await self._project()
-            if self._closed() or self._history_full():
-                # Let every accepted step finish, and write what they added, before
-                # the run ends: nothing a caller was told is done may be dropped.
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                await self._project()
-                if self._closed():
-                    return IncidentOutcome(
-                        incident_id=self._incident.id,
-                        state=self._incident.state,
-                        closed_at=self._incident.closed_at,
-                    )
-                workflow.continue_as_new(
-                    IncidentInput(
-                        declaration=self._declaration,
-                        incident=self._incident,
-                        # Steps taken while the last batch was being written.
-                        unprojected=self._unprojected,
-                        history_limit=self._history_limit,
-                    )
-                )
+            if self._history_full() and not self._in_flight:
+                await self._continue_as_new()
+            await self._sleep()
+        # Let every accepted step finish, and write what they added, before the run
+        # ends: nothing a caller was told is done may be dropped.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._project()
+        return IncidentOutcome(
+            incident_id=self._incident.id,
+            state=self._incident.state,
+            closed_at=self._incident.closed_at,
+        )
 
     @workflow.query
     def incident(self) -> Incident:
@@ -269,6 +280,14 @@ class IncidentWorkflow:
     def _check_approve_review(self, command: ApproveReviewCommand) -> None:
         self._check(Step.APPROVE_REVIEW, command.actor, command.request)
 
+    @workflow.update
+    def escalate(self, command: EscalateCommand) -> Incident:
+        return self._take(Step.ESCALATE, command.actor, command.request)
+
+    @escalate.validator
+    def _check_escalate(self, command: EscalateCommand) -> None:
+        self._check(Step.ESCALATE, command.actor, command.request)
+
     def _check(self, step: Step, actor: Actor, request: StepRequest) -> None:
         try:
             self._incident.check(step, request, actor)
@@ -282,7 +301,66 @@ class IncidentWorkflow:
             raise _refusal(error) from None
         self._unprojected.append(event)
         self._index()
+        self._dirty = True
         return self._incident
+
+    def _fire_due(self) -> None:
+        self._unprojected += self._incident.fire_due(workflow.now())
+
+    def _dispatch(self) -> None:
+        for entry in self._incident.watch.ready(workflow.now(), self._in_flight):
+            self._in_flight.add(entry.delivery.notification.idempotency_key)
+            asyncio.create_task(self._deliver(entry.delivery))  # noqa: RUF006 (tracked in _in_flight)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        key = delivery.notification.idempotency_key
+        try:
+            result = await workflow.execute_activity_method(
+                NotificationActivities.deliver,
+                delivery,
+                start_to_close_timeout=_DELIVERY_TIMEOUT,
+                heartbeat_timeout=_DELIVERY_HEARTBEAT,
+                retry_policy=_ONE_ATTEMPT,
+            )
+        except ActivityError as error:
+            # The worker sending it died or timed out: the receiver may or may not have
+            # it, so the next attempt goes out with the same idempotency key.
+            cause = error.cause or error
+            result = DeliveryResult(outcome=DeliveryOutcome.RETRY, detail=f"no answer: {cause}")
+        self._in_flight.discard(key)
+        self._unprojected.append(self._incident.record_delivery(key, result, workflow.now()))
+        self._dirty = True
+
+    async def _sleep(self) -> None:
+        if self._woken():
+            return
+        due = self._incident.due_at(self._in_flight)
+        timeout = None
+        if due is not None:
+            # Whole milliseconds, rounded up: a timer never wakes before what it waits for.
+            waiting = max((due - workflow.now()).total_seconds(), 0.0)
+            timeout = timedelta(milliseconds=max(math.ceil(waiting * 1000), 1))
+        with contextlib.suppress(TimeoutError):  # a timeout means something fell due
+            await workflow.wait_condition(self._woken, timeout=timeout)
+
+    async def _continue_as_new(self) -> None:
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._project()
+        workflow.continue_as_new(
+            IncidentInput(
+                declaration=self._declaration,
+                incident=self._incident,
+                # Steps taken while the last batch was being written.
+                unprojected=self._unprojected,
+                history_limit=self._history_limit,
+            )
+        )
+
+    def _woken(self) -> bool:
+        return self._dirty or bool(self._unprojected)
+
+    def _quiet(self) -> bool:
+        return not self._in_flight and not self._incident.watch.outbox
 
     def _closed(self) -> bool:
         return self._incident.state is IncidentState.CLOSED

@@ -14,12 +14,13 @@ from domain.errors import Forbidden
 from domain.incident import Incident
 from domain.lifecycle import IncidentState
 from domain.priority import Priority
-from domain.process import DEFAULT_PROCESS
+from domain.process import ProcessDefinition
 from domain.requests import (
     AcknowledgeRequest,
     ApproveReviewRequest,
     AssignRequest,
     DeclareRequest,
+    EscalateRequest,
     HoldRequest,
     NoteRequest,
     ReopenRequest,
@@ -30,7 +31,7 @@ from domain.requests import (
     TriageRequest,
 )
 from domain.roles import Actor, may_declare
-from store.incidents import IncidentPage, IncidentQuery, IncidentRepository
+from store.incidents import IncidentPage, IncidentQuery, IncidentRepository, SlaFilter
 from store.users import UserRecord, UserRepository
 from workflows import incident as wf
 
@@ -65,11 +66,12 @@ async def declare_incident(
         raise Forbidden(f"{actor.name} may not declare incidents: no role allows it")
     now = datetime.now(UTC)
     # Checked before a number is taken, so a refused declaration changes nothing.
-    DEFAULT_PROCESS.check_classification(request.category, request.service)
-    incident_id = await _start_incident(session, services, request, actor, now)
+    process = services.process.definition()
+    process.check_classification(request.category, request.service)
+    incident_id = await _start_incident(session, services, request, actor, now, process)
     response.headers["Location"] = f"{router.prefix}/{incident_id}"
-    incident = Incident.declare(incident_id, request, actor, now, DEFAULT_PROCESS)
-    return IncidentOut.of(incident, actor)
+    incident = Incident.declare(incident_id, request, actor, now, process)
+    return IncidentOut.of(incident, actor, now)
 
 
 # Numbers come from the read model; if it was restored from an older backup, they
@@ -83,6 +85,7 @@ async def _start_incident(
     request: DeclareRequest,
     actor: Actor,
     now: datetime,
+    process: ProcessDefinition,
 ) -> int:
     repository = IncidentRepository(session)
     for _ in range(_MAX_NUMBER_COLLISIONS):
@@ -93,7 +96,7 @@ async def _start_incident(
             request=request,
             actor=actor,
             declared_at=now,
-            process=DEFAULT_PROCESS,
+            process=process,
         )
         if await services.gateway.start(wf.IncidentInput(declaration=declaration)):
             return incident_id
@@ -112,6 +115,7 @@ async def list_incidents(
     user: CurrentUser,
     session: SessionDep,
     state: Annotated[list[IncidentState], Query()] = [],  # noqa: B006 (FastAPI copies it)
+    sla: Annotated[SlaFilter | None, Query(description="breached or at_risk")] = None,
     priority: Annotated[list[Priority], Query()] = [],  # noqa: B006
     service: str | None = None,
     q: Annotated[str | None, Query(description="Text in title or description.")] = None,
@@ -120,7 +124,13 @@ async def list_incidents(
 ) -> IncidentPage:
     """Incidents from the read model, newest first."""
     query = IncidentQuery(
-        states=state, priorities=priority, service=service, text=q, limit=limit, offset=offset
+        states=state,
+        priorities=priority,
+        service=service,
+        text=q,
+        sla=sla,
+        limit=limit,
+        offset=offset,
     )
     return await IncidentRepository(session).list(query)
 
@@ -132,12 +142,12 @@ async def get_incident(
     """One incident: live from its workflow while open, from the read model once closed."""
     stored = await IncidentRepository(session).get(incident_id)
     if stored is not None and stored.state is IncidentState.CLOSED:
-        return IncidentOut.of(stored, user.actor())
+        return IncidentOut.of(stored, user.actor(), datetime.now(UTC))
     live = await gateway.current(incident_id)
     incident = live or stored
     if incident is None:
         raise _not_found(incident_id)
-    return IncidentOut.of(incident, user.actor())
+    return IncidentOut.of(incident, user.actor(), datetime.now(UTC))
 
 
 async def _take(
@@ -160,7 +170,7 @@ async def _take(
             f"Incident {incident_id} is {stored.state.replace('_', ' ')} and takes no more steps.",
             code="step-not-allowed",
         ) from None
-    return IncidentOut.of(incident, user.actor())
+    return IncidentOut.of(incident, user.actor(), datetime.now(UTC))
 
 
 def _not_found(incident_id: int) -> Problem:
@@ -331,3 +341,16 @@ async def approve_review(
     return await _take(
         incident_id, wf.IncidentWorkflow.approve_review, command, user, session, gateway
     )
+
+
+@router.post("/{incident_id}/escalate", responses=_PROBLEMS)
+async def escalate(
+    incident_id: int,
+    request: EscalateRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Page the next escalation level now, saying why; works after acknowledgement too."""
+    command = wf.EscalateCommand(actor=user.actor(), request=request)
+    return await _take(incident_id, wf.IncidentWorkflow.escalate, command, user, session, gateway)

@@ -1,17 +1,24 @@
 """An API wired to a real worker on the time-skipping server, and users of every role."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from domain.process import ProcessDocument
 from domain.roles import Role
+from domain.sla import SlaPolicy
 from store.db import Database
 from store.users import create_user
-from tests.temporal_fixtures import RunWorker
+from tests.temporal_fixtures import Receiver, RunWorker
+
+# No SLA targets, so timelines hold only what people did; clocks are tested elsewhere.
+PLAIN = ProcessDocument(sla=SlaPolicy(targets={}))
 
 PEOPLE = {
     "alice": [Role.RESPONDER],
@@ -41,14 +48,28 @@ class Api:
 
 @pytest.fixture
 async def api(
-    time_skipping: WorkflowEnvironment, database: Database, run_worker: RunWorker, tmp_path: object
+    time_skipping: WorkflowEnvironment, database: Database, run_worker: RunWorker, tmp_path: Path
 ) -> AsyncIterator[Api]:
+    async with serve(time_skipping, database, run_worker, tmp_path, PLAIN) as running:
+        yield running
+
+
+@asynccontextmanager
+async def serve(
+    env: WorkflowEnvironment,
+    database: Database,
+    run_worker: RunWorker,
+    data_dir: Path,
+    process: ProcessDocument,
+    receiver: Receiver | None = None,
+) -> AsyncIterator[Api]:
+    """The API and a worker on `env`, running `process`, with a user for each of PEOPLE."""
     tokens = {}
     for name, roles in PEOPLE.items():
         _, tokens[name] = await create_user(database, name, roles)
-    async with run_worker(time_skipping.client, database) as settings:
-        settings = settings.model_copy(update={"data_dir": tmp_path})
-        app = create_app(settings, database=database, temporal=time_skipping.client)
+    async with run_worker(env.client, database, receiver) as settings:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+        app = create_app(settings, database=database, temporal=env.client, process=process)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://vagt") as http:

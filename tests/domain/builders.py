@@ -2,8 +2,10 @@
 
 from datetime import UTC, date, datetime, timedelta
 
+from domain.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
+from domain.priority import Priority
 from domain.process import DEFAULT_PROCESS, ProcessDefinition
 from domain.requests import (
     AcknowledgeRequest,
@@ -11,6 +13,7 @@ from domain.requests import (
     ApproveReviewRequest,
     AssignRequest,
     DeclareRequest,
+    EscalateRequest,
     HoldRequest,
     NoteRequest,
     ReopenRequest,
@@ -63,7 +66,22 @@ REQUESTS: dict[Step, StepRequest] = {
     ),
     Step.REQUEST_CHANGES: RequestChangesRequest(reason="say why failover took 40 minutes"),
     Step.APPROVE_REVIEW: ApproveReviewRequest(comment="good review"),
+    Step.ESCALATE: EscalateRequest(reason="the database team is needed"),
 }
+
+# The default process has no escalation policy, so it refuses `escalate`; this one pages
+# a channel at every priority, so `escalate` is possible wherever the lifecycle allows it.
+ESCALATING = ProcessDefinition(
+    escalation_policies={
+        "ops": EscalationPolicy(
+            levels=[
+                EscalationLevel(targets=[EscalationTarget(channel="ops")]),
+                EscalationLevel(targets=[EscalationTarget(channel="db-team")]),
+            ]
+        )
+    },
+    escalation={priority: ["ops"] for priority in Priority},
+)
 
 # How an incident reaches each state, and who takes each step.
 PATHS: dict[IncidentState, list[tuple[Step, Actor]]] = {

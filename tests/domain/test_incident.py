@@ -3,6 +3,7 @@
 import contextlib
 
 import pytest
+from pydantic import ValidationError
 
 from domain.errors import Forbidden, InvalidStep, StepNotAllowed
 from domain.incident import Incident
@@ -11,6 +12,7 @@ from domain.priority import Priority, PriorityMatrix
 from domain.process import ProcessDefinition, ReviewRequirements
 from domain.requests import (
     AssignRequest,
+    EscalateRequest,
     NoteRequest,
     ResolveRequest,
     StepRequest,
@@ -26,6 +28,7 @@ from tests.domain.builders import (
     BOB,
     CAROL,
     DAVE,
+    ESCALATING,
     OLIVE,
     PATHS,
     REQUESTS,
@@ -544,6 +547,67 @@ class TestApproveReview:
         assert incident.state == S.CLOSED
 
 
+class TestEscalate:
+    def test_escalate_pages_the_next_level_and_keeps_the_state(self) -> None:
+        incident = incident_in(S.TRIAGED, process=ESCALATING)
+
+        event = take(incident, Step.ESCALATE, BOB)
+
+        assert incident.state == S.TRIAGED
+        assert (event.kind, event.actor) == (EventKind.ESCALATED, "bob")
+        assert event.details == {
+            "reason": "the database team is needed",
+            "policy": "ops",
+            "level": 1,
+            "targets": ["channel:ops"],
+            "notified": ["-:ops:-"],
+            "problems": [],
+        }
+
+    def test_each_escalation_pages_the_following_level(self) -> None:
+        incident = incident_in(S.ACKNOWLEDGED, process=ESCALATING)
+
+        levels = [take(incident, Step.ESCALATE).details["level"] for _ in range(2)]
+
+        assert levels == [1, 2]
+
+    def test_refused_once_every_level_has_been_paged(self) -> None:
+        incident = incident_in(S.ON_HOLD, process=ESCALATING)
+        take(incident, Step.ESCALATE)
+        take(incident, Step.ESCALATE)
+
+        with pytest.raises(StepNotAllowed, match="every level of its escalation policies"):
+            take(incident, Step.ESCALATE)
+
+    def test_refused_when_no_policy_applies_to_the_priority(self) -> None:
+        incident = declare()
+
+        with pytest.raises(StepNotAllowed) as refused:
+            take(incident, Step.ESCALATE)
+
+        assert refused.value.message == "no escalation policy applies to this incident's priority"
+        assert refused.value.status == 409
+        assert incident.seq == 1
+
+    def test_reason_is_required(self) -> None:
+        with pytest.raises(ValidationError):
+            EscalateRequest(reason="  ")
+
+    @pytest.mark.parametrize("state", [S.RESOLVED, S.IN_REVIEW])
+    def test_nobody_is_paged_once_service_is_restored(self, state: IncidentState) -> None:
+        incident = incident_in(state, process=ESCALATING)
+
+        shown = state.replace("_", " ")
+        with pytest.raises(StepNotAllowed, match=f"cannot escalate an incident that is {shown}"):
+            take(incident, Step.ESCALATE)
+
+    def test_process_owner_may_not_escalate(self) -> None:
+        incident = declare(process=ESCALATING)
+
+        with pytest.raises(Forbidden, match="olive may not escalate"):
+            take(incident, Step.ESCALATE, OLIVE)
+
+
 class TestClosedIncident:
     def test_acknowledging_a_closed_incident_is_refused(self) -> None:
         incident = incident_in(S.CLOSED)
@@ -572,6 +636,7 @@ _POSSIBLE_IN: dict[Step, IncidentState] = {
     Step.SUBMIT_REVIEW: S.RESOLVED,
     Step.REQUEST_CHANGES: S.IN_REVIEW,
     Step.APPROVE_REVIEW: S.IN_REVIEW,
+    Step.ESCALATE: S.DETECTED,
 }
 
 
@@ -607,6 +672,9 @@ _CHECKS: list[tuple[IncidentState, Step, Actor, StepRequest]] = [
         ResolveRequest(summary="x", root_cause_category="gremlins"),
     ),
     (S.RESOLVED, Step.SUBMIT_REVIEW, ALICE, _review(action_items=0)),
+    # the default process has no escalation policy: refused by the watch, which must
+    # not start or fire anything while saying so
+    (S.DETECTED, Step.ESCALATE, ALICE, REQUESTS[Step.ESCALATE]),
 ]
 
 
@@ -624,6 +692,15 @@ class TestCheckNeverChangesTheIncident:
 
         with contextlib.suppress(StepNotAllowed, Forbidden, InvalidStep):
             incident.check(step, request_, actor)
+
+        assert incident.model_dump() == before
+
+    @pytest.mark.parametrize("state", [S.DETECTED, S.ACKNOWLEDGED])
+    def test_checking_escalate_pages_nobody(self, state: IncidentState) -> None:
+        incident = incident_in(state, process=ESCALATING)
+        before = incident.model_dump()
+
+        incident.check(Step.ESCALATE, REQUESTS[Step.ESCALATE], ALICE)
 
         assert incident.model_dump() == before
 
@@ -696,15 +773,24 @@ class TestTimeline:
 
 class TestStepsOfferedToEachPerson:
     def test_responder_in_a_new_incident(self) -> None:
-        assert declare().allowed_steps(ALICE) == [Step.TRIAGE, Step.ACKNOWLEDGE, Step.NOTE]
+        assert declare(process=ESCALATING).allowed_steps(ALICE) == [
+            Step.TRIAGE,
+            Step.ACKNOWLEDGE,
+            Step.NOTE,
+            Step.ESCALATE,
+        ]
 
     def test_admin_in_a_new_incident(self) -> None:
-        assert declare().allowed_steps(ADA) == [
+        assert declare(process=ESCALATING).allowed_steps(ADA) == [
             Step.TRIAGE,
             Step.ACKNOWLEDGE,
             Step.ASSIGN,
             Step.NOTE,
+            Step.ESCALATE,
         ]
+
+    def test_process_owner_is_not_offered_escalate(self) -> None:
+        assert declare(process=ESCALATING).allowed_steps(OLIVE) == [Step.NOTE]
 
     def test_process_owner_in_review(self) -> None:
         assert incident_in(S.IN_REVIEW).allowed_steps(OLIVE) == [
@@ -732,7 +818,8 @@ class TestStepsOfferedToEachPerson:
 
     @pytest.mark.parametrize("state", list(IncidentState))
     def test_every_offered_step_passes_check(self, state: IncidentState) -> None:
-        incident = incident_in(state)
+        # A process with an escalation policy: under one without, `escalate` is refused.
+        incident = incident_in(state, process=ESCALATING)
 
         for actor in (ALICE, BOB, CAROL, OLIVE, ADA):
             for step in incident.allowed_steps(actor):
@@ -809,12 +896,16 @@ class TestStateSurvivesContinueAsNew:
             version=2,
             services=["checkout"],
             review=ReviewRequirements(approver_roles=frozenset({Role.PROCESS_OWNER, Role.ADMIN})),
+            escalation_policies=ESCALATING.escalation_policies,
+            escalation=ESCALATING.escalation,
         )
         incident = declare(process=process, category="database", service="checkout")
         for step, actor in [
             (Step.TRIAGE, ALICE),
             (Step.ASSIGN, ADA),
+            (Step.ESCALATE, ALICE),
             (Step.ACKNOWLEDGE, BOB),
+            (Step.ESCALATE, BOB),
             (Step.HOLD, BOB),
             (Step.RESUME, BOB),
             (Step.RESOLVE, BOB),

@@ -11,7 +11,8 @@ S = IncidentState
 
 # DESIGN.md, "The incident process": the arrows of the diagram, then the steps that
 # keep the state (priority is "changeable later"; roles and notes change while work
-# goes on, until the incident is closed).
+# goes on, until the incident is closed; the next escalation level can be paged by
+# hand until service is restored).
 EXPECTED: dict[tuple[IncidentState, Step], IncidentState] = {
     (S.DETECTED, Step.TRIAGE): S.TRIAGED,
     (S.DETECTED, Step.ACKNOWLEDGE): S.ACKNOWLEDGED,
@@ -40,14 +41,26 @@ EXPECTED: dict[tuple[IncidentState, Step], IncidentState] = {
     (S.ON_HOLD, Step.NOTE): S.ON_HOLD,
     (S.RESOLVED, Step.NOTE): S.RESOLVED,
     (S.IN_REVIEW, Step.NOTE): S.IN_REVIEW,
+    # escalate while service is still being restored, acknowledged or not
+    (S.DETECTED, Step.ESCALATE): S.DETECTED,
+    (S.TRIAGED, Step.ESCALATE): S.TRIAGED,
+    (S.ACKNOWLEDGED, Step.ESCALATE): S.ACKNOWLEDGED,
+    (S.ON_HOLD, Step.ESCALATE): S.ON_HOLD,
 }
 
 # What the web console offers in each state, in the order the process lists the steps.
 OFFERED: dict[IncidentState, list[Step]] = {
-    S.DETECTED: [Step.TRIAGE, Step.ACKNOWLEDGE, Step.ASSIGN, Step.NOTE],
-    S.TRIAGED: [Step.TRIAGE, Step.ACKNOWLEDGE, Step.ASSIGN, Step.NOTE],
-    S.ACKNOWLEDGED: [Step.TRIAGE, Step.ASSIGN, Step.NOTE, Step.HOLD, Step.RESOLVE],
-    S.ON_HOLD: [Step.TRIAGE, Step.ASSIGN, Step.NOTE, Step.RESUME],
+    S.DETECTED: [Step.TRIAGE, Step.ACKNOWLEDGE, Step.ASSIGN, Step.NOTE, Step.ESCALATE],
+    S.TRIAGED: [Step.TRIAGE, Step.ACKNOWLEDGE, Step.ASSIGN, Step.NOTE, Step.ESCALATE],
+    S.ACKNOWLEDGED: [
+        Step.TRIAGE,
+        Step.ASSIGN,
+        Step.NOTE,
+        Step.HOLD,
+        Step.RESOLVE,
+        Step.ESCALATE,
+    ],
+    S.ON_HOLD: [Step.TRIAGE, Step.ASSIGN, Step.NOTE, Step.RESUME, Step.ESCALATE],
     S.RESOLVED: [Step.ASSIGN, Step.NOTE, Step.REOPEN, Step.SUBMIT_REVIEW],
     S.IN_REVIEW: [Step.ASSIGN, Step.NOTE, Step.REQUEST_CHANGES, Step.APPROVE_REVIEW],
     S.CLOSED: [],
@@ -118,6 +131,17 @@ class TestOfferedStepsFollowTheProcessOrder:
     @pytest.mark.parametrize("state", list(IncidentState))
     def test_offered_steps_are_exactly_those_that_move(self, state: IncidentState) -> None:
         assert set(allowed_steps(state)) == {step for (s, step) in EXPECTED if s == state}
+
+
+class TestEscalateKeepsTheState:
+    @pytest.mark.parametrize("state", sorted(ACTIVE_STATES))
+    def test_escalate_possible_while_active(self, state: IncidentState) -> None:
+        assert next_state(state, Step.ESCALATE) == state
+
+    @pytest.mark.parametrize("state", [S.RESOLVED, S.IN_REVIEW, S.CLOSED])
+    def test_nobody_is_paged_once_service_is_restored(self, state: IncidentState) -> None:
+        with pytest.raises(StepNotAllowed, match="cannot escalate an incident that is"):
+            next_state(state, Step.ESCALATE)
 
 
 class TestActiveStates:

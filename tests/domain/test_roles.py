@@ -16,10 +16,12 @@ _WORK = {
     Step.RESOLVE,
     Step.REOPEN,
     Step.SUBMIT_REVIEW,
+    Step.ESCALATE,
 }
 
-# Written from DESIGN.md, "Who uses it": responders work the incident, the commander
-# also assigns and approves, process owners only review, admins do everything.
+# Written from DESIGN.md, "Who uses it": responders work the incident (paging the next
+# escalation level is part of that work), the commander also assigns and approves,
+# process owners only review, admins do everything.
 MAY_TAKE: dict[Role, set[Step]] = {
     R.VIEWER: set(),
     R.RESPONDER: _WORK,
@@ -51,6 +53,9 @@ class TestResponder:
     def test_responder_may_not_assign_or_judge_reviews(self, step: Step) -> None:
         assert not may_take({R.RESPONDER}, step)
 
+    def test_responder_may_escalate(self) -> None:
+        assert may_take({R.RESPONDER}, Step.ESCALATE)
+
     def test_responder_may_declare(self) -> None:
         assert may_declare({R.RESPONDER})
 
@@ -60,7 +65,7 @@ class TestProcessOwner:
     def test_process_owner_may_judge_reviews_and_comment(self, step: Step) -> None:
         assert may_take({R.PROCESS_OWNER}, step)
 
-    @pytest.mark.parametrize("step", [Step.ACKNOWLEDGE, Step.RESOLVE, Step.ASSIGN])
+    @pytest.mark.parametrize("step", [Step.ACKNOWLEDGE, Step.RESOLVE, Step.ASSIGN, Step.ESCALATE])
     def test_process_owner_does_not_work_incidents(self, step: Step) -> None:
         assert not may_take({R.PROCESS_OWNER}, step)
 

@@ -19,7 +19,7 @@ from domain.requests import (
 from domain.roles import Actor, Role
 from domain.timeline import EventKind, TimelineEvent
 from store.db import Database
-from store.incidents import IncidentQuery, IncidentRepository
+from store.incidents import IncidentQuery, IncidentRepository, SlaFilter
 from store.tables import IncidentRow, TimelineEventRow
 
 ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER, Role.COMMANDER}))
@@ -261,8 +261,29 @@ class TestList:
             "acknowledged_at": T0 + timedelta(hours=3),
             "resolved_at": None,
             "closed_at": None,
+            "sla_breached": False,
+            "sla_at_risk": False,
         }
         assert (page.limit, page.offset, page.total) == (50, 0, 1)
+
+    async def test_sla_filters_find_breached_and_at_risk_incidents(
+        self, database: Database
+    ) -> None:
+        # Default P1: 5 minutes to acknowledge, warnings at 50% and 75%.
+        breached = declare(1, impact=1, urgency=1)
+        warned = declare(2, impact=1, urgency=1)
+        calm = declare(3, impact=1, urgency=1)
+        for incident, minutes in ((breached, 6), (warned, 3), (calm, 1)):
+            events = incident.fire_due(T0 + timedelta(minutes=minutes))
+            await project(database, incident, [*incident.timeline[:1], *events])
+
+        async def ids(sla: SlaFilter) -> list[int]:
+            async with database.session() as session:
+                page = await IncidentRepository(session).list(IncidentQuery(sla=sla))
+            return [item.id for item in page.items]
+
+        assert await ids(SlaFilter.BREACHED) == [1]
+        assert await ids(SlaFilter.AT_RISK) == [2]
 
     @pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 201}, {"offset": -1}])
     def test_page_bounds_are_checked(self, bad: dict[str, int]) -> None:

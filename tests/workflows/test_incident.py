@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
-from domain.process import DEFAULT_PROCESS
+from domain.process import ProcessDefinition
 from domain.requests import (
     ActionItem,
     AssignRequest,
@@ -26,12 +26,15 @@ from domain.requests import (
     TriageRequest,
 )
 from domain.roles import Actor, Role
+from domain.sla import SlaPolicy
 from domain.timeline import EventKind
 from store.db import Database
 from store.incidents import IncidentRepository
 from tests.temporal_fixtures import RunWorker
 from workflows import incident as wf
 
+# No SLA targets: these tests walk the lifecycle; clocks have tests of their own.
+PLAIN = ProcessDefinition(sla=SlaPolicy(targets={}))
 ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
 CAROL = Actor(name="carol", roles=frozenset({Role.COMMANDER}))
 OLIVE = Actor(name="olive", roles=frozenset({Role.PROCESS_OWNER}))
@@ -52,7 +55,7 @@ def _incident_input(incident_id: int, history_limit: int = wf.DEFAULT_HISTORY_LI
         request=DeclareRequest(title="Checkout is down", impact=1, urgency=1),
         actor=ALICE,
         declared_at=datetime(2030, 1, 1, 9, 0, tzinfo=UTC),
-        process=DEFAULT_PROCESS,
+        process=PLAIN,
     )
     return wf.IncidentInput(declaration=declaration, history_limit=history_limit)
 

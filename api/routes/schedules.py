@@ -1,0 +1,76 @@
+"""On-call schedules of the process in force: who is on call, now or at any time."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from api.deps import CurrentUser, ServicesDep
+from api.errors import Problem
+from domain.schedules import OnCallSchedule, Shift
+
+router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
+
+
+class OnCall(BaseModel):
+    schedule: str
+    at: datetime
+    user: str | None
+
+
+class ScheduleOut(BaseModel):
+    name: str
+    timezone: str
+    on_call_now: str | None
+    next_shifts: list[Shift]
+
+
+def _schedule(services: ServicesDep, name: str) -> OnCallSchedule:
+    found = services.process.schedules.get(name)
+    if found is None:
+        known = ", ".join(sorted(services.process.schedules)) or "none are configured"
+        raise Problem(
+            404,
+            "Schedule not found",
+            f"There is no schedule {name!r}; known schedules: {known}.",
+            code="schedule-not-found",
+        )
+    return found
+
+
+@router.get("")
+async def list_schedules(user: CurrentUser, services: ServicesDep) -> list[ScheduleOut]:
+    """Every schedule, who is on call now, and the shifts of the coming week."""
+    now = datetime.now(UTC)
+    return [
+        ScheduleOut(
+            name=name,
+            timezone=schedule.timezone,
+            on_call_now=schedule.on_call(now),
+            next_shifts=schedule.shifts(now, now + timedelta(days=7)),
+        )
+        for name, schedule in sorted(services.process.schedules.items())
+    ]
+
+
+@router.get("/{name}/oncall")
+async def on_call(
+    name: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    at: Annotated[
+        datetime | None, Query(description="An ISO 8601 time with offset; now when omitted.")
+    ] = None,
+) -> OnCall:
+    """Who is on call for a schedule at `at`."""
+    moment = at or datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            "`at` needs a time zone offset, e.g. 2026-03-02T09:00:00+01:00 or ...Z.",
+            code="invalid-request",
+            errors=[{"field": "at", "message": "time zone offset missing"}],
+        )
+    return OnCall(schedule=name, at=moment, user=_schedule(services, name).on_call(moment))

@@ -1,0 +1,79 @@
+"""Vagt's own processes started by tests, to be killed and replaced."""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from api.app import create_app
+from domain.roles import Role
+from store.db import Database
+from store.users import create_user
+from vagt.process_file import load_process
+from vagt.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def worker_process(
+    settings: Settings, log: Path, process_file: Path | None = None
+) -> Iterator["subprocess.Popen[bytes]"]:
+    """`python worker.py` with `settings`, its output appended to `log`; killed on exit."""
+    env = os.environ | {
+        "VAGT_TEMPORAL_ADDRESS": settings.temporal_target,
+        "VAGT_TASK_QUEUE": settings.task_queue,
+        "VAGT_DATABASE_URL": settings.read_model_url,
+    }
+    if process_file is not None:
+        env["VAGT_PROCESS_FILE"] = str(process_file)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+@asynccontextmanager
+async def api_stack(
+    client: Client, data_dir: Path, process_file: Path | None = None
+) -> AsyncIterator[tuple[httpx.AsyncClient, Settings, Database]]:
+    """The API in this process on a fresh SQLite read model and task queue, with an
+    HTTP client authenticated as alice (responder, commander); no worker."""
+    settings = Settings(
+        temporal_address=client.service_client.config.target_host,
+        task_queue=f"vagt-test-{uuid.uuid4()}",
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'vagt.db'}",
+        data_dir=data_dir,
+        step_timeout_seconds=30,
+        process_file=process_file,
+    )
+    database = Database(settings.read_model_url)
+    await database.migrate()
+    _, token = await create_user(database, "alice", [Role.RESPONDER, Role.COMMANDER])
+    app = create_app(
+        settings, database=database, temporal=client, process=load_process(process_file)
+    )
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://vagt",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            ) as http:
+                yield http, settings, database
+    finally:
+        await database.dispose()
