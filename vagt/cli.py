@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -11,9 +12,11 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from domain.errors import DomainError
+from domain.process import ProcessDocument
 from domain.roles import Role
 from store import users as store_users
 from store.db import Database
+from vagt.process_file import ProcessFileError, load_process
 from vagt.settings import Settings
 
 EXIT_USAGE = 2
@@ -66,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(command=create_user)
     commands.add_parser("worker", help="run the Temporal worker").set_defaults(command=run_worker)
     commands.add_parser("api", help="run the HTTP API").set_defaults(command=run_api)
+    check = commands.add_parser(
+        "check-process", help="validate a process file (VAGT_PROCESS_FILE when no file is named)"
+    )
+    check.add_argument("file", nargs="?", type=Path)
+    check.set_defaults(command=check_process)
     return parser
 
 
@@ -116,6 +124,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 def run_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    _process(settings.process_file)  # refused here with its problems, not deep in uvicorn
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -158,6 +167,24 @@ def _run_database_task(task: Coroutine[Any, Any, T]) -> T:
 
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def check_process(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.file or settings.process_file
+    document = _process(path)
+    print(
+        f"{path or 'The built-in process'} is valid: {document.name} version {document.version}, "
+        f"{len(document.escalation_policies)} escalation policies, "
+        f"{len(document.schedules)} schedules, {len(document.channels)} channels."
+    )
+    return 0
+
+
+def _process(path: Path | None) -> ProcessDocument:
+    try:
+        return load_process(path)
+    except ProcessFileError as error:
+        raise CommandError(str(error), EXIT_USAGE) from None
 
 
 if __name__ == "__main__":

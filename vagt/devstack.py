@@ -21,6 +21,7 @@ import httpx
 
 from store.db import Database
 from store.users import bootstrap_admin
+from vagt.process_file import ProcessFileError, load_process
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
 
@@ -57,6 +58,10 @@ class ChildExited(DevStackError):
 def run(settings: Settings) -> int:
     """Start everything, wait for Ctrl-C or SIGTERM, stop everything; the exit code."""
     refuse_busy_ports(settings)
+    try:
+        load_process(settings.process_file)  # the worker and the API would refuse it too
+    except ProcessFileError as error:
+        raise DevStackError(str(error)) from None
     binary = temporal_binary()
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -100,3 +100,25 @@ class TestCreateUser:
         assert "already exists" in output.err
         assert "Traceback" not in output.err
         assert output.out == ""
+
+
+class TestCheckProcess:
+    def test_a_valid_file_is_summarised(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "process.yaml"
+        path.write_text("name: ops\nversion: 3\n")
+
+        assert main(["check-process", str(path)]) == 0
+        assert "ops version 3" in capsys.readouterr().out
+
+    def test_every_problem_is_listed_with_exit_2(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "process.yaml"
+        path.write_text("sla: {warn_at: [2]}\nnotification_retry: {max_attempts: 0}\n")
+
+        assert main(["check-process", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "has 2 problem(s)" in err
+        assert "sla.warn_at.0" in err and "notification_retry.max_attempts" in err

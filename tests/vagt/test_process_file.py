@@ -171,3 +171,12 @@ class TestUnusableFiles:
         path = written(tmp_path, "process.json", "{name: payments}")
 
         assert refusal(path).startswith(f"{path} is not valid JSON: ")
+
+
+class TestExample:
+    def test_the_shipped_example_loads(self) -> None:
+        example = Path(__file__).resolve().parents[2] / "examples" / "process.yaml"
+        document = load_process(example)
+        assert document.escalation[Priority.P1] == ["page-on-call", "unresolved-p1"]
+        assert set(document.channels) == {"pager", "ops-slack", "email"}
+        assert document.definition().calendars["office"].timezone == "Europe/Oslo"

@@ -1,8 +1,9 @@
 """SLA clocks and escalations firing on their own, on the time-skipping server."""
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -23,6 +24,7 @@ from workflows import incident as wf
 
 ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
 MINUTE = timedelta(minutes=1)
+OSLO = ZoneInfo("Europe/Oslo")
 
 
 def _level(user: str, delay: timedelta) -> EscalationLevel:
@@ -42,7 +44,7 @@ PROCESS = ProcessDefinition(
             Priority.P3: SlaTargets(resolve=timedelta(hours=8), calendar="office"),
         }
     ),
-    calendars={"office": Calendar(timezone="UTC", business_hours=BusinessHours())},
+    calendars={"office": Calendar(timezone="Europe/Oslo", business_hours=BusinessHours())},
     escalation_policies={
         "oncall": EscalationPolicy(
             levels=[
@@ -181,7 +183,7 @@ class TestClocks:
         sqlite_database: Database,
         run_worker: RunWorker,
     ) -> None:
-        now = await own_time_skipping.get_current_time()
+        now = (await own_time_skipping.get_current_time()).astimezone(OSLO)
         friday = (now + timedelta(days=(4 - now.weekday()) % 7 or 7)).replace(
             hour=17, minute=0, second=0, microsecond=0
         )
@@ -190,12 +192,13 @@ class TestClocks:
             handle, start = await _start(
                 own_time_skipping, settings.task_queue, impact=2, urgency=2
             )
-            assert start.astimezone(UTC).weekday() == 4
+            assert start.astimezone(OSLO).weekday() == 4
             await own_time_skipping.sleep(timedelta(days=4))
             timeline = await _timeline(handle)
             await handle.terminate("test over")
         breach = next(e for e in timeline if e.kind is EventKind.SLA_BREACHED)
-        monday_17 = friday + timedelta(days=3)
+        # 8 office hours, Oslo time: all of them on Monday, 09:00 to 17:00.
+        monday_17 = (friday + timedelta(days=3)).replace(hour=17)
         assert abs(breach.at - monday_17) < timedelta(seconds=2), breach.at
 
 
