@@ -3,18 +3,21 @@
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.incidents import IncidentActivities
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
-from domain.channels import Channel, Delivery, DeliveryResult
+from domain.channels import Delivery, DeliveryResult
+from domain.process import ProcessDefinition, ProcessDocument
 from store.db import Database
 from vagt.process_file import ProcessFileError, load_process
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
+from workflows.alert_group import AlertGroupWorkflow
 from workflows.incident import IncidentWorkflow
 
 log = logging.getLogger("vagt.worker")
@@ -25,26 +28,29 @@ def build_worker(
     settings: Settings,
     database: Database,
     deliver: Callable[[Delivery], Awaitable[DeliveryResult]],
+    process: ProcessDefinition,
 ) -> Worker:
     """A worker with every workflow and activity Vagt runs, on the settings' task queue;
-    `deliver` sends notifications (tests pass a recorder under the same activity name)."""
+    `deliver` sends notifications (tests pass a recorder under the same activity name),
+    and incidents opened by alerts run on `process`."""
     read_model = ReadModelActivities(database)
+    incidents = IncidentActivities(database, process)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[IncidentWorkflow],
-        activities=[read_model.project_incident, deliver],
+        workflows=[IncidentWorkflow, AlertGroupWorkflow],
+        activities=[read_model.project_incident, incidents.prepare_incident, deliver],
     )
 
 
-async def run(settings: Settings, channels: Mapping[str, Channel]) -> None:
+async def run(settings: Settings, process: ProcessDocument) -> None:
     database = Database(settings.read_model_url)
     await database.migrate()
     client = await wait_until_healthy(settings, within=120)
     # Idempotent; done here too so a cluster without `make run` gets them.
     await register_search_attributes(client)
-    notifications = NotificationActivities(channels)
-    worker = build_worker(client, settings, database, notifications.deliver)
+    notifications = NotificationActivities(process.channels)
+    worker = build_worker(client, settings, database, notifications.deliver, process.definition())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,7 +71,7 @@ def main() -> None:
         process = load_process(settings.process_file)
     except ProcessFileError as error:
         raise SystemExit(f"vagt worker: {error}") from None
-    asyncio.run(run(settings, process.channels))
+    asyncio.run(run(settings, process))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from temporalio.client import Client
 from api import errors
 from api.deps import Services
 from api.gateway import IncidentGateway
-from api.routes import health, incidents, schedules, users
+from api.ingest import AlertIngestor
+from api.ratelimit import RateLimiter
+from api.routes import alerts, health, incidents, integrations, schedules, users
 from domain.process import ProcessDocument
 from store.db import Database
 from store.users import bootstrap_admin
@@ -46,7 +48,14 @@ def create_app(
             client = temporal or await connect(settings, lazy=True)
             gateway = IncidentGateway(client, settings.task_queue, settings.step_timeout_seconds)
             app.state.services = Services(
-                settings=settings, database=db, gateway=gateway, process=process
+                settings=settings,
+                database=db,
+                gateway=gateway,
+                process=process,
+                ingestor=AlertIngestor(
+                    client, settings.task_queue, timeout=settings.step_timeout_seconds
+                ),
+                rate_limiter=RateLimiter(),
             )
             yield
 
@@ -57,7 +66,7 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, incidents, schedules, users):
+    for module in (health, incidents, integrations, schedules, users, alerts):
         app.include_router(module.router)
     return app
 

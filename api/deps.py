@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Problem
 from api.gateway import IncidentGateway
+from api.ingest import AlertIngestor
+from api.ratelimit import RateLimiter
 from domain.process import ProcessDocument
 from domain.roles import Role
 from store.db import Database
@@ -25,6 +27,8 @@ class Services:
     database: Database
     gateway: IncidentGateway
     process: ProcessDocument
+    ingestor: AlertIngestor
+    rate_limiter: RateLimiter
 
 
 def _services(request: Request) -> Services:

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from domain.alert_groups import AlertSource, AlertStats
 from domain.escalation import EscalationRun
 from domain.incident import Incident, Resolution, Review
 from domain.lifecycle import IncidentState, Step
@@ -77,6 +78,8 @@ class IncidentOut(BaseModel):
     resolution: Resolution | None
     review: Review | None
     process: ProcessRef
+    source: AlertSource | None = Field(description="The alert group that opened it, if any.")
+    alerts: AlertStats | None = Field(description="Alert counts from its source, if any.")
     clocks: list[ClockOut]
     escalations: list[EscalationRun]
     pending_notifications: int = Field(description="Notifications still being delivered.")

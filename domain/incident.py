@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from domain.alert_groups import AlertSource, AlertStats
 from domain.channels import Delivery, DeliveryResult, NotificationKind
 from domain.durations import format_duration
 from domain.errors import Forbidden, InvalidStep
@@ -43,7 +44,7 @@ from domain.timeline import EventKind, TimelineEvent
 from domain.watch import Moment, Watch
 
 # The actor named on events nobody caused by hand: clocks, escalations, deliveries.
-SYSTEM = Actor(name="vagt")
+SYSTEM = Actor(name="vagt", person=False)
 
 
 class Resolution(BaseModel):
@@ -90,6 +91,9 @@ class Incident(BaseModel):
     resolution: Resolution | None = None
     review: Review | None = None
     process: ProcessDefinition
+    source: AlertSource | None = None
+    alerts: AlertStats | None = None
+    routed_policy: str | None = None
     watch: Watch = Watch()
     timeline: list[TimelineEvent] = []
 
@@ -101,8 +105,13 @@ class Incident(BaseModel):
         actor: Actor,
         now: datetime,
         process: ProcessDefinition,
+        source: AlertSource | None = None,
+        routed_policy: str | None = None,
+        routing_problems: list[str] | None = None,
     ) -> "Incident":
         process.check_classification(request.category, request.service)
+        if routed_policy is not None and routed_policy not in process.escalation_policies:
+            raise InvalidStep(f"unknown escalation policy {routed_policy!r}")
         incident = cls(
             id=incident_id,
             title=request.title,
@@ -116,8 +125,14 @@ class Incident(BaseModel):
             declared_at=now,
             updated_at=now,
             process=process,
+            source=source,
+            alerts=AlertStats() if source else None,
+            routed_policy=routed_policy,
         )
-        incident._record(EventKind.DECLARED, actor, now, request.model_dump(mode="json"))
+        details = request.model_dump(mode="json")
+        if routing_problems:
+            details["routing_problems"] = routing_problems
+        incident.record(EventKind.DECLARED, actor, now, details)
         incident.watch.start(incident._moment(now))
         return incident
 
@@ -146,7 +161,7 @@ class Incident(BaseModel):
         previous = self.priority
         kind, details = _APPLY[step](self, request, actor, now)
         self.state = next_state(self.state, step)
-        event = self._record(kind, actor, now, details)
+        event = self.record(kind, actor, now, details)
         self.watch.after_step(step, self._moment(now), previous)
         return event
 
@@ -172,7 +187,7 @@ class Incident(BaseModel):
             "attempt": delivery.attempt - (1 if next_attempt else 0),
             "next_attempt_at": next_attempt.isoformat() if next_attempt else None,
         } | result.model_dump(mode="json")
-        return self._record(EventKind.NOTIFICATION_ATTEMPTED, SYSTEM, now, details)
+        return self.record(EventKind.NOTIFICATION_ATTEMPTED, SYSTEM, now, details)
 
     def _moment(self, now: datetime) -> Moment:
         return Moment(
@@ -182,6 +197,7 @@ class Incident(BaseModel):
             now=now,
             acknowledged=self.acknowledged_at is not None,
             on_hold=self.state is IncidentState.ON_HOLD,
+            routed_policy=self.routed_policy,
         )
 
     def _subject(self) -> Subject:
@@ -215,7 +231,7 @@ class Incident(BaseModel):
         kind = NotificationKind.SLA_BREACH if breach else NotificationKind.SLA_WARNING
         self._send(self._subject().deliveries(key, kind, text, to, now, details), now)
         event_kind = EventKind.SLA_BREACHED if breach else EventKind.SLA_WARNING
-        return self._record(event_kind, SYSTEM, now, details)
+        return self.record(event_kind, SYSTEM, now, details)
 
     def _page(self, page: LevelPage, now: datetime) -> TimelineEvent:
         to, problems = recipients(self.process, page.targets, now)
@@ -232,7 +248,7 @@ class Incident(BaseModel):
         self._send(
             self._subject().deliveries(key, NotificationKind.PAGE, text, to, now, details), now
         )
-        return self._record(EventKind.PAGED, SYSTEM, now, details)
+        return self.record(EventKind.PAGED, SYSTEM, now, details)
 
     def _send(self, deliveries: list[Delivery], now: datetime) -> None:
         for delivery in deliveries:
@@ -249,9 +265,10 @@ class Incident(BaseModel):
             return False
         return True
 
-    def _record(
+    def record(
         self, kind: EventKind, actor: Actor, now: datetime, details: dict[str, Any]
     ) -> TimelineEvent:
+        """Append one event to the timeline; steps record theirs themselves."""
         seq = self.seq + 1
         event = TimelineEvent(
             id=f"incident-{self.id}:{seq}",
@@ -331,10 +348,15 @@ def _triage(
 def _acknowledge(
     incident: Incident, request: AcknowledgeRequest, actor: Actor, now: datetime
 ) -> tuple[EventKind, dict[str, Any]]:
-    incident.acknowledged_at = incident.acknowledged_at or now
-    if actor.name not in incident.responders and actor.name != incident.commander:
-        incident.responders.append(actor.name)
+    _acknowledged_by(incident, actor, now)
     return EventKind.ACKNOWLEDGED, {}
+
+
+def _acknowledged_by(incident: Incident, actor: Actor, now: datetime) -> None:
+    incident.acknowledged_at = incident.acknowledged_at or now
+    known = actor.name in incident.responders or actor.name == incident.commander
+    if actor.person and not known:
+        incident.responders.append(actor.name)
 
 
 def _assign(
@@ -386,7 +408,11 @@ def _reopen(
     incident.resolved_at = None
     incident.resolution = None
     incident.review = None
-    return EventKind.REOPENED, {"reason": request.reason}
+    # Reopening puts the incident back in someone's hands: if nobody had acknowledged
+    # it (a false alarm resolved at once, a source's recovery), the reopener does now.
+    first_acknowledgement = incident.acknowledged_at is None
+    _acknowledged_by(incident, actor, now)
+    return EventKind.REOPENED, {"reason": request.reason, "acknowledges": first_acknowledgement}
 
 
 def _submit_review(

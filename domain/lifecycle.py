@@ -45,6 +45,10 @@ TRANSITIONS: Mapping[tuple[IncidentState, Step], IncidentState] = {
     (S.TRIAGED, Step.ACKNOWLEDGE): S.ACKNOWLEDGED,
     (S.ACKNOWLEDGED, Step.HOLD): S.ON_HOLD,
     (S.ON_HOLD, Step.RESUME): S.ACKNOWLEDGED,
+    # Resolving without an acknowledgement is allowed: a false alarm, or a source
+    # that reports recovery before anyone looked, must not need a fake acknowledge.
+    (S.DETECTED, Step.RESOLVE): S.RESOLVED,
+    (S.TRIAGED, Step.RESOLVE): S.RESOLVED,
     (S.ACKNOWLEDGED, Step.RESOLVE): S.RESOLVED,
     (S.RESOLVED, Step.REOPEN): S.ACKNOWLEDGED,
     (S.RESOLVED, Step.SUBMIT_REVIEW): S.IN_REVIEW,

@@ -21,6 +21,9 @@ class Actor(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     roles: frozenset[Role] = frozenset()
+    person: bool = Field(
+        default=True, description="False for Vagt itself and for monitoring integrations."
+    )
 
 
 R = Role

@@ -25,6 +25,9 @@ class EventKind(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     NOTIFICATION_ATTEMPTED = "notification_attempted"
+    ALERTS_RECEIVED = "alerts_received"
+    SOURCE_RECOVERED = "source_recovered"
+    SOURCE_STEP_IGNORED = "source_step_ignored"
 
 
 class TimelineEvent(BaseModel):

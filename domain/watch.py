@@ -9,7 +9,7 @@ for good, or runs out of attempts.
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
 from domain.errors import StepNotAllowed
@@ -29,6 +29,15 @@ class Moment(BaseModel):
     now: datetime
     acknowledged: bool
     on_hold: bool = False
+    routed_policy: str | None = Field(
+        default=None, description="A policy chosen by alert routing, instead of the priority's."
+    )
+
+    @property
+    def policies(self) -> list[str]:
+        if self.routed_policy is not None:
+            return [self.routed_policy]
+        return self.process.escalation.get(self.priority, [])
 
 
 class OutboxEntry(BaseModel):
@@ -150,7 +159,7 @@ class Watch(BaseModel):
 
     def _start_escalations(self, moment: Moment, kinds: set[StopWhen]) -> None:
         running = {run.policy for run in self.escalations if not run.stopped}
-        for name in moment.process.escalation.get(moment.priority, []):
+        for name in moment.policies:
             policy = moment.process.escalation_policies[name]
             if name in running or policy.stop_when not in kinds:
                 continue
@@ -173,7 +182,7 @@ class Watch(BaseModel):
             else:
                 old = moment.process.calendar(clock.calendar)
                 clock.retarget(target, targets.calendar, moment.now, old)
-        wanted = set(moment.process.escalation.get(moment.priority, []))
+        wanted = set(moment.policies)
         for run in self.escalations:
             if run.policy not in wanted:
                 run.stop()
@@ -222,12 +231,17 @@ def _resumed(watch: Watch, moment: Moment) -> None:
 
 
 def _resolved(watch: Watch, moment: Moment) -> None:
+    acknowledge = watch.clock(ClockName.ACKNOWLEDGE)
+    if acknowledge is not None and acknowledge.met_at is None:
+        # Resolved without an acknowledgement: the clock stops, neither met nor breached.
+        acknowledge.pause(moment.now, moment.process.calendar(acknowledge.calendar))
     watch._meet(ClockName.RESOLVE, moment)
     watch._stop({StopWhen.ACKNOWLEDGED, StopWhen.RESOLVED})
     watch._start_clock(ClockName.REVIEW, moment)
 
 
 def _reopened(watch: Watch, moment: Moment) -> None:
+    watch._meet(ClockName.ACKNOWLEDGE, moment)  # the reopener acknowledges, if nobody had
     watch.clocks = [c for c in watch.clocks if c.name is not ClockName.REVIEW]
     clock = watch.clock(ClockName.RESOLVE)
     if clock is not None:

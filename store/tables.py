@@ -151,3 +151,26 @@ class UserRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class IntegrationRow(Base):
+    """A monitoring tool allowed to send alerts; its settings and a hash of its key."""
+
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Names the integration's alert groups in Temporal. Unlike `id` it is never
+    # reused, even by a read model restored from a backup or made anew.
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    format: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    routing: Mapped[dict[str, Any]]
+    resolve_on_recovery: Mapped[bool] = mapped_column(Boolean)
+    rate_limit_per_minute: Mapped[int]
+    # sha256 hex of the key, as for user tokens; the key itself is shown once.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The key's first characters, so people can tell which key a sender holds.
+    key_hint: Mapped[str] = mapped_column(String(4))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
+from domain.process import DEFAULT_PROCESS, ProcessDefinition
 from store.db import Database
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes
@@ -83,7 +84,11 @@ def receiver() -> Receiver:
 
 class RunWorker(Protocol):
     def __call__(
-        self, client: Client, database: Database, receiver: Receiver | None = None
+        self,
+        client: Client,
+        database: Database,
+        receiver: Receiver | None = None,
+        process: ProcessDefinition = DEFAULT_PROCESS,
     ) -> AbstractAsyncContextManager[Settings]: ...
 
 
@@ -94,11 +99,14 @@ def run_worker() -> RunWorker:
 
     @asynccontextmanager
     async def running(
-        client: Client, database: Database, receiver: Receiver | None = None
+        client: Client,
+        database: Database,
+        receiver: Receiver | None = None,
+        process: ProcessDefinition = DEFAULT_PROCESS,
     ) -> AsyncIterator[Settings]:
         settings = Settings(task_queue=f"vagt-test-{uuid.uuid4()}")
         deliver = (receiver or Receiver()).deliver
-        worker: Worker = build_worker(client, settings, database, deliver)
+        worker: Worker = build_worker(client, settings, database, deliver, process)
         async with worker:
             yield settings
 

@@ -13,9 +13,11 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.read_model import ProjectionInput, ReadModelActivities
+    from domain.alert_groups import AlertActivity, AlertSource
     from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
     from domain.errors import DomainError
     from domain.incident import Incident
+    from domain.incident_alerts import hear_alerts
     from domain.lifecycle import IncidentState, Step
     from domain.process import ProcessDefinition
     from domain.requests import (
@@ -69,6 +71,16 @@ class Declaration(BaseModel):
     actor: Actor
     declared_at: datetime
     process: ProcessDefinition
+    source: AlertSource | None = None
+    routed_policy: str | None = None
+    routing_problems: list[str] = []
+
+
+class AlertNews(BaseModel):
+    """What an alert group passes on to its open incident."""
+
+    activity: AlertActivity
+    resolve_on_recovery: bool = False
 
 
 class IncidentInput(BaseModel):
@@ -161,11 +173,16 @@ class IncidentWorkflow:
                 declared.actor,
                 declared.declared_at,
                 declared.process,
+                declared.source,
+                declared.routed_policy,
+                declared.routing_problems,
             )
             self._unprojected = list(self._incident.timeline)
         self._indexed: dict[str, str] = {}
         self._in_flight: set[str] = set()
         self._dirty = False
+        # Resolutions and reopenings the alert group has not been told of yet.
+        self._group_news: list[Step] = []
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
@@ -175,6 +192,7 @@ class IncidentWorkflow:
             self._fire_due()
             self._dispatch()
             await self._project()
+            await self._tell_group()
             if self._history_full() and not self._in_flight:
                 await self._continue_as_new()
             await self._sleep()
@@ -191,6 +209,15 @@ class IncidentWorkflow:
     @workflow.query
     def incident(self) -> Incident:
         return self._incident
+
+    @workflow.signal
+    def alerts_observed(self, news: AlertNews) -> None:
+        # A signal, not an update: the group needs no answer, and repeats must not wait.
+        before = self._incident.state
+        events = hear_alerts(
+            self._incident, news.activity, news.resolve_on_recovery, workflow.now()
+        )
+        self._noted(events, before)
 
     @workflow.update
     def triage(self, command: TriageCommand) -> Incident:
@@ -295,14 +322,35 @@ class IncidentWorkflow:
             raise _refusal(error) from None
 
     def _take(self, step: Step, actor: Actor, request: StepRequest) -> Incident:
+        before = self._incident.state
         try:
             event = self._incident.apply(step, request, actor, workflow.now())
         except DomainError as error:
             raise _refusal(error) from None
-        self._unprojected.append(event)
+        self._noted([event], before)
+        return self._incident
+
+    def _noted(self, events: list[TimelineEvent], before: IncidentState) -> None:
+        self._unprojected += events
         self._index()
         self._dirty = True
-        return self._incident
+        if self._incident.source is None:
+            return
+        after = self._incident.state
+        if after is IncidentState.RESOLVED and before is not IncidentState.RESOLVED:
+            self._group_news.append(Step.RESOLVE)
+        elif before is IncidentState.RESOLVED and after is IncidentState.ACKNOWLEDGED:
+            self._group_news.append(Step.REOPEN)
+
+    async def _tell_group(self) -> None:
+        source = self._incident.source
+        if source is None:
+            return
+        group = workflow.get_external_workflow_handle(source.group_workflow_id)
+        while self._group_news:
+            news = self._group_news.pop(0)
+            signal = "incident_resolved" if news is Step.RESOLVE else "incident_reopened"
+            await group.signal(signal, self._incident.id)
 
     def _fire_due(self) -> None:
         self._unprojected += self._incident.fire_due(workflow.now())

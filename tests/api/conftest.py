@@ -67,7 +67,7 @@ async def serve(
     tokens = {}
     for name, roles in PEOPLE.items():
         _, tokens[name] = await create_user(database, name, roles)
-    async with run_worker(env.client, database, receiver) as settings:
+    async with run_worker(env.client, database, receiver, process.definition()) as settings:
         settings = settings.model_copy(update={"data_dir": data_dir})
         app = create_app(settings, database=database, temporal=env.client, process=process)
         async with app.router.lifespan_context(app):

@@ -323,6 +323,53 @@ class TestResolve:
         assert incident.state == S.RESOLVED
 
 
+class TestResolveWithoutAcknowledgement:
+    """A false alarm, or a source reporting recovery, needs no fake acknowledgement."""
+
+    @pytest.mark.parametrize("state", [S.DETECTED, S.TRIAGED])
+    def test_resolution_recorded_without_an_acknowledgement(self, state: IncidentState) -> None:
+        incident = incident_in(state)
+
+        event = take(incident, Step.RESOLVE, BOB)
+
+        assert incident.state == S.RESOLVED
+        assert incident.resolved_at == event.at
+        assert incident.resolution is not None
+        assert (incident.resolution.resolved_by, incident.resolution.root_cause_category) == (
+            "bob",
+            "hardware",
+        )
+        assert incident.acknowledged_at is None
+        assert EventKind.ACKNOWLEDGED not in [e.kind for e in incident.timeline]
+        assert event.kind == EventKind.RESOLVED
+
+    def test_resolver_is_not_made_a_responder(self) -> None:
+        incident = declare()
+
+        take(incident, Step.RESOLVE, BOB)
+
+        assert incident.responders == []
+
+    def test_unknown_root_cause_category_refused_here_too(self) -> None:
+        incident = declare()
+        request = ResolveRequest(summary="false alarm", root_cause_category="gremlins")
+
+        with pytest.raises(InvalidStep, match="unknown root-cause category 'gremlins'"):
+            take(incident, Step.RESOLVE, request=request)
+        assert (incident.state, incident.seq) == (S.DETECTED, 1)
+
+    def test_cannot_be_acknowledged_afterwards(self) -> None:
+        incident = declare()
+        take(incident, Step.RESOLVE)
+
+        with pytest.raises(StepNotAllowed, match="cannot acknowledge an incident that is resolved"):
+            take(incident, Step.ACKNOWLEDGE)
+
+    def test_viewer_may_not_resolve_a_new_incident(self) -> None:
+        with pytest.raises(Forbidden, match="vic may not resolve"):
+            take(declare(), Step.RESOLVE, VIC)
+
+
 class TestReopen:
     def test_reopen_clears_the_resolution(self) -> None:
         incident = incident_in(S.RESOLVED)
@@ -331,7 +378,10 @@ class TestReopen:
 
         assert incident.state == S.ACKNOWLEDGED
         assert (incident.resolution, incident.resolved_at) == (None, None)
-        assert (event.kind, event.details) == (EventKind.REOPENED, {"reason": "errors are back"})
+        assert (event.kind, event.details) == (
+            EventKind.REOPENED,
+            {"reason": "errors are back", "acknowledges": False},
+        )
 
     def test_reopen_after_changes_requested_clears_the_review(self) -> None:
         incident = incident_in(S.IN_REVIEW)
@@ -661,6 +711,9 @@ _CHECKS: list[tuple[IncidentState, Step, Actor, StepRequest]] = [
     (S.DETECTED, Step.TRIAGE, ALICE, REQUESTS[Step.TRIAGE]),
     (S.DETECTED, Step.ACKNOWLEDGE, ALICE, REQUESTS[Step.ACKNOWLEDGE]),
     (S.ACKNOWLEDGED, Step.RESOLVE, ALICE, REQUESTS[Step.RESOLVE]),
+    (S.DETECTED, Step.RESOLVE, ALICE, REQUESTS[Step.RESOLVE]),
+    (S.TRIAGED, Step.RESOLVE, ALICE, REQUESTS[Step.RESOLVE]),
+    (S.ON_HOLD, Step.RESOLVE, ALICE, REQUESTS[Step.RESOLVE]),
     (S.IN_REVIEW, Step.APPROVE_REVIEW, OLIVE, REQUESTS[Step.APPROVE_REVIEW]),
     (S.IN_REVIEW, Step.APPROVE_REVIEW, ALICE, REQUESTS[Step.APPROVE_REVIEW]),
     (S.CLOSED, Step.ACKNOWLEDGE, ALICE, REQUESTS[Step.ACKNOWLEDGE]),
@@ -777,6 +830,7 @@ class TestStepsOfferedToEachPerson:
             Step.TRIAGE,
             Step.ACKNOWLEDGE,
             Step.NOTE,
+            Step.RESOLVE,
             Step.ESCALATE,
         ]
 
@@ -786,6 +840,7 @@ class TestStepsOfferedToEachPerson:
             Step.ACKNOWLEDGE,
             Step.ASSIGN,
             Step.NOTE,
+            Step.RESOLVE,
             Step.ESCALATE,
         ]
 
@@ -864,6 +919,27 @@ class TestWholePaths:
         assert incident.resolution is not None
         assert incident.resolution.resolved_by == "bob"
         assert [e.kind for e in incident.timeline].count(EventKind.RESOLVED) == 2
+
+    def test_false_alarm_path_needs_no_acknowledgement(self) -> None:
+        incident = declare()
+
+        for step, actor in [
+            (Step.TRIAGE, ALICE),
+            (Step.RESOLVE, BOB),
+            (Step.SUBMIT_REVIEW, BOB),
+            (Step.APPROVE_REVIEW, OLIVE),
+        ]:
+            take(incident, step, actor)
+
+        assert incident.state == S.CLOSED
+        assert incident.acknowledged_at is None
+        assert [e.kind for e in incident.timeline] == [
+            EventKind.DECLARED,
+            EventKind.TRIAGED,
+            EventKind.RESOLVED,
+            EventKind.REVIEW_SUBMITTED,
+            EventKind.REVIEW_APPROVED,
+        ]
 
     def test_request_changes_path(self) -> None:
         incident = incident_in(S.IN_REVIEW)

@@ -12,7 +12,9 @@ S = IncidentState
 # DESIGN.md, "The incident process": the arrows of the diagram, then the steps that
 # keep the state (priority is "changeable later"; roles and notes change while work
 # goes on, until the incident is closed; the next escalation level can be paged by
-# hand until service is restored).
+# hand until service is restored). Resolve is also possible before anyone
+# acknowledged: a false alarm, or a source reporting recovery, needs no fake
+# acknowledgement.
 EXPECTED: dict[tuple[IncidentState, Step], IncidentState] = {
     (S.DETECTED, Step.TRIAGE): S.TRIAGED,
     (S.DETECTED, Step.ACKNOWLEDGE): S.ACKNOWLEDGED,
@@ -20,6 +22,8 @@ EXPECTED: dict[tuple[IncidentState, Step], IncidentState] = {
     (S.ACKNOWLEDGED, Step.HOLD): S.ON_HOLD,
     (S.ON_HOLD, Step.RESUME): S.ACKNOWLEDGED,
     (S.ACKNOWLEDGED, Step.RESOLVE): S.RESOLVED,
+    (S.DETECTED, Step.RESOLVE): S.RESOLVED,
+    (S.TRIAGED, Step.RESOLVE): S.RESOLVED,
     (S.RESOLVED, Step.REOPEN): S.ACKNOWLEDGED,
     (S.RESOLVED, Step.SUBMIT_REVIEW): S.IN_REVIEW,
     (S.IN_REVIEW, Step.REQUEST_CHANGES): S.RESOLVED,
@@ -50,8 +54,22 @@ EXPECTED: dict[tuple[IncidentState, Step], IncidentState] = {
 
 # What the web console offers in each state, in the order the process lists the steps.
 OFFERED: dict[IncidentState, list[Step]] = {
-    S.DETECTED: [Step.TRIAGE, Step.ACKNOWLEDGE, Step.ASSIGN, Step.NOTE, Step.ESCALATE],
-    S.TRIAGED: [Step.TRIAGE, Step.ACKNOWLEDGE, Step.ASSIGN, Step.NOTE, Step.ESCALATE],
+    S.DETECTED: [
+        Step.TRIAGE,
+        Step.ACKNOWLEDGE,
+        Step.ASSIGN,
+        Step.NOTE,
+        Step.RESOLVE,
+        Step.ESCALATE,
+    ],
+    S.TRIAGED: [
+        Step.TRIAGE,
+        Step.ACKNOWLEDGE,
+        Step.ASSIGN,
+        Step.NOTE,
+        Step.RESOLVE,
+        Step.ESCALATE,
+    ],
     S.ACKNOWLEDGED: [
         Step.TRIAGE,
         Step.ASSIGN,
@@ -151,3 +169,13 @@ class TestActiveStates:
     @pytest.mark.parametrize("state", [S.RESOLVED, S.IN_REVIEW, S.CLOSED])
     def test_restored_incidents_are_not_active(self, state: IncidentState) -> None:
         assert state not in ACTIVE_STATES
+
+
+class TestResolveWithoutAcknowledgement:
+    @pytest.mark.parametrize("state", [S.DETECTED, S.TRIAGED, S.ACKNOWLEDGED])
+    def test_resolvable_whether_acknowledged_or_not(self, state: IncidentState) -> None:
+        assert next_state(state, Step.RESOLVE) == S.RESOLVED
+
+    def test_on_hold_must_resume_first(self) -> None:
+        with pytest.raises(StepNotAllowed, match=r"cannot resolve .*possible steps now: .*resume"):
+            next_state(S.ON_HOLD, Step.RESOLVE)

@@ -284,6 +284,117 @@ class TestEscalateIfNotResolvedWithin:
         assert (run.stop_when, run.stopped) == (StopWhen.RESOLVED, True)
 
 
+class TestResolvedWithoutAcknowledgement:
+    """A false alarm resolved at 09:30 before anyone acknowledged it: the acknowledge
+    clock stops where it stood, neither met nor breached, and nobody is paged."""
+
+    def _resolved(self, via: IncidentState, escalation: str = "page") -> Incident:
+        incident = declare(1, 1, process(escalation={"P1": [escalation]}))
+        if via is S.TRIAGED:
+            act(incident, Step.TRIAGE, T0 + 10 * MINUTE)  # stays P1
+        act(incident, Step.RESOLVE, T0 + 30 * MINUTE, BOB)
+        return incident
+
+    @pytest.mark.parametrize("via", [S.DETECTED, S.TRIAGED])
+    def test_acknowledge_clock_is_paused_with_the_time_it_ran(self, via: IncidentState) -> None:
+        incident = self._resolved(via)
+
+        ack = clock(incident, ClockName.ACKNOWLEDGE)
+        assert ack.state is ClockState.PAUSED
+        assert (ack.met_at, ack.breached_at) == (None, None)
+        assert ack.banked == 30 * MINUTE
+        assert deadline(incident, ClockName.ACKNOWLEDGE) is None
+
+    @pytest.mark.parametrize("via", [S.DETECTED, S.TRIAGED])
+    def test_acknowledge_clock_never_breaches_later(self, via: IncidentState) -> None:
+        incident = self._resolved(via)
+
+        events = incident.fire_due(T0 + 30 * 24 * HOUR)
+
+        # Long past the 2h target: only the review clock (5d from 09:30) sounds.
+        assert [(e.kind, e.details["clock"]) for e in events] == [
+            (EventKind.SLA_BREACHED, "review")
+        ]
+        assert clock(incident, ClockName.ACKNOWLEDGE).state is ClockState.PAUSED
+
+    def test_next_wake_is_the_review_clock(self) -> None:
+        incident = self._resolved(S.DETECTED)
+
+        # 50% of the 5d review target, from 09:30: 2.5 days later, 21:30 on Wednesday.
+        assert incident.due_at(set(outbox_keys(incident))) == T0 + 30 * MINUTE + 60 * HOUR
+
+    def test_resolve_clock_is_met(self) -> None:
+        incident = self._resolved(S.DETECTED)
+
+        resolve = clock(incident, ClockName.RESOLVE)
+        assert (resolve.state, resolve.met_at, resolve.banked) == (
+            ClockState.MET,
+            T0 + 30 * MINUTE,
+            30 * MINUTE,
+        )
+
+    @pytest.mark.parametrize("via", [S.DETECTED, S.TRIAGED])
+    def test_escalation_stops(self, via: IncidentState) -> None:
+        incident = self._resolved(via)
+
+        assert pages(wake_until(incident, T0 + 30 * 24 * HOUR)) == []
+        [run] = incident.watch.escalations
+        assert (run.stop_when, run.stopped) == (StopWhen.ACKNOWLEDGED, True)
+
+    def test_escalation_already_under_way_stops_at_the_level_reached(self) -> None:
+        incident = declare(1, 1, PAGING)
+        wake_until(incident, T0 + 5 * MINUTE)  # alice, then bob
+
+        act(incident, Step.RESOLVE, T0 + 7 * MINUTE, BOB)
+
+        assert pages(wake_until(incident, T0 + 30 * 24 * HOUR)) == []
+        assert [key for key in outbox_keys(incident) if ":page:" in key] == [
+            f"incident-42:page:page:1:r1:l1:{ALICE_SMS}",
+            f"incident-42:page:page:1:r1:l2:{BOB_EMAIL}",
+            f"incident-42:page:page:1:r1:l2:{BOB_SMS}",
+        ]
+
+    def test_unresolved_policy_stops_too(self) -> None:
+        incident = self._resolved(S.DETECTED, escalation="unresolved")
+
+        assert pages(wake_until(incident, T0 + 30 * 24 * HOUR)) == []
+        [run] = incident.watch.escalations
+        assert (run.stop_when, run.stopped) == (StopWhen.RESOLVED, True)
+
+    def test_warnings_already_sent_stay_and_no_more_follow(self) -> None:
+        incident = declare(1, 1, QUIET)
+        [warning] = incident.fire_due(T0 + HOUR)  # 50% of the 2h to acknowledge
+        assert warning.details["clock"] == "acknowledge"
+
+        act(incident, Step.RESOLVE, T0 + 80 * MINUTE)
+
+        ack = clock(incident, ClockName.ACKNOWLEDGE)
+        assert (ack.state, ack.warned, ack.banked) == (ClockState.PAUSED, [0.5], 80 * MINUTE)
+        assert [e.details["clock"] for e in incident.fire_due(T0 + 30 * 24 * HOUR)] == ["review"]
+
+    def test_a_breach_before_the_resolve_stays_recorded(self) -> None:
+        incident = declare(1, 1, QUIET)
+        incident.fire_due(T0 + 2 * HOUR)  # the acknowledge target passes unacknowledged
+
+        act(incident, Step.RESOLVE, T0 + 3 * HOUR)
+
+        ack = clock(incident, ClockName.ACKNOWLEDGE)
+        assert (ack.state, ack.breached_at, ack.met_at) == (
+            ClockState.BREACHED,
+            T0 + 2 * HOUR,
+            None,
+        )
+
+    def test_json_round_trip_keeps_the_paused_clock(self) -> None:
+        incident = self._resolved(S.TRIAGED)
+
+        carried = Incident.model_validate_json(incident.model_dump_json())
+
+        assert carried.watch == incident.watch
+        later = T0 + 30 * 24 * HOUR
+        assert carried.fire_due(later) == incident.fire_due(later)
+
+
 class TestHold:
     def _held(self) -> Incident:
         # Acknowledged at 09:10, on hold at 09:20 for 3 hours.

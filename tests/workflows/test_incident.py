@@ -189,16 +189,9 @@ class TestRefusals:
         async with run_worker(client, sqlite_database) as settings:
             handle = await _start(client, settings.task_queue)
 
-            early = await _refusal(
-                handle,
-                w.resolve,
-                wf.ResolveCommand(
-                    actor=ALICE,
-                    request=ResolveRequest(summary="x", root_cause_category="hardware"),
-                ),
-            )
+            early = await _refusal(handle, w.resume, wf.ResumeCommand(actor=ALICE))
             assert early.type == "StepNotAllowed"
-            assert "cannot resolve an incident that is detected" in early.message
+            assert "cannot resume an incident that is detected" in early.message
 
             await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
             twice = await _refusal(handle, w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
@@ -304,7 +297,9 @@ class TestContinueAsNew:
             for n in range(30):
                 note = NoteRequest(text=f"update {n}")
                 await handle.execute_update(w.note, wf.NoteCommand(actor=ALICE, request=note))
-            latest = client.get_workflow_handle_for(w.run, handle.id)
+            latest: WorkflowHandle[wf.IncidentWorkflow, wf.IncidentOutcome] = (
+                client.get_workflow_handle(handle.id, result_type=wf.IncidentOutcome)
+            )
             incident = await latest.query(w.incident)
             assert (await latest.describe()).run_id != first_run
             assert incident.state is IncidentState.ACKNOWLEDGED

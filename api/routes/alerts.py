@@ -1,0 +1,268 @@
+"""Where monitoring sends alerts, in the formats it already speaks.
+
+PagerDuty's Events API v2 answers as PagerDuty does (202 `success`, 400 `invalid
+event`, 429), so its clients need only a new URL. Webhooks (Alertmanager, Grafana,
+generic) are answered 4xx only for a bad key or a malformed body, since their
+senders do not retry a 4xx. Every 202 is given once the alerts are durable in
+Temporal; when Temporal does not take them the answer is a 503, which senders retry.
+"""
+
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.deps import ServicesDep, SessionDep
+from api.errors import Problem
+from api.ingest import IngestUnavailable
+from api.integration_auth import authenticate_sender, key_from_request
+from domain.alert_formats import (
+    PagerDutyEvent,
+    pagerduty_accepted,
+    pagerduty_invalid,
+    parse_alertmanager,
+    parse_grafana,
+    parse_pagerduty_event,
+)
+from domain.alert_groups import AlertAction, AlertEnvelope, GroupSettings, Receipt
+from domain.alerts import Alert, AlertNotification, AlertStatus, InvalidAlert, parse_generic
+from domain.integrations import IntegrationFormat
+from domain.routing import route
+from store.integrations import IntegrationRecord, IntegrationRepository
+
+log = logging.getLogger("vagt.alerts")
+
+router = APIRouter(tags=["alerts"])
+
+# PagerDuty refuses events over 512 KB; so does Vagt, on every alert endpoint.
+MAX_BODY = 512 * 1024
+
+PathKey = Annotated[str, Path(description="The integration key, for senders that set no header.")]
+
+
+class AlertsAccepted(BaseModel):
+    status: str = "accepted"
+    dedup_key: str
+    alerts: int
+    incident_id: int | None = None
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise InvalidAlert([f"The body is {len(raw)} bytes; the limit is {MAX_BODY} (512 KB)"])
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidAlert([f"The body is not valid JSON: {error}"]) from None
+
+
+def _settings(integration: IntegrationRecord) -> GroupSettings:
+    return GroupSettings(
+        integration_id=integration.id,
+        integration_uid=integration.uid,
+        integration_name=integration.name,
+        resolve_on_recovery=integration.resolve_on_recovery,
+    )
+
+
+def _envelope(
+    integration: IntegrationRecord, alert: Alert, action: AlertAction, *, report: bool = False
+) -> AlertEnvelope:
+    return AlertEnvelope(
+        alert=alert,
+        action=action,
+        received_at=datetime.now(UTC),
+        decision=route(alert, integration.routing),
+        report=report,
+    )
+
+
+def _throttle(services: ServicesDep, integration: IntegrationRecord) -> float | None:
+    return services.rate_limiter.allow(
+        integration.id, integration.rate_limit_per_minute, time.monotonic()
+    )
+
+
+async def _submit(
+    services: ServicesDep, integration: IntegrationRecord, key: str, envelopes: list[AlertEnvelope]
+) -> Receipt:
+    try:
+        return await services.ingestor.submit(_settings(integration), key, envelopes)
+    except IngestUnavailable as error:
+        log.warning("alerts for %s not taken: %s", integration.name, error)
+        raise Problem(
+            503,
+            "Alerts not recorded",
+            "Vagt could not record the alerts in Temporal just now; nothing was recorded. "
+            "Send them again (senders retry a 503 by themselves).",
+            code="alerts-not-recorded",
+            headers={"Retry-After": "5"},
+        ) from error
+
+
+# --- PagerDuty Events API v2 ----------------------------------------------------------
+
+
+@router.post("/v2/enqueue", status_code=202, response_model=None)
+async def pagerduty_enqueue(
+    request: Request, session: SessionDep, services: ServicesDep
+) -> JSONResponse:
+    """PagerDuty Events API v2: trigger, acknowledge and resolve, answered as PagerDuty does."""
+    try:
+        event = parse_pagerduty_event(await _body(request), uuid.uuid4().hex)
+    except InvalidAlert as refusal:
+        return JSONResponse(pagerduty_invalid(refusal.errors), status_code=400)
+    integration = await IntegrationRepository(session).by_key(event.routing_key)
+    problem = _pagerduty_key_problem(integration)
+    if problem or integration is None:
+        return JSONResponse(pagerduty_invalid([problem or "Invalid routing key"]), status_code=400)
+    wait = _throttle(services, integration)
+    if wait is not None:
+        return JSONResponse(
+            {"status": "throttle event", "message": "Too many events for this routing key"},
+            status_code=429,
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    envelope = _envelope(integration, _pagerduty_alert(event, integration), _action(event))
+    await _submit(services, integration, event.dedup_key, [envelope])
+    return JSONResponse(pagerduty_accepted(event.dedup_key), status_code=202)
+
+
+def _pagerduty_key_problem(integration: IntegrationRecord | None) -> str | None:
+    if integration is None:
+        return "Invalid routing key"
+    if not integration.enabled:
+        return f"Routing key belongs to the disabled integration {integration.name!r}"
+    if integration.format is not IntegrationFormat.PAGERDUTY:
+        return f"Routing key belongs to a {integration.format} integration, not a PagerDuty one"
+    return None
+
+
+def _action(event: PagerDutyEvent) -> AlertAction:
+    return AlertAction(event.action.value)
+
+
+def _pagerduty_alert(event: PagerDutyEvent, integration: IntegrationRecord) -> Alert:
+    if event.alert is not None:
+        return event.alert
+    # Acknowledge and resolve carry no content: they name the alert by its key.
+    return Alert(
+        dedup_key=event.dedup_key,
+        fingerprint=event.dedup_key,
+        status=event.status,
+        summary=f"{event.action.value} from {integration.name}",
+    )
+
+
+# --- webhooks -------------------------------------------------------------------------
+
+
+async def _sender(
+    request: Request, session: SessionDep, path_key: str | None, expected: IntegrationFormat
+) -> IntegrationRecord:
+    integration = await authenticate_sender(session, key_from_request(request, path_key))
+    if integration.format is not expected:
+        raise Problem(
+            403,
+            "Wrong integration",
+            f"This key belongs to the {integration.format} integration {integration.name!r}; "
+            f"send {expected} alerts with the key of a {expected} integration.",
+            code="wrong-integration",
+        )
+    return integration
+
+
+async def _webhook(
+    request: Request,
+    session: SessionDep,
+    services: ServicesDep,
+    path_key: str | None,
+    expected: IntegrationFormat,
+) -> AlertsAccepted:
+    integration = await _sender(request, session, path_key, expected)
+    body = await _body(request)
+    parse = parse_alertmanager if expected is IntegrationFormat.ALERTMANAGER else parse_grafana
+    notification: AlertNotification = parse(body)
+    wait = _throttle(services, integration)
+    if wait is not None:
+        raise _too_many(integration, wait)
+    envelopes = [
+        _envelope(integration, alert, _webhook_action(alert), report=True)
+        for alert in notification.alerts
+    ]
+    receipt = await _submit(services, integration, notification.group_key, envelopes)
+    return AlertsAccepted(
+        dedup_key=notification.group_key, alerts=len(envelopes), incident_id=receipt.incident_id
+    )
+
+
+def _webhook_action(alert: Alert) -> AlertAction:
+    return AlertAction.RESOLVE if alert.status is AlertStatus.RESOLVED else AlertAction.TRIGGER
+
+
+def _too_many(integration: IntegrationRecord, wait: float) -> Problem:
+    return Problem(
+        429,
+        "Too many alerts",
+        f"Integration {integration.name!r} allows {integration.rate_limit_per_minute} alerts "
+        "a minute; send again later.",
+        code="too-many-alerts",
+        headers={"Retry-After": str(max(1, round(wait)))},
+    )
+
+
+@router.post("/api/v1/integrations/alertmanager", status_code=202)
+async def alertmanager(
+    request: Request, session: SessionDep, services: ServicesDep
+) -> AlertsAccepted:
+    """Alertmanager's webhook (`webhook_configs`), key as a bearer token."""
+    return await _webhook(request, session, services, None, IntegrationFormat.ALERTMANAGER)
+
+
+@router.post("/api/v1/integrations/alertmanager/{key}", status_code=202)
+async def alertmanager_with_key(
+    request: Request, session: SessionDep, services: ServicesDep, key: PathKey
+) -> AlertsAccepted:
+    """Alertmanager's webhook, key in the URL."""
+    return await _webhook(request, session, services, key, IntegrationFormat.ALERTMANAGER)
+
+
+@router.post("/api/v1/integrations/grafana", status_code=202)
+async def grafana(request: Request, session: SessionDep, services: ServicesDep) -> AlertsAccepted:
+    """Grafana's webhook contact point, key as a bearer token."""
+    return await _webhook(request, session, services, None, IntegrationFormat.GRAFANA)
+
+
+@router.post("/api/v1/integrations/grafana/{key}", status_code=202)
+async def grafana_with_key(
+    request: Request, session: SessionDep, services: ServicesDep, key: PathKey
+) -> AlertsAccepted:
+    """Grafana's webhook contact point, key in the URL."""
+    return await _webhook(request, session, services, key, IntegrationFormat.GRAFANA)
+
+
+@router.post("/api/v1/alerts", status_code=202)
+async def generic_alert(
+    request: Request, session: SessionDep, services: ServicesDep
+) -> AlertsAccepted:
+    """Vagt's own JSON form, for scripts: dedup_key, summary, severity, source, details,
+    labels, links, and status `firing` (default) or `resolved`."""
+    integration = await _sender(request, session, None, IntegrationFormat.GENERIC)
+    alert = parse_generic(await _body(request))
+    wait = _throttle(services, integration)
+    if wait is not None:
+        raise _too_many(integration, wait)
+    receipt = await _submit(
+        services,
+        integration,
+        alert.dedup_key,
+        [_envelope(integration, alert, _webhook_action(alert))],
+    )
+    return AlertsAccepted(dedup_key=alert.dedup_key, alerts=1, incident_id=receipt.incident_id)

@@ -1,0 +1,279 @@
+"""Alerts from monitoring tools, end to end: the HTTP edge, alert groups, incidents.
+
+Runs on Temporal's dev server (update-with-start), with a worker and the API in
+this process and the example payloads of ../shared/payloads.
+"""
+
+import asyncio
+import copy
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from domain.integrations import IntegrationFormat, IntegrationSettings
+from domain.process import DEFAULT_PROCESS
+from domain.routing import Classification, Match, Routing, RoutingRule
+from store.db import Database
+from store.integrations import IntegrationRepository
+from tests.processes import api_stack
+from tests.temporal_fixtures import Receiver
+from vagt.settings import Settings
+from worker import build_worker
+
+PAYLOADS = Path(__file__).resolve().parents[2] / "shared" / "payloads"
+pytestmark = pytest.mark.skipif(not PAYLOADS.is_dir(), reason=f"no example payloads at {PAYLOADS}")
+
+
+def payload(name: str) -> Any:
+    return json.loads((PAYLOADS / name).read_text())
+
+
+@dataclass
+class Stack:
+    http: httpx.AsyncClient
+    settings: Settings
+    database: Database
+
+    async def integration(self, format: IntegrationFormat, **settings: Any) -> str:
+        async with self.database.session() as session:
+            _, key = await IntegrationRepository(session).create(
+                IntegrationSettings(
+                    name=f"{format}-{len(settings)}-{id(settings)}", format=format, **settings
+                )
+            )
+            await session.commit()
+        return key
+
+    async def incidents(self, **params: Any) -> list[dict[str, Any]]:
+        page = (await self.http.get("/api/v1/incidents", params=params | {"limit": 200})).json()
+        items: list[dict[str, Any]] = page["items"]
+        return items
+
+    async def incident(self, incident_id: int) -> dict[str, Any]:
+        shown: dict[str, Any] = (await self.http.get(f"/api/v1/incidents/{incident_id}")).json()
+        return shown
+
+
+@pytest.fixture
+async def stack(dev_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    async with api_stack(dev_server.client, tmp_path) as (http, settings, database):
+        worker = build_worker(
+            dev_server.client, settings, database, Receiver().deliver, DEFAULT_PROCESS
+        )
+        async with worker:
+            yield Stack(http, settings, database)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not true after {seconds:g} s")
+
+
+async def only_incident(stack: Stack) -> dict[str, Any]:
+    async def one() -> bool:
+        return len(await stack.incidents()) == 1
+
+    await eventually(one)
+    return await stack.incident((await stack.incidents())[0]["id"])
+
+
+async def alert_count(stack: Stack, incident_id: int, expected: int) -> None:
+    async def counted() -> bool:
+        alerts = (await stack.incident(incident_id))["alerts"]
+        return alerts is not None and alerts["count"] == expected
+
+    await eventually(counted)
+
+
+class TestPagerDuty:
+    async def test_trigger_repeat_acknowledge_resolve_as_pagerduty_clients_expect(
+        self, stack: Stack
+    ) -> None:
+        key = await stack.integration(IntegrationFormat.PAGERDUTY)
+        event = payload("pagerduty/trigger_full.json") | {"routing_key": key}
+        response = await stack.http.post("/v2/enqueue", json=event)
+        assert response.status_code == 202
+        assert response.json() == payload("pagerduty/response_202_success.json")
+
+        incident = await only_incident(stack)
+        assert incident["title"].startswith("Replication lag 412s on db-primary")
+        assert incident["priority"] == "P1"  # severity critical
+        assert incident["source"]["dedup_key"] == event["dedup_key"]
+        for _ in range(3):
+            assert (await stack.http.post("/v2/enqueue", json=event)).status_code == 202
+        await alert_count(stack, incident["id"], 4)
+        assert len(await stack.incidents()) == 1
+
+        ack = payload("pagerduty/acknowledge.json") | {"routing_key": key}
+        assert (await stack.http.post("/v2/enqueue", json=ack)).status_code == 202
+
+        async def acknowledged() -> bool:
+            shown = await stack.incident(incident["id"])
+            return bool(shown["state"] == "acknowledged")
+
+        await eventually(acknowledged)
+        shown = await stack.incident(incident["id"])
+        ack_event = next(e for e in shown["timeline"] if e["kind"] == "acknowledged")
+        assert ack_event["actor"].startswith("integration:")
+
+        resolve = payload("pagerduty/resolve.json") | {"routing_key": key}
+        assert (await stack.http.post("/v2/enqueue", json=resolve)).status_code == 202
+
+        async def recovered() -> bool:
+            shown = await stack.incident(incident["id"])
+            return any(e["kind"] == "source_recovered" for e in shown["timeline"])
+
+        await eventually(recovered)
+        # Resolving on recovery is off by default: people resolve, with a root cause.
+        assert (await stack.incident(incident["id"]))["state"] == "acknowledged"
+
+    async def test_a_trigger_without_dedup_key_gets_one_generated(self, stack: Stack) -> None:
+        key = await stack.integration(IntegrationFormat.PAGERDUTY)
+        event = payload("pagerduty/trigger_minimal_no_dedup_key.json") | {"routing_key": key}
+        response = await stack.http.post("/v2/enqueue", json=event)
+        assert response.status_code == 202
+        body = response.json()
+        assert (body["status"], body["message"]) == ("success", "Event processed")
+        assert len(body["dedup_key"]) == 32
+
+    async def test_bad_events_get_pagerdutys_400_and_change_nothing(self, stack: Stack) -> None:
+        event = payload("pagerduty/trigger_full.json")
+        short = await stack.http.post("/v2/enqueue", json=event | {"routing_key": "abc"})
+        assert short.status_code == 400
+        assert short.json() == payload("pagerduty/response_400_invalid_event.json")
+        unknown = await stack.http.post("/v2/enqueue", json=event)  # 32 chars, not ours
+        assert unknown.status_code == 400
+        assert unknown.json()["errors"] == ["Invalid routing key"]
+        key = await stack.integration(IntegrationFormat.PAGERDUTY)
+        bad = copy.deepcopy(event) | {"routing_key": key}
+        bad["payload"]["severity"] = "catastrophic"
+        refused = await stack.http.post("/v2/enqueue", json=bad)
+        assert refused.status_code == 400
+        assert "payload.severity" in refused.json()["errors"][0]
+        too_big = await stack.http.post(
+            "/v2/enqueue", content=b'{"x": "' + b"a" * (600 * 1024) + b'"}'
+        )
+        assert too_big.status_code == 400
+        await asyncio.sleep(0.5)
+        assert await stack.incidents() == []
+
+    async def test_past_its_rate_an_integration_gets_429(self, stack: Stack) -> None:
+        key = await stack.integration(IntegrationFormat.PAGERDUTY, rate_limit_per_minute=2)
+        event = payload("pagerduty/trigger_minimal_no_dedup_key.json") | {"routing_key": key}
+        answers = [(await stack.http.post("/v2/enqueue", json=event)).status_code for _ in range(3)]
+        assert answers == [202, 202, 429]
+
+
+class TestAlertmanager:
+    async def test_a_group_opens_one_incident_repeats_are_idempotent_and_recovery_is_noted(
+        self, stack: Stack
+    ) -> None:
+        key = await stack.integration(IntegrationFormat.ALERTMANAGER)
+        auth = {"Authorization": f"Bearer {key}"}
+        firing = payload("alertmanager/firing_grouped.json")
+        url = "/api/v1/integrations/alertmanager"
+        response = await stack.http.post(url, json=firing, headers=auth)
+        assert response.status_code == 202, response.text
+        incident = await only_incident(stack)
+        alerts = len(firing["alerts"])
+        await alert_count(stack, incident["id"], alerts)
+
+        # Alertmanager re-sends the whole group: nothing new, nothing counted twice.
+        by_path = await stack.http.post(f"{url}/{key}", json=firing, headers={"Authorization": ""})
+        assert by_path.status_code == 202
+        partial = payload("alertmanager/mixed_partial_resolve.json")
+        assert (await stack.http.post(url, json=partial, headers=auth)).status_code == 202
+        resolved = payload("alertmanager/resolved_all.json")
+        assert (await stack.http.post(url, json=resolved, headers=auth)).status_code == 202
+
+        async def recovered() -> bool:
+            shown = await stack.incident(incident["id"])
+            return any(e["kind"] == "source_recovered" for e in shown["timeline"])
+
+        await eventually(recovered)
+        shown = await stack.incident(incident["id"])
+        assert shown["alerts"]["firing"] == 0
+        assert shown["state"] == "detected"
+        assert len(await stack.incidents()) == 1
+
+    async def test_resolve_on_recovery_resolves_and_the_next_firing_opens_a_new_incident(
+        self, stack: Stack
+    ) -> None:
+        key = await stack.integration(IntegrationFormat.ALERTMANAGER, resolve_on_recovery=True)
+        auth = {"Authorization": f"Bearer {key}"}
+        url = "/api/v1/integrations/alertmanager"
+        await stack.http.post(url, json=payload("alertmanager/firing_grouped.json"), headers=auth)
+        first = await only_incident(stack)
+        await stack.http.post(url, json=payload("alertmanager/resolved_all.json"), headers=auth)
+
+        async def resolved() -> bool:
+            return bool((await stack.incident(first["id"]))["state"] == "resolved")
+
+        await eventually(resolved)
+        await stack.http.post(url, json=payload("alertmanager/firing_grouped.json"), headers=auth)
+
+        async def second_opened() -> bool:
+            return len(await stack.incidents()) == 2
+
+        await eventually(second_opened)
+
+    async def test_bad_key_401_and_malformed_body_400(self, stack: Stack) -> None:
+        url = "/api/v1/integrations/alertmanager"
+        no_key = await stack.http.post(url, json=payload("alertmanager/firing_grouped.json"))
+        assert no_key.status_code == 401
+        key = await stack.integration(IntegrationFormat.ALERTMANAGER)
+        malformed = await stack.http.post(
+            url, content=b"{nope", headers={"Authorization": f"Bearer {key}"}
+        )
+        assert malformed.status_code == 400
+        assert malformed.headers["content-type"] == "application/problem+json"
+
+
+class TestGrafanaAndGeneric:
+    async def test_grafana_test_notifications_are_recorded_and_do_not_page(
+        self, stack: Stack
+    ) -> None:
+        key = await stack.integration(IntegrationFormat.GRAFANA)
+        test = payload("grafana/firing_grouped.json")
+        for alert in test["alerts"]:
+            alert["labels"] = {"alertname": "TestAlert", "instance": "Grafana"}
+            alert["annotations"] = {"summary": "Notification test"}
+        response = await stack.http.post(
+            "/api/v1/integrations/grafana", json=test, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 202
+        await asyncio.sleep(1)
+        assert await stack.incidents() == []
+
+    async def test_generic_alert_routes_by_label(self, stack: Stack) -> None:
+        routing = Routing(
+            rules=[
+                RoutingRule(
+                    match=Match(labels={"team": "payments"}),
+                    set=Classification(service="checkout", category="application"),
+                )
+            ]
+        )
+        key = await stack.integration(IntegrationFormat.GENERIC, routing=routing)
+        body = {
+            "dedup_key": "disk-full-build-3",
+            "summary": "Disk 97% full on build-agent-3",
+            "severity": "warning",
+            "labels": {"team": "payments"},
+        }
+        response = await stack.http.post(
+            "/api/v1/alerts", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert response.status_code == 202, response.text
+        incident = await only_incident(stack)
+        assert (incident["service"], incident["category"]) == ("checkout", "application")
+        assert incident["priority"] == "P3"  # warning: impact 2, urgency 2

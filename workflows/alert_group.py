@@ -1,0 +1,188 @@
+"""One long-lived workflow per (integration, dedup key): the door every alert goes through.
+
+Senders reach it with update-with-start, so concurrent senders of the same key meet
+in one workflow and never race to open two incidents. It answers at once (the
+alert is durable when the update is accepted); opening the incident and passing
+repeats on happen in its own loop, in batches, so a storm does not flood the
+incident's history.
+"""
+
+import hashlib
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.incidents import IncidentActivities
+    from domain.alert_groups import (
+        AlertBatch,
+        AlertGroup,
+        AlertSource,
+        GroupSettings,
+        Receipt,
+        opening_for,
+        source_actor,
+    )
+    from workflows.incident import (
+        AlertNews,
+        Declaration,
+        IncidentInput,
+        IncidentWorkflow,
+        workflow_id,
+    )
+
+# Repeats reach the open incident at most this often, each time as one signal.
+PASS_ON_EVERY = timedelta(seconds=2)
+DEFAULT_HISTORY_LIMIT = 3_000
+
+_PREPARE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
+
+
+def group_workflow_id(integration_uid: str, dedup_key: str) -> str:
+    # Dedup keys are whatever senders choose (up to 255 characters of anything): a
+    # digest keeps the workflow id short and safe.
+    digest = hashlib.sha256(dedup_key.encode()).hexdigest()[:40]
+    return f"alerts-{integration_uid}-{digest}"
+
+
+class AlertGroupInput(BaseModel):
+    settings: GroupSettings
+    dedup_key: str
+    group: AlertGroup | None = None  # carried over by continue-as-new
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+
+
+@workflow.defn
+class AlertGroupWorkflow:
+    @workflow.init
+    def __init__(self, input: AlertGroupInput) -> None:
+        self._history_limit = input.history_limit
+        self._group = input.group or AlertGroup(
+            integration_id=input.settings.integration_id,
+            dedup_key=input.dedup_key,
+            settings=input.settings,
+        )
+        self._last_pass_on: datetime | None = None
+
+    @workflow.run
+    async def run(self, input: AlertGroupInput) -> None:
+        while True:
+            await workflow.wait_condition(self._has_work)
+            if self._group.needs_incident() is not None:
+                await self._open_incident()
+            await self._pass_on()
+            if self._history_full():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    AlertGroupInput(
+                        settings=self._group.settings,
+                        dedup_key=self._group.dedup_key,
+                        group=self._group,
+                        history_limit=self._history_limit,
+                    )
+                )
+
+    @workflow.update
+    def ingest(self, batch: AlertBatch) -> Receipt:
+        return self._group.accept(batch)
+
+    @ingest.validator
+    def _check_ingest(self, batch: AlertBatch) -> None:
+        if batch.dedup_key != self._group.dedup_key:
+            raise ApplicationError(
+                f"this group is for dedup key {self._group.dedup_key!r}, not {batch.dedup_key!r}",
+                type="WrongGroup",
+                non_retryable=True,
+            )
+
+    @workflow.signal
+    def incident_resolved(self, incident_id: int) -> None:
+        self._group.incident_closed(incident_id)
+
+    @workflow.signal
+    def incident_reopened(self, incident_id: int) -> None:
+        self._group.incident_reopened(incident_id)
+
+    @workflow.query
+    def group(self) -> AlertGroup:
+        return self._group
+
+    def _has_work(self) -> bool:
+        return (
+            self._group.needs_incident() is not None
+            or (self._group.incident_id is not None and not self._group.pending.empty())
+            or self._history_full()
+        )
+
+    async def _open_incident(self) -> None:
+        envelope = self._group.needs_incident()
+        assert envelope is not None
+        settings = self._group.settings
+        while True:
+            prepared = await workflow.execute_activity_method(
+                IncidentActivities.prepare_incident,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_PREPARE_RETRY,
+            )
+            opening = opening_for(envelope, prepared.process)
+            source = AlertSource(
+                integration_id=settings.integration_id,
+                integration_name=settings.integration_name,
+                dedup_key=self._group.dedup_key,
+                group_workflow_id=workflow.info().workflow_id,
+            )
+            declaration = Declaration(
+                incident_id=prepared.incident_id,
+                request=opening.request,
+                actor=source_actor(source),
+                declared_at=envelope.received_at,
+                process=prepared.process,
+                source=source,
+                routed_policy=opening.routed_policy,
+                routing_problems=opening.problems,
+            )
+            try:
+                await workflow.start_child_workflow(
+                    IncidentWorkflow.run,
+                    IncidentInput(declaration=declaration),
+                    id=workflow_id(prepared.incident_id),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
+            except WorkflowAlreadyStartedError:
+                continue  # that number names an incident already (an old read model): next
+            self._group.opened(prepared.incident_id)
+            return
+
+    async def _pass_on(self) -> None:
+        if self._group.incident_id is None or self._group.pending.empty():
+            return
+        if self._last_pass_on is not None:
+            wait = self._last_pass_on + PASS_ON_EVERY - workflow.now()
+            if wait > timedelta(0):
+                await workflow.sleep(wait)  # more repeats gather meanwhile
+        activity = self._group.take_pending()
+        incident_id = self._group.incident_id
+        if activity is None or incident_id is None:
+            return
+        self._last_pass_on = workflow.now()
+        news = AlertNews(
+            activity=activity, resolve_on_recovery=self._group.settings.resolve_on_recovery
+        )
+        incident = workflow.get_external_workflow_handle(workflow_id(incident_id))
+        try:
+            await incident.signal(IncidentWorkflow.alerts_observed, news)
+        except ApplicationError:
+            # The incident's workflow is gone (closed) without telling us: treat it as
+            # resolved, so the next trigger opens a new incident.
+            self._group.incident_closed(incident_id)
+
+    def _history_full(self) -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() >= self._history_limit
+            or info.is_continue_as_new_suggested()
+        )
