@@ -11,8 +11,19 @@ from api import errors
 from api.deps import Services
 from api.gateway import IncidentGateway
 from api.ingest import AlertIngestor
+from api.integration_directory import IntegrationDirectory
+from api.metrics import Metrics
 from api.ratelimit import RateLimiter
-from api.routes import alerts, health, incidents, integrations, schedules, users
+from api.routes import (
+    alerts,
+    changes,
+    health,
+    incidents,
+    integrations,
+    metrics,
+    schedules,
+    users,
+)
 from domain.process import ProcessDocument
 from store.db import Database
 from store.users import bootstrap_admin
@@ -56,6 +67,7 @@ def create_app(
                     client, settings.task_queue, timeout=settings.step_timeout_seconds
                 ),
                 rate_limiter=RateLimiter(),
+                integrations=IntegrationDirectory(db),
             )
             yield
 
@@ -65,8 +77,9 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.metrics = Metrics()
     errors.install(app)
-    for module in (health, incidents, integrations, schedules, users, alerts):
+    for module in (health, incidents, integrations, schedules, users, alerts, changes, metrics):
         app.include_router(module.router)
     return app
 

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import Problem
 from api.gateway import IncidentGateway
 from api.ingest import AlertIngestor
+from api.integration_directory import IntegrationDirectory
+from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from domain.process import ProcessDocument
 from domain.roles import Role
@@ -29,9 +31,10 @@ class Services:
     process: ProcessDocument
     ingestor: AlertIngestor
     rate_limiter: RateLimiter
+    integrations: IntegrationDirectory
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -47,11 +50,19 @@ async def _session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 
-def _gateway(services: ServicesDep) -> IncidentGateway:
+async def _gateway(services: ServicesDep) -> IncidentGateway:
     return services.gateway
 
 
 GatewayDep = Annotated[IncidentGateway, Depends(_gateway)]
+
+
+async def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
 
 _bearer = HTTPBearer(auto_error=False, description="A Vagt user token: `Bearer vagt_...`")
 

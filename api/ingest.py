@@ -11,18 +11,23 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.alert_groups import AlertBatch, AlertEnvelope, GroupSettings, Receipt
+from domain.alert_groups import AlertBatch, AlertEnvelope, GroupSettings, Receipt, compact
 from workflows.alert_group import AlertGroupInput, AlertGroupWorkflow, group_workflow_id
 
 log = logging.getLogger("vagt.ingest")
 
 # Temporal answers RESOURCE_EXHAUSTED when a workflow has too many updates in flight
 # (several API replicas sending to one group): back off and send again.
-_BUSY_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+_BUSY_RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 
 
 class IngestUnavailable(Exception):
@@ -100,12 +105,12 @@ class AlertIngestor:
         batch = AlertBatch(
             settings=settings,
             dedup_key=dedup_key,
-            envelopes=[envelope for waiting in taken for envelope in waiting.envelopes],
+            envelopes=compact([envelope for waiting in taken for envelope in waiting.envelopes]),
         )
         try:
             async with asyncio.timeout(self._timeout):
                 receipt = await self._update_with_start(settings, batch)
-        except TimeoutError:
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             error = IngestUnavailable(f"no worker took the alerts within {self._timeout:g} s")
             for waiting in taken:
                 waiting.done.set_exception(error)

@@ -7,12 +7,12 @@ carries the key as `routing_key` in the body and answers a bad one with its own
 
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Problem
-from store.integrations import IntegrationRecord, IntegrationRepository
+from store.integrations import IntegrationRecord
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -34,7 +34,9 @@ def key_from_request(request: Request, path_key: str | None) -> str | None:
     return path_key or None
 
 
-async def authenticate_sender(session: AsyncSession, key: str | None) -> IntegrationRecord:
+async def authenticate_sender(
+    find: Callable[[str], Awaitable[IntegrationRecord | None]], key: str | None
+) -> IntegrationRecord:
     """The enabled integration holding `key`; 401 for no or an unknown key, 403 if disabled."""
     if not key:
         raise Problem(
@@ -46,7 +48,7 @@ async def authenticate_sender(session: AsyncSession, key: str | None) -> Integra
             code="integration-key-missing",
             headers=_CHALLENGE,
         )
-    integration = await IntegrationRepository(session).by_key(key)
+    integration = await find(key)
     if integration is None:
         raise Problem(
             401,

@@ -38,11 +38,48 @@ class AlertEnvelope(BaseModel):
     action: AlertAction
     received_at: datetime
     decision: Decision
+    repeats: int = Field(
+        default=1,
+        ge=1,
+        description="How many identical alerts this envelope stands for (the last one's "
+        "time is received_at): a storm of repeats travels as one line.",
+    )
     report: bool = Field(
         default=False,
         description="A report of current state (Alertmanager, Grafana): an identical report "
         "of an alert already firing, or of one already resolved, is not news.",
     )
+
+    def slim(self) -> "AlertEnvelope":
+        """The envelope without the alert's bulky content (details, labels, links,
+        images), for alerts that can only be repeats: their identity, status and
+        content hash are all a group needs, and history stays small in a storm."""
+        alert = self.alert.model_copy(
+            update={"details": {}, "labels": {}, "links": [], "images": []}
+        )
+        return self.model_copy(update={"alert": alert})
+
+
+def compact(envelopes: list[AlertEnvelope]) -> list[AlertEnvelope]:
+    """`envelopes` as few lines as they can be without losing a count: identical alerts
+    (same action, identity and content) folded into one line each, in order of first
+    appearance, and only the first trigger kept whole, since only it can open an incident."""
+    lines: dict[tuple[object, ...], AlertEnvelope] = {}
+    first = next((e for e in envelopes if e.action is AlertAction.TRIGGER), None)
+    for envelope in envelopes:
+        alert = envelope.alert
+        key = (envelope.action, alert.fingerprint, alert.content_hash, envelope.report, alert.test)
+        line = lines.get(key)
+        if line is None:
+            lines[key] = envelope if envelope is first else envelope.slim()
+        else:
+            lines[key] = line.model_copy(
+                update={
+                    "repeats": line.repeats + envelope.repeats,
+                    "received_at": envelope.received_at,
+                }
+            )
+    return list(lines.values())
 
 
 class GroupSettings(BaseModel):
@@ -86,8 +123,8 @@ class AlertActivity(BaseModel):
     acknowledged: bool = False
     samples: list[AlertSample] = []
 
-    def add(self, envelope: AlertEnvelope, firing: int) -> None:
-        self.count += 1
+    def add(self, envelope: AlertEnvelope, firing: int, count: int) -> None:
+        self.count += count
         self.first_seen = self.first_seen or envelope.received_at
         self.last_seen = envelope.received_at
         self.firing = firing
@@ -126,7 +163,8 @@ class AlertGroup(BaseModel):
         self.settings = batch.settings
         for envelope in batch.envelopes:
             self._take(envelope)
-        return Receipt(accepted=len(batch.envelopes), incident_id=self.incident_id)
+        accepted = sum(envelope.repeats for envelope in batch.envelopes)
+        return Receipt(accepted=accepted, incident_id=self.incident_id)
 
     def needs_incident(self) -> AlertEnvelope | None:
         """The alert to open an incident for, if one must be opened now."""
@@ -158,20 +196,22 @@ class AlertGroup(BaseModel):
     def _take(self, envelope: AlertEnvelope) -> None:
         alert = envelope.alert
         if alert.test:
-            self.test_notifications += 1
+            self.test_notifications += envelope.repeats
             self.last_test_at = envelope.received_at
             return
         if envelope.report and self._already_known(envelope):
             self.pending.last_seen = envelope.received_at
             return
-        self.total += 1
+        # A state report counts once however often it came; an event counts each time.
+        count = 1 if envelope.report else envelope.repeats
+        self.total += count
         if envelope.action is AlertAction.TRIGGER:
             self._fire(envelope)
         elif envelope.action is AlertAction.RESOLVE:
             self._recover(envelope)
         elif self.incident_id is not None or self.opening is not None:
             self.pending.acknowledged = True
-        self.pending.add(envelope, self._firing_count())
+        self.pending.add(envelope, self._firing_count(), count)
 
     def _already_known(self, envelope: AlertEnvelope) -> bool:
         alert = envelope.alert

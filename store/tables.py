@@ -174,3 +174,30 @@ class IntegrationRow(Base):
     key_hint: Mapped[str] = mapped_column(String(4))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ChangeEventRow(Base):
+    """A change a sender reported (a deploy, a config push): context for responders, never paged."""
+
+    __tablename__ = "change_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    service: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    # The sender's timestamp when it gave one, else when Vagt received the event.
+    happened_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    details: Mapped[dict[str, Any]]
+    links: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+
+
+# Lists show the newest first, for one service or all; ties broken by id.
+Index(
+    "ix_change_events_service_happened_at",
+    ChangeEventRow.service,
+    ChangeEventRow.happened_at.desc(),
+    ChangeEventRow.id.desc(),
+)
+Index("ix_change_events_happened_at", ChangeEventRow.happened_at.desc(), ChangeEventRow.id.desc())

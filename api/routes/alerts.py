@@ -18,10 +18,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.deps import ServicesDep, SessionDep
+from api.deps import MetricsDep, ServicesDep
 from api.errors import Problem
 from api.ingest import IngestUnavailable
 from api.integration_auth import authenticate_sender, key_from_request
+from api.metrics import AlertOutcome
 from domain.alert_formats import (
     PagerDutyEvent,
     pagerduty_accepted,
@@ -34,7 +35,7 @@ from domain.alert_groups import AlertAction, AlertEnvelope, GroupSettings, Recei
 from domain.alerts import Alert, AlertNotification, AlertStatus, InvalidAlert, parse_generic
 from domain.integrations import IntegrationFormat
 from domain.routing import route
-from store.integrations import IntegrationRecord, IntegrationRepository
+from store.integrations import IntegrationRecord
 
 log = logging.getLogger("vagt.alerts")
 
@@ -53,7 +54,7 @@ class AlertsAccepted(BaseModel):
     incident_id: int | None = None
 
 
-async def _body(request: Request) -> Any:
+async def read_body(request: Request) -> Any:
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise InvalidAlert([f"The body is {len(raw)} bytes; the limit is {MAX_BODY} (512 KB)"])
@@ -84,7 +85,7 @@ def _envelope(
     )
 
 
-def _throttle(services: ServicesDep, integration: IntegrationRecord) -> float | None:
+def throttle(services: ServicesDep, integration: IntegrationRecord) -> float | None:
     return services.rate_limiter.allow(
         integration.id, integration.rate_limit_per_minute, time.monotonic()
     )
@@ -112,30 +113,38 @@ async def _submit(
 
 @router.post("/v2/enqueue", status_code=202, response_model=None)
 async def pagerduty_enqueue(
-    request: Request, session: SessionDep, services: ServicesDep
+    request: Request, services: ServicesDep, metrics: MetricsDep
 ) -> JSONResponse:
     """PagerDuty Events API v2: trigger, acknowledge and resolve, answered as PagerDuty does."""
-    try:
-        event = parse_pagerduty_event(await _body(request), uuid.uuid4().hex)
-    except InvalidAlert as refusal:
-        return JSONResponse(pagerduty_invalid(refusal.errors), status_code=400)
-    integration = await IntegrationRepository(session).by_key(event.routing_key)
-    problem = _pagerduty_key_problem(integration)
-    if problem or integration is None:
-        return JSONResponse(pagerduty_invalid([problem or "Invalid routing key"]), status_code=400)
-    wait = _throttle(services, integration)
-    if wait is not None:
-        return JSONResponse(
-            {"status": "throttle event", "message": "Too many events for this routing key"},
-            status_code=429,
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
-    envelope = _envelope(integration, _pagerduty_alert(event, integration), _action(event))
-    await _submit(services, integration, event.dedup_key, [envelope])
+    with metrics.observe_alerts(IntegrationFormat.PAGERDUTY) as observed:
+        try:
+            event = parse_pagerduty_event(await read_body(request), uuid.uuid4().hex)
+        except InvalidAlert as refusal:
+            observed.refused(AlertOutcome.INVALID)
+            return JSONResponse(pagerduty_invalid(refusal.errors), status_code=400)
+        integration = await services.integrations.by_key(event.routing_key)
+        observed.integration = integration.name if integration else ""
+        problem = pagerduty_key_problem(integration)
+        if problem or integration is None:
+            observed.refused(AlertOutcome.UNAUTHORIZED)
+            return JSONResponse(
+                pagerduty_invalid([problem or "Invalid routing key"]), status_code=400
+            )
+        wait = throttle(services, integration)
+        if wait is not None:
+            observed.refused(AlertOutcome.RATE_LIMITED)
+            return JSONResponse(
+                {"status": "throttle event", "message": "Too many events for this routing key"},
+                status_code=429,
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
+        envelope = _envelope(integration, _pagerduty_alert(event, integration), _action(event))
+        await _submit(services, integration, event.dedup_key, [envelope])
+        observed.accepted()
     return JSONResponse(pagerduty_accepted(event.dedup_key), status_code=202)
 
 
-def _pagerduty_key_problem(integration: IntegrationRecord | None) -> str | None:
+def pagerduty_key_problem(integration: IntegrationRecord | None) -> str | None:
     if integration is None:
         return "Invalid routing key"
     if not integration.enabled:
@@ -165,9 +174,11 @@ def _pagerduty_alert(event: PagerDutyEvent, integration: IntegrationRecord) -> A
 
 
 async def _sender(
-    request: Request, session: SessionDep, path_key: str | None, expected: IntegrationFormat
+    request: Request, services: ServicesDep, path_key: str | None, expected: IntegrationFormat
 ) -> IntegrationRecord:
-    integration = await authenticate_sender(session, key_from_request(request, path_key))
+    integration = await authenticate_sender(
+        services.integrations.by_key, key_from_request(request, path_key)
+    )
     if integration.format is not expected:
         raise Problem(
             403,
@@ -181,23 +192,26 @@ async def _sender(
 
 async def _webhook(
     request: Request,
-    session: SessionDep,
     services: ServicesDep,
+    metrics: MetricsDep,
     path_key: str | None,
     expected: IntegrationFormat,
 ) -> AlertsAccepted:
-    integration = await _sender(request, session, path_key, expected)
-    body = await _body(request)
-    parse = parse_alertmanager if expected is IntegrationFormat.ALERTMANAGER else parse_grafana
-    notification: AlertNotification = parse(body)
-    wait = _throttle(services, integration)
-    if wait is not None:
-        raise _too_many(integration, wait)
-    envelopes = [
-        _envelope(integration, alert, _webhook_action(alert), report=True)
-        for alert in notification.alerts
-    ]
-    receipt = await _submit(services, integration, notification.group_key, envelopes)
+    with metrics.observe_alerts(expected) as observed:
+        integration = await _sender(request, services, path_key, expected)
+        observed.integration = integration.name
+        body = await read_body(request)
+        parse = parse_alertmanager if expected is IntegrationFormat.ALERTMANAGER else parse_grafana
+        notification: AlertNotification = parse(body)
+        wait = throttle(services, integration)
+        if wait is not None:
+            raise _too_many(integration, wait)
+        envelopes = [
+            _envelope(integration, alert, _webhook_action(alert), report=True)
+            for alert in notification.alerts
+        ]
+        receipt = await _submit(services, integration, notification.group_key, envelopes)
+        observed.accepted(len(envelopes))
     return AlertsAccepted(
         dedup_key=notification.group_key, alerts=len(envelopes), incident_id=receipt.incident_id
     )
@@ -220,49 +234,52 @@ def _too_many(integration: IntegrationRecord, wait: float) -> Problem:
 
 @router.post("/api/v1/integrations/alertmanager", status_code=202)
 async def alertmanager(
-    request: Request, session: SessionDep, services: ServicesDep
+    request: Request, services: ServicesDep, metrics: MetricsDep
 ) -> AlertsAccepted:
     """Alertmanager's webhook (`webhook_configs`), key as a bearer token."""
-    return await _webhook(request, session, services, None, IntegrationFormat.ALERTMANAGER)
+    return await _webhook(request, services, metrics, None, IntegrationFormat.ALERTMANAGER)
 
 
 @router.post("/api/v1/integrations/alertmanager/{key}", status_code=202)
 async def alertmanager_with_key(
-    request: Request, session: SessionDep, services: ServicesDep, key: PathKey
+    request: Request, services: ServicesDep, metrics: MetricsDep, key: PathKey
 ) -> AlertsAccepted:
     """Alertmanager's webhook, key in the URL."""
-    return await _webhook(request, session, services, key, IntegrationFormat.ALERTMANAGER)
+    return await _webhook(request, services, metrics, key, IntegrationFormat.ALERTMANAGER)
 
 
 @router.post("/api/v1/integrations/grafana", status_code=202)
-async def grafana(request: Request, session: SessionDep, services: ServicesDep) -> AlertsAccepted:
+async def grafana(request: Request, services: ServicesDep, metrics: MetricsDep) -> AlertsAccepted:
     """Grafana's webhook contact point, key as a bearer token."""
-    return await _webhook(request, session, services, None, IntegrationFormat.GRAFANA)
+    return await _webhook(request, services, metrics, None, IntegrationFormat.GRAFANA)
 
 
 @router.post("/api/v1/integrations/grafana/{key}", status_code=202)
 async def grafana_with_key(
-    request: Request, session: SessionDep, services: ServicesDep, key: PathKey
+    request: Request, services: ServicesDep, metrics: MetricsDep, key: PathKey
 ) -> AlertsAccepted:
     """Grafana's webhook contact point, key in the URL."""
-    return await _webhook(request, session, services, key, IntegrationFormat.GRAFANA)
+    return await _webhook(request, services, metrics, key, IntegrationFormat.GRAFANA)
 
 
 @router.post("/api/v1/alerts", status_code=202)
 async def generic_alert(
-    request: Request, session: SessionDep, services: ServicesDep
+    request: Request, services: ServicesDep, metrics: MetricsDep
 ) -> AlertsAccepted:
     """Vagt's own JSON form, for scripts: dedup_key, summary, severity, source, details,
     labels, links, and status `firing` (default) or `resolved`."""
-    integration = await _sender(request, session, None, IntegrationFormat.GENERIC)
-    alert = parse_generic(await _body(request))
-    wait = _throttle(services, integration)
-    if wait is not None:
-        raise _too_many(integration, wait)
-    receipt = await _submit(
-        services,
-        integration,
-        alert.dedup_key,
-        [_envelope(integration, alert, _webhook_action(alert))],
-    )
+    with metrics.observe_alerts(IntegrationFormat.GENERIC) as observed:
+        integration = await _sender(request, services, None, IntegrationFormat.GENERIC)
+        observed.integration = integration.name
+        alert = parse_generic(await read_body(request))
+        wait = throttle(services, integration)
+        if wait is not None:
+            raise _too_many(integration, wait)
+        receipt = await _submit(
+            services,
+            integration,
+            alert.dedup_key,
+            [_envelope(integration, alert, _webhook_action(alert))],
+        )
+        observed.accepted()
     return AlertsAccepted(dedup_key=alert.dedup_key, alerts=1, incident_id=receipt.incident_id)

@@ -48,7 +48,7 @@ class TestAuthenticateSender:
                 IntegrationSettings(name="prometheus", format=IntegrationFormat.ALERTMANAGER)
             )
 
-            assert await authenticate_sender(session, key) == created
+            assert await authenticate_sender(IntegrationRepository(session).by_key, key) == created
 
     @pytest.mark.parametrize("key", [None, "", "0" * 32])
     async def test_no_or_an_unknown_key_is_401_with_a_challenge(
@@ -56,7 +56,7 @@ class TestAuthenticateSender:
     ) -> None:
         async with database.session() as session:
             with pytest.raises(Problem) as raised:
-                await authenticate_sender(session, key)
+                await authenticate_sender(IntegrationRepository(session).by_key, key)
 
         assert raised.value.status == 401
         assert raised.value.headers == {"WWW-Authenticate": "Bearer"}
@@ -72,7 +72,7 @@ class TestAuthenticateSender:
             )
 
             with pytest.raises(Problem) as raised:
-                await authenticate_sender(session, key)
+                await authenticate_sender(IntegrationRepository(session).by_key, key)
 
         assert raised.value.status == 403
         assert "'prometheus' is disabled" in raised.value.detail

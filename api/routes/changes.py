@@ -1,0 +1,157 @@
+"""Change events: deploys, config pushes and other changes, listed next to incidents.
+
+`POST /v2/change/enqueue` is PagerDuty's Change Events API, answered as PagerDuty does, so
+a CI pipeline or PagerDuty client sends to Vagt with only a new URL. A change never pages
+and has no lifecycle, so it goes straight to the read model, not through Temporal; the 202
+is given once it is committed there.
+"""
+
+import logging
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import CurrentUser, ServicesDep, SessionDep
+from api.errors import Problem
+from api.routes.alerts import pagerduty_key_problem, read_body, throttle
+from domain.alert_formats import ChangeEvent, pagerduty_invalid, parse_pagerduty_change
+from domain.alerts import Alert, AlertStatus, InvalidAlert, Severity
+from domain.routing import Routing, route
+from store.changes import ChangePage, ChangeRecord, ChangeRepository
+from store.integrations import IntegrationRecord, IntegrationRepository
+
+log = logging.getLogger("vagt.changes")
+
+router = APIRouter(tags=["changes"])
+
+# The key the routing rules see the change's source under, as for PagerDuty triggers.
+SOURCE_LABEL = "source"
+# A change carries no severity; routed as the mildest, so rules for severe alerts skip it.
+CHANGE_SEVERITY = Severity.INFO
+
+
+def change_accepted() -> dict[str, str]:
+    """The 202 body, keys in the order of PagerDuty's event answer (sent compact)."""
+    return {"status": "success", "message": "Change event processed"}
+
+
+def _pagerduty_answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    texts = {
+        202: "Recorded: `status` success.",
+        400: "PagerDuty's `invalid event`, its `errors` naming each problem.",
+        429: "The integration passed its rate limit; retry after `Retry-After` seconds.",
+        503: "The read model could not record it; nothing was recorded, retry.",
+    }
+    return {code: {"description": texts[code]} for code in codes}
+
+
+@router.post(
+    "/v2/change/enqueue",
+    status_code=202,
+    response_model=None,
+    responses=_pagerduty_answers(202, 400, 429, 503),
+)
+async def pagerduty_change_enqueue(
+    request: Request, session: SessionDep, services: ServicesDep
+) -> JSONResponse:
+    """PagerDuty Change Events API: a change recorded for the integration's service; never
+    opens or pages an incident."""
+    try:
+        change = parse_pagerduty_change(await read_body(request))
+    except InvalidAlert as refusal:
+        return JSONResponse(pagerduty_invalid(refusal.errors), status_code=400)
+    integration = await IntegrationRepository(session).by_key(change.routing_key)
+    problem = pagerduty_key_problem(integration)
+    if problem or integration is None:
+        return JSONResponse(pagerduty_invalid([problem or "Invalid routing key"]), status_code=400)
+    wait = throttle(services, integration)
+    if wait is not None:
+        return JSONResponse(
+            {"status": "throttle event", "message": "Too many events for this routing key"},
+            status_code=429,
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
+    await _record(session, integration, change)
+    return JSONResponse(change_accepted(), status_code=202)
+
+
+async def _record(
+    session: AsyncSession, integration: IntegrationRecord, change: ChangeEvent
+) -> ChangeRecord:
+    received_at = datetime.now(UTC)
+    try:
+        record = await ChangeRepository(session).add(
+            integration_id=integration.id,
+            service=routed_service(change, integration.routing),
+            summary=change.summary,
+            source=change.source,
+            happened_at=change.timestamp or received_at,
+            received_at=received_at,
+            details=change.custom_details,
+            links=change.links,
+        )
+        await session.commit()
+    except OperationalError as error:
+        log.warning("change event for %s not recorded: %s", integration.name, error)
+        raise Problem(
+            503,
+            "Change not recorded",
+            "Vagt could not write the change event just now; nothing was recorded. "
+            "Send it again (senders retry a 503 by themselves).",
+            code="change-not-recorded",
+            headers={"Retry-After": "5"},
+        ) from error
+    return record
+
+
+def routed_service(change: ChangeEvent, routing: Routing) -> str | None:
+    """The service the integration's rules give the change, as if it were an alert.
+
+    Rules see the source (as `source` and as the `source` label) and the custom details
+    whose values are strings as labels, so `labels: {environment: prod}` matches a
+    deploy reporting `"environment": "prod"`; the severity is info.
+    """
+    labels = {
+        name: value for name, value in change.custom_details.items() if isinstance(value, str)
+    }
+    if change.source is not None:
+        labels[SOURCE_LABEL] = change.source
+    alert = Alert(
+        # Identity is irrelevant to routing; an alert needs one all the same.
+        dedup_key="change",
+        fingerprint="change",
+        status=AlertStatus.FIRING,
+        summary=change.summary,
+        source=change.source,
+        severity=CHANGE_SEVERITY,
+        labels=labels,
+    )
+    return route(alert, routing).service
+
+
+@router.get("/api/v1/changes")
+async def list_changes(
+    user: CurrentUser,
+    session: SessionDep,
+    service: str | None = None,
+    since: Annotated[
+        datetime | None, Query(description="Changes at or after this time (UTC if no offset).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Changes before this time (UTC if no offset).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ChangePage:
+    """Recent changes, newest first by when they happened: what changed before an incident."""
+    return await ChangeRepository(session).list(
+        service, _aware(since), _aware(until), limit=limit, offset=offset
+    )
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
