@@ -22,7 +22,7 @@ from domain.alert_formats import ChangeEvent, pagerduty_invalid, parse_pagerduty
 from domain.alerts import Alert, AlertStatus, InvalidAlert, Severity
 from domain.routing import Routing, route
 from store.changes import ChangePage, ChangeRecord, ChangeRepository
-from store.integrations import IntegrationRecord, IntegrationRepository
+from store.integrations import IntegrationRecord
 
 log = logging.getLogger("vagt.changes")
 
@@ -64,7 +64,7 @@ async def pagerduty_change_enqueue(
         change = parse_pagerduty_change(await read_body(request))
     except InvalidAlert as refusal:
         return JSONResponse(pagerduty_invalid(refusal.errors), status_code=400)
-    integration = await IntegrationRepository(session).by_key(change.routing_key)
+    integration = await services.integrations.by_key(change.routing_key)
     problem = pagerduty_key_problem(integration)
     if problem or integration is None:
         return JSONResponse(pagerduty_invalid([problem or "Invalid routing key"]), status_code=400)
