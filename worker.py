@@ -6,7 +6,8 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.incidents import IncidentActivities
 from activities.notifications import NotificationActivities
@@ -40,6 +41,10 @@ def build_worker(
         task_queue=settings.task_queue,
         workflows=[IncidentWorkflow, AlertGroupWorkflow],
         activities=[read_model.project_incident, incidents.prepare_incident, deliver],
+        max_cached_workflows=settings.worker_cache_size,
+        workflow_runner=(
+            SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
+        ),
     )
 
 

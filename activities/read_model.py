@@ -1,6 +1,9 @@
 """Writes each incident's transitions into the relational read model."""
 
+import asyncio
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 from temporalio import activity
@@ -10,6 +13,8 @@ from domain.timeline import TimelineEvent
 from store.db import Database
 from store.incidents import IncidentRepository
 
+log = logging.getLogger("vagt.read_model")
+
 
 class ProjectionInput(BaseModel):
     """The incident as it is now, and the events the read model may not have yet."""
@@ -18,16 +23,77 @@ class ProjectionInput(BaseModel):
     events: Sequence[TimelineEvent]
 
 
+@dataclass
+class _Pending:
+    projection: ProjectionInput
+    written: "asyncio.Future[None]"
+
+
+class ProjectionWriter:
+    """Group commit: the projections waiting at one moment share one transaction.
+
+    Every incident workflow writes its changes through a local activity, inside its
+    workflow task. With hundreds of incidents busy at once, a transaction each would
+    queue them all on the database's write lock (SQLite has one; PostgreSQL pays a
+    commit each); one transaction for whatever has gathered meanwhile costs one commit.
+    A batch that fails is written again one projection at a time, so one bad write
+    fails only its own activity, which Temporal retries.
+    """
+
+    def __init__(self, database: Database, *, max_batch: int = 200) -> None:
+        self._database = database
+        self._max_batch = max_batch
+        self._pending: list[_Pending] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, projection: ProjectionInput) -> None:
+        """Return once `projection` is committed."""
+        pending = _Pending(projection, asyncio.get_running_loop().create_future())
+        self._pending.append(pending)
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_all())
+        # Shielded: a cancelled activity leaves its write to finish; writes are idempotent.
+        await asyncio.shield(pending.written)
+
+    async def _flush_all(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: len(batch)]
+                await self._flush(batch)
+        finally:
+            self._flusher = None
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        try:
+            await self._commit([pending.projection for pending in batch])
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0].written.set_exception(error)
+                return
+            log.warning("a batch of %d projections failed; writing them one by one", len(batch))
+            for pending in batch:
+                await self._flush([pending])
+            return
+        for pending in batch:
+            pending.written.set_result(None)
+
+    async def _commit(self, projections: list[ProjectionInput]) -> None:
+        async with self._database.session() as session:
+            repository = IncidentRepository(session)
+            for projection in projections:
+                await repository.project(projection.incident, projection.events)
+            await session.commit()
+
+
 class ReadModelActivities:
     """Activities bound to one database; safe to retry and to replay."""
 
     def __init__(self, database: Database) -> None:
-        self._database = database
+        self._writer = ProjectionWriter(database)
 
     @activity.defn(name="project_incident")
     async def project_incident(self, projection: ProjectionInput) -> None:
         # Idempotent by event id, and an older snapshot never overwrites a newer
         # one, so a retried attempt, a replay or a concurrent late write is harmless.
-        async with self._database.session() as session:
-            await IncidentRepository(session).project(projection.incident, projection.events)
-            await session.commit()
+        await self._writer.write(projection)

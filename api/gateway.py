@@ -17,7 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Problem, from_domain
 from domain.errors import ERRORS_BY_CODE
 from domain.incident import Incident
-from workflows.incident import IncidentInput, IncidentWorkflow, StepCommand, workflow_id
+from workflows.contracts import IncidentInput, StepCommand, workflow_id
+from workflows.incident import IncidentWorkflow
 
 log = logging.getLogger("vagt.api")
 

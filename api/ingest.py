@@ -21,7 +21,8 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.alert_groups import AlertBatch, AlertEnvelope, GroupSettings, Receipt, compact
-from workflows.alert_group import AlertGroupInput, AlertGroupWorkflow, group_workflow_id
+from workflows.alert_group import AlertGroupWorkflow
+from workflows.contracts import AlertGroupInput, group_workflow_id
 
 log = logging.getLogger("vagt.ingest")
 

@@ -58,6 +58,7 @@ async def api_stack(
         data_dir=data_dir,
         step_timeout_seconds=30,
         process_file=process_file,
+        workflow_sandbox=True,  # for workers in this process; see Settings.workflow_sandbox
     )
     database = Database(settings.read_model_url)
     await database.migrate()

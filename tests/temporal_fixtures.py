@@ -104,7 +104,8 @@ def run_worker() -> RunWorker:
         receiver: Receiver | None = None,
         process: ProcessDefinition = DEFAULT_PROCESS,
     ) -> AsyncIterator[Settings]:
-        settings = Settings(task_queue=f"vagt-test-{uuid.uuid4()}")
+        # The sandbox on: it refuses non-deterministic calls in workflow code.
+        settings = Settings(task_queue=f"vagt-test-{uuid.uuid4()}", workflow_sandbox=True)
         deliver = (receiver or Receiver()).deliver
         worker: Worker = build_worker(client, settings, database, deliver, process)
         async with worker:
@@ -113,13 +114,26 @@ def run_worker() -> RunWorker:
     return running
 
 
-@pytest.fixture(scope="session")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's real dev server (in memory), for tests with separate worker processes."""
-    env = await WorkflowEnvironment.start_local(
+async def start_dev_server() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=str(BIN / "temporal"),
         search_attributes=search.ALL,
     )
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's real dev server (in memory), for tests with separate worker processes."""
+    env = await start_dev_server()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def own_dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server for one test that leaves thousands of workflows behind: on the shared
+    one, their incident numbers would collide with the next tests' fresh read models."""
+    env = await start_dev_server()
     yield env
     await env.shutdown()

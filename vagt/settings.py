@@ -34,6 +34,20 @@ class Settings(BaseSettings):
     step_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long the API waits for a worker to answer a step."
     )
+    worker_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        description="Workflows a worker keeps in memory between their tasks; one evicted "
+        "is rebuilt by replaying its whole history on its next task, so this should cover "
+        "the open incidents and alert groups the worker serves.",
+    )
+    workflow_sandbox: bool = Field(
+        default=False,
+        description="Run workflows in Temporal's Python sandbox, which refuses "
+        "non-deterministic calls at run time but re-imports workflow code for every "
+        "workflow it loads (several times the worker's CPU per incident). The tests run "
+        "with it on; determinism in production rests on those tests and on replay.",
+    )
     log_level: str = "INFO"
     process_file: Path | None = Field(
         default=None,

@@ -7,53 +7,39 @@ repeats on happen in its own loop, in batches, so a storm does not flood the
 incident's history.
 """
 
-import hashlib
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.incidents import IncidentActivities
+    from activities.incidents import IncidentActivities, PreparedIncident
     from domain.alert_groups import (
         AlertBatch,
         AlertGroup,
         AlertSource,
-        GroupSettings,
         Receipt,
         opening_for,
         source_actor,
     )
-    from workflows.incident import (
+    from workflows.contracts import (
+        AlertGroupInput,
         AlertNews,
         Declaration,
         IncidentInput,
-        IncidentWorkflow,
         workflow_id,
     )
+    from workflows.incident import IncidentWorkflow
+
+# Patch ids (workflow.patched): histories recorded before each change replay the old way.
+LOCAL_PREPARE = "prepare-incident-as-local-activity"
 
 # Repeats reach the open incident at most this often, each time as one signal.
 PASS_ON_EVERY = timedelta(seconds=2)
-DEFAULT_HISTORY_LIMIT = 3_000
 
 _PREPARE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
-
-
-def group_workflow_id(integration_uid: str, dedup_key: str) -> str:
-    # Dedup keys are whatever senders choose (up to 255 characters of anything): a
-    # digest keeps the workflow id short and safe.
-    digest = hashlib.sha256(dedup_key.encode()).hexdigest()[:40]
-    return f"alerts-{integration_uid}-{digest}"
-
-
-class AlertGroupInput(BaseModel):
-    settings: GroupSettings
-    dedup_key: str
-    group: AlertGroup | None = None  # carried over by continue-as-new
-    history_limit: int = DEFAULT_HISTORY_LIMIT
 
 
 @workflow.defn
@@ -123,11 +109,7 @@ class AlertGroupWorkflow:
         assert envelope is not None
         settings = self._group.settings
         while True:
-            prepared = await workflow.execute_activity_method(
-                IncidentActivities.prepare_incident,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_PREPARE_RETRY,
-            )
+            prepared = await self._prepare()
             opening = opening_for(envelope, prepared.process)
             source = AlertSource(
                 integration_id=settings.integration_id,
@@ -156,6 +138,21 @@ class AlertGroupWorkflow:
                 continue  # that number names an incident already (an old read model): next
             self._group.opened(prepared.incident_id)
             return
+
+    async def _prepare(self) -> PreparedIncident:
+        if workflow.patched(LOCAL_PREPARE):
+            # Local: one database insert needs no task of its own on the server.
+            return await workflow.execute_local_activity_method(
+                IncidentActivities.prepare_incident,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_PREPARE_RETRY,
+            )
+        # Groups that began opening an incident before that change replay as they ran.
+        return await workflow.execute_activity_method(
+            IncidentActivities.prepare_incident,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=_PREPARE_RETRY,
+        )
 
     async def _pass_on(self) -> None:
         if self._group.incident_id is None or self._group.pending.empty():

@@ -5,7 +5,6 @@ import contextlib
 import math
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -13,36 +12,35 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.read_model import ProjectionInput, ReadModelActivities
-    from domain.alert_groups import AlertActivity, AlertSource
     from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
     from domain.errors import DomainError
     from domain.incident import Incident
     from domain.incident_alerts import hear_alerts
     from domain.lifecycle import IncidentState, Step
-    from domain.process import ProcessDefinition
-    from domain.requests import (
-        AcknowledgeRequest,
-        ApproveReviewRequest,
-        AssignRequest,
-        DeclareRequest,
-        EscalateRequest,
-        HoldRequest,
-        NoteRequest,
-        ReopenRequest,
-        RequestChangesRequest,
-        ResolveRequest,
-        ResumeRequest,
-        StepRequest,
-        SubmitReviewRequest,
-        TriageRequest,
-    )
+    from domain.requests import StepRequest
     from domain.roles import Actor
     from domain.timeline import TimelineEvent
     from workflows import search
+    from workflows.contracts import (
+        AcknowledgeCommand,
+        AlertNews,
+        ApproveReviewCommand,
+        AssignCommand,
+        EscalateCommand,
+        HoldCommand,
+        IncidentInput,
+        IncidentOutcome,
+        NoteCommand,
+        ReopenCommand,
+        RequestChangesCommand,
+        ResolveCommand,
+        ResumeCommand,
+        SubmitReviewCommand,
+        TriageCommand,
+    )
 
-# Far below Temporal's hard limits, so a busy incident continues as new long before
-# its history slows replay (4,096 events is the point to stay under).
-DEFAULT_HISTORY_LIMIT = 3_000
+# Patch id (workflow.patched): histories recorded before the change replay the old way.
+KEPT_TIMER = "one-timer-per-due-moment"
 
 _PROJECTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -57,95 +55,6 @@ _ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 _DELIVERY_TIMEOUT = timedelta(seconds=60)
 # The activity heartbeats every second while it sends: a dead worker is noticed soon.
 _DELIVERY_HEARTBEAT = timedelta(seconds=10)
-
-
-def workflow_id(incident_id: int) -> str:
-    return f"incident-{incident_id}"
-
-
-class Declaration(BaseModel):
-    """How the incident came to be; fixed for its whole life."""
-
-    incident_id: int
-    request: DeclareRequest
-    actor: Actor
-    declared_at: datetime
-    process: ProcessDefinition
-    source: AlertSource | None = None
-    routed_policy: str | None = None
-    routing_problems: list[str] = []
-
-
-class AlertNews(BaseModel):
-    """What an alert group passes on to its open incident."""
-
-    activity: AlertActivity
-    resolve_on_recovery: bool = False
-
-
-class IncidentInput(BaseModel):
-    declaration: Declaration
-    incident: Incident | None = None  # carried over by continue-as-new
-    unprojected: list[TimelineEvent] = []
-    history_limit: int = DEFAULT_HISTORY_LIMIT
-
-
-class IncidentOutcome(BaseModel):
-    incident_id: int
-    state: IncidentState
-    closed_at: datetime | None
-
-
-class StepCommand(BaseModel):
-    actor: Actor
-
-
-class TriageCommand(StepCommand):
-    request: TriageRequest
-
-
-class AcknowledgeCommand(StepCommand):
-    request: AcknowledgeRequest = AcknowledgeRequest()
-
-
-class AssignCommand(StepCommand):
-    request: AssignRequest
-
-
-class NoteCommand(StepCommand):
-    request: NoteRequest
-
-
-class HoldCommand(StepCommand):
-    request: HoldRequest
-
-
-class ResumeCommand(StepCommand):
-    request: ResumeRequest = ResumeRequest()
-
-
-class ResolveCommand(StepCommand):
-    request: ResolveRequest
-
-
-class ReopenCommand(StepCommand):
-    request: ReopenRequest
-
-
-class SubmitReviewCommand(StepCommand):
-    request: SubmitReviewRequest
-
-
-class RequestChangesCommand(StepCommand):
-    request: RequestChangesRequest
-
-
-class ApproveReviewCommand(StepCommand):
-    request: ApproveReviewRequest = ApproveReviewRequest()
-
-
-class EscalateCommand(StepCommand):
-    request: EscalateRequest
 
 
 def _refusal(error: DomainError) -> ApplicationError:
@@ -180,6 +89,8 @@ class IncidentWorkflow:
             self._unprojected = list(self._incident.timeline)
         self._indexed: dict[str, str] = {}
         self._in_flight: set[str] = set()
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_due: datetime | None = None
         self._dirty = False
         # Resolutions and reopenings the alert group has not been told of yet.
         self._group_news: list[Step] = []
@@ -383,13 +294,34 @@ class IncidentWorkflow:
         if self._woken():
             return
         due = self._incident.due_at(self._in_flight)
+        if workflow.patched(KEPT_TIMER):
+            self._set_timer(due)
+            await workflow.wait_condition(self._woken_or_due)
+            return
+        # Runs recorded before the timer was kept: a fresh timer at every wake-up.
         timeout = None
         if due is not None:
-            # Whole milliseconds, rounded up: a timer never wakes before what it waits for.
             waiting = max((due - workflow.now()).total_seconds(), 0.0)
             timeout = timedelta(milliseconds=max(math.ceil(waiting * 1000), 1))
         with contextlib.suppress(TimeoutError):  # a timeout means something fell due
             await workflow.wait_condition(self._woken, timeout=timeout)
+
+    def _set_timer(self, due: datetime | None) -> None:
+        # One timer for the next due moment, kept across wake-ups that leave that moment
+        # where it was: a signal or a step then costs no timer cancelled and started again.
+        if self._timer is not None and self._timer_due == due and not self._timer.done():
+            return
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+        self._timer, self._timer_due = None, due
+        if due is not None:
+            # Whole milliseconds, rounded up: a timer never wakes before what it waits for.
+            waiting = max((due - workflow.now()).total_seconds(), 0.0)
+            delay = timedelta(milliseconds=max(math.ceil(waiting * 1000), 1))
+            self._timer = asyncio.create_task(workflow.sleep(delay))
+
+    def _woken_or_due(self) -> bool:
+        return self._woken() or (self._timer is not None and self._timer.done())
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)

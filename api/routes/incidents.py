@@ -33,6 +33,7 @@ from domain.requests import (
 from domain.roles import Actor, may_declare
 from store.incidents import IncidentPage, IncidentQuery, IncidentRepository, SlaFilter
 from store.users import UserRecord, UserRepository
+from workflows import contracts
 from workflows import incident as wf
 
 log = logging.getLogger("vagt.api")
@@ -91,14 +92,14 @@ async def _start_incident(
     for _ in range(_MAX_NUMBER_COLLISIONS):
         incident_id = await repository.allocate_id()
         await session.commit()
-        declaration = wf.Declaration(
+        declaration = contracts.Declaration(
             incident_id=incident_id,
             request=request,
             actor=actor,
             declared_at=now,
             process=process,
         )
-        if await services.gateway.start(wf.IncidentInput(declaration=declaration)):
+        if await services.gateway.start(contracts.IncidentInput(declaration=declaration)):
             return incident_id
         log.warning("incident number %s is taken in Temporal; trying the next", incident_id)
     raise Problem(
@@ -153,7 +154,7 @@ async def get_incident(
 async def _take(
     incident_id: int,
     update: Any,
-    command: wf.StepCommand,
+    command: contracts.StepCommand,
     user: UserRecord,
     session: SessionDep,
     gateway: GatewayDep,
@@ -191,7 +192,7 @@ async def triage(
     gateway: GatewayDep,
 ) -> IncidentOut:
     """Set impact, urgency (and so priority), category and service; allowed again later."""
-    command = wf.TriageCommand(actor=user.actor(), request=request)
+    command = contracts.TriageCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.triage, command, user, session, gateway)
 
 
@@ -204,7 +205,9 @@ async def acknowledge(
     request: Annotated[AcknowledgeRequest | None, Body()] = None,
 ) -> IncidentOut:
     """Say you are on it; you join the responders."""
-    command = wf.AcknowledgeCommand(actor=user.actor(), request=request or AcknowledgeRequest())
+    command = contracts.AcknowledgeCommand(
+        actor=user.actor(), request=request or AcknowledgeRequest()
+    )
     return await _take(
         incident_id, wf.IncidentWorkflow.acknowledge, command, user, session, gateway
     )
@@ -229,7 +232,7 @@ async def assign(
             code="invalid-request",
             errors=[{"field": "commander/responders", "message": f"unknown: {sorted(missing)}"}],
         )
-    command = wf.AssignCommand(actor=user.actor(), request=request)
+    command = contracts.AssignCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.assign, command, user, session, gateway)
 
 
@@ -242,7 +245,7 @@ async def note(
     gateway: GatewayDep,
 ) -> IncidentOut:
     """Add a note to the timeline."""
-    command = wf.NoteCommand(actor=user.actor(), request=request)
+    command = contracts.NoteCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.note, command, user, session, gateway)
 
 
@@ -255,7 +258,7 @@ async def hold(
     gateway: GatewayDep,
 ) -> IncidentOut:
     """Put an acknowledged incident on hold, saying what it waits for."""
-    command = wf.HoldCommand(actor=user.actor(), request=request)
+    command = contracts.HoldCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.hold, command, user, session, gateway)
 
 
@@ -268,7 +271,7 @@ async def resume(
     request: Annotated[ResumeRequest | None, Body()] = None,
 ) -> IncidentOut:
     """Take an incident off hold."""
-    command = wf.ResumeCommand(actor=user.actor(), request=request or ResumeRequest())
+    command = contracts.ResumeCommand(actor=user.actor(), request=request or ResumeRequest())
     return await _take(incident_id, wf.IncidentWorkflow.resume, command, user, session, gateway)
 
 
@@ -281,7 +284,7 @@ async def resolve(
     gateway: GatewayDep,
 ) -> IncidentOut:
     """Service is restored: say how, and the root-cause category. The review is next."""
-    command = wf.ResolveCommand(actor=user.actor(), request=request)
+    command = contracts.ResolveCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.resolve, command, user, session, gateway)
 
 
@@ -294,7 +297,7 @@ async def reopen(
     gateway: GatewayDep,
 ) -> IncidentOut:
     """It is not fixed after all: back to acknowledged."""
-    command = wf.ReopenCommand(actor=user.actor(), request=request)
+    command = contracts.ReopenCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.reopen, command, user, session, gateway)
 
 
@@ -307,7 +310,7 @@ async def submit_review(
     gateway: GatewayDep,
 ) -> IncidentOut:
     """Submit the review: root cause, contributing factors, what went well, action items."""
-    command = wf.SubmitReviewCommand(actor=user.actor(), request=request)
+    command = contracts.SubmitReviewCommand(actor=user.actor(), request=request)
     return await _take(
         incident_id, wf.IncidentWorkflow.submit_review, command, user, session, gateway
     )
@@ -322,7 +325,7 @@ async def request_changes(
     gateway: GatewayDep,
 ) -> IncidentOut:
     """Send the review back to its author with what to change."""
-    command = wf.RequestChangesCommand(actor=user.actor(), request=request)
+    command = contracts.RequestChangesCommand(actor=user.actor(), request=request)
     return await _take(
         incident_id, wf.IncidentWorkflow.request_changes, command, user, session, gateway
     )
@@ -337,7 +340,9 @@ async def approve_review(
     request: Annotated[ApproveReviewRequest | None, Body()] = None,
 ) -> IncidentOut:
     """Approve the review and close the incident (commander or process owner, not the author)."""
-    command = wf.ApproveReviewCommand(actor=user.actor(), request=request or ApproveReviewRequest())
+    command = contracts.ApproveReviewCommand(
+        actor=user.actor(), request=request or ApproveReviewRequest()
+    )
     return await _take(
         incident_id, wf.IncidentWorkflow.approve_review, command, user, session, gateway
     )
@@ -352,5 +357,5 @@ async def escalate(
     gateway: GatewayDep,
 ) -> IncidentOut:
     """Page the next escalation level now, saying why; works after acknowledgement too."""
-    command = wf.EscalateCommand(actor=user.actor(), request=request)
+    command = contracts.EscalateCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.escalate, command, user, session, gateway)

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,11 +66,14 @@ async def stack(dev_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterato
             yield Stack(http, settings, database, dev_server.client)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
-    for _ in range(int(seconds * 10)):
+async def eventually(
+    check: Callable[[], Awaitable[bool]], seconds: float = 60, every: float = 0.1
+) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         if await check():
             return
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(every)
     raise AssertionError(f"not true after {seconds:g} s")
 
 
@@ -90,8 +94,10 @@ async def alert_count(stack: Stack, incident_id: int, expected: int) -> None:
 
 
 @pytest.fixture
-async def storm_stack(dev_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
-    """As `stack`, with the worker in a process of its own, as in production."""
-    async with api_stack(dev_server.client, tmp_path) as (http, settings, database):
+async def storm_stack(own_dev_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    """As `stack`, with the worker in a process of its own, as in production, and a
+    Temporal server of its own."""
+    client = own_dev_server.client
+    async with api_stack(client, tmp_path) as (http, settings, database):
         with worker_process(settings, tmp_path / "worker.log"):
-            yield Stack(http, settings, database, dev_server.client)
+            yield Stack(http, settings, database, client)

@@ -89,7 +89,7 @@ class TestTimestamps:
 
 
 class TestSqlite:
-    async def test_creates_the_directory_and_uses_wal_with_foreign_keys(
+    async def test_creates_the_directory_and_uses_wal_with_foreign_keys_and_patient_writers(
         self, tmp_path: Path
     ) -> None:
         database = Database(f"sqlite:///{tmp_path}/deep/er/vagt.db")
@@ -98,7 +98,9 @@ class TestSqlite:
                 journal = await connection.scalar(text("PRAGMA journal_mode"))
                 foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
                 busy_timeout = await connection.scalar(text("PRAGMA busy_timeout"))
+                synchronous = await connection.scalar(text("PRAGMA synchronous"))
         finally:
             await database.dispose()
 
-        assert (journal, foreign_keys, busy_timeout) == ("wal", 1, 5000)
+        assert (journal, foreign_keys, busy_timeout) == ("wal", 1, 30_000)
+        assert synchronous == 1  # NORMAL: the WAL is synced at checkpoints

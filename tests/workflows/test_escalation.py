@@ -20,6 +20,7 @@ from domain.sla import SlaPolicy, SlaTargets
 from domain.timeline import EventKind, TimelineEvent
 from store.db import Database
 from tests.temporal_fixtures import Receiver, RunWorker
+from workflows import contracts
 from workflows import incident as wf
 
 ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
@@ -66,7 +67,7 @@ async def _start(
 ) -> tuple[WorkflowHandle[Any, Any], datetime]:
     now = await env.get_current_time()
     incident_id = uuid.uuid4().int % 1_000_000_000
-    declaration = wf.Declaration(
+    declaration = contracts.Declaration(
         incident_id=incident_id,
         request=DeclareRequest(title="Payments down", impact=impact, urgency=urgency),
         actor=ALICE,
@@ -75,8 +76,8 @@ async def _start(
     )
     handle = await env.client.start_workflow(
         wf.IncidentWorkflow.run,
-        wf.IncidentInput(declaration=declaration),
-        id=wf.workflow_id(incident_id),
+        contracts.IncidentInput(declaration=declaration),
+        id=contracts.workflow_id(incident_id),
         task_queue=task_queue,
     )
     return handle, now
@@ -133,7 +134,7 @@ class TestEscalation:
             handle, start = await _start(own_time_skipping, settings.task_queue)
             await own_time_skipping.sleep(12 * MINUTE)
             await handle.execute_update(
-                wf.IncidentWorkflow.acknowledge, wf.AcknowledgeCommand(actor=ALICE)
+                wf.IncidentWorkflow.acknowledge, contracts.AcknowledgeCommand(actor=ALICE)
             )
             await own_time_skipping.sleep(timedelta(hours=2))
             timeline = await _timeline(handle)
@@ -163,12 +164,12 @@ class TestClocks:
         w = wf.IncidentWorkflow
         async with run_worker(own_time_skipping.client, sqlite_database) as settings:
             handle, start = await _start(own_time_skipping, settings.task_queue)
-            await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+            await handle.execute_update(w.acknowledge, contracts.AcknowledgeCommand(actor=ALICE))
             await own_time_skipping.sleep(timedelta(hours=1))
             hold = HoldRequest(reason="vendor")
-            await handle.execute_update(w.hold, wf.HoldCommand(actor=ALICE, request=hold))
+            await handle.execute_update(w.hold, contracts.HoldCommand(actor=ALICE, request=hold))
             await own_time_skipping.sleep(timedelta(hours=3))
-            await handle.execute_update(w.resume, wf.ResumeCommand(actor=ALICE))
+            await handle.execute_update(w.resume, contracts.ResumeCommand(actor=ALICE))
             await own_time_skipping.sleep(timedelta(hours=4))
             timeline = await _timeline(handle)
             await handle.terminate("test over")

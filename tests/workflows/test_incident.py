@@ -31,6 +31,7 @@ from domain.timeline import EventKind
 from store.db import Database
 from store.incidents import IncidentRepository
 from tests.temporal_fixtures import RunWorker
+from workflows import contracts
 from workflows import incident as wf
 
 # No SLA targets: these tests walk the lifecycle; clocks have tests of their own.
@@ -49,25 +50,25 @@ REVIEW = SubmitReviewRequest(
 )
 
 
-def _incident_input(incident_id: int, history_limit: int = wf.DEFAULT_HISTORY_LIMIT) -> Any:
-    declaration = wf.Declaration(
+def _incident_input(incident_id: int, history_limit: int = contracts.DEFAULT_HISTORY_LIMIT) -> Any:
+    declaration = contracts.Declaration(
         incident_id=incident_id,
         request=DeclareRequest(title="Checkout is down", impact=1, urgency=1),
         actor=ALICE,
         declared_at=datetime(2030, 1, 1, 9, 0, tzinfo=UTC),
         process=PLAIN,
     )
-    return wf.IncidentInput(declaration=declaration, history_limit=history_limit)
+    return contracts.IncidentInput(declaration=declaration, history_limit=history_limit)
 
 
 async def _start(
-    client: Client, task_queue: str, history_limit: int = wf.DEFAULT_HISTORY_LIMIT
+    client: Client, task_queue: str, history_limit: int = contracts.DEFAULT_HISTORY_LIMIT
 ) -> WorkflowHandle[Any, Any]:
     incident_id = uuid.uuid4().int % 1_000_000_000
     return await client.start_workflow(
         wf.IncidentWorkflow.run,
         _incident_input(incident_id, history_limit),
-        id=wf.workflow_id(incident_id),
+        id=contracts.workflow_id(incident_id),
         task_queue=task_queue,
     )
 
@@ -79,7 +80,7 @@ async def _update_events(handle: WorkflowHandle[Any, Any]) -> int:
 
 
 async def _refusal(
-    handle: WorkflowHandle[Any, Any], update: Any, command: wf.StepCommand
+    handle: WorkflowHandle[Any, Any], update: Any, command: contracts.StepCommand
 ) -> ApplicationError:
     before = await _update_events(handle)
     with pytest.raises(WorkflowUpdateFailedError) as failed:
@@ -93,24 +94,24 @@ async def _to_review(handle: WorkflowHandle[Any, Any]) -> Incident:
     w = wf.IncidentWorkflow
     await handle.execute_update(
         w.triage,
-        wf.TriageCommand(
+        contracts.TriageCommand(
             actor=ALICE,
             request=TriageRequest(impact=1, urgency=2, category="database", service="checkout"),
         ),
     )
-    await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+    await handle.execute_update(w.acknowledge, contracts.AcknowledgeCommand(actor=ALICE))
     await handle.execute_update(
-        w.assign, wf.AssignCommand(actor=CAROL, request=AssignRequest(commander="carol"))
+        w.assign, contracts.AssignCommand(actor=CAROL, request=AssignRequest(commander="carol"))
     )
     await handle.execute_update(
         w.resolve,
-        wf.ResolveCommand(
+        contracts.ResolveCommand(
             actor=ALICE,
             request=ResolveRequest(summary="Failed over", root_cause_category="hardware"),
         ),
     )
     result: Incident = await handle.execute_update(
-        w.submit_review, wf.SubmitReviewCommand(actor=ALICE, request=REVIEW)
+        w.submit_review, contracts.SubmitReviewCommand(actor=ALICE, request=REVIEW)
     )
     return result
 
@@ -124,25 +125,28 @@ class TestWholePath:
             handle = await _start(client, settings.task_queue)
             w = wf.IncidentWorkflow
             await handle.execute_update(
-                w.note, wf.NoteCommand(actor=ALICE, request=NoteRequest(text="500s on /pay"))
+                w.note, contracts.NoteCommand(actor=ALICE, request=NoteRequest(text="500s on /pay"))
             )
-            await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+            await handle.execute_update(w.acknowledge, contracts.AcknowledgeCommand(actor=ALICE))
             await handle.execute_update(
-                w.hold, wf.HoldCommand(actor=ALICE, request=HoldRequest(reason="vendor call"))
+                w.hold,
+                contracts.HoldCommand(actor=ALICE, request=HoldRequest(reason="vendor call")),
             )
-            await handle.execute_update(w.resume, wf.ResumeCommand(actor=ALICE))
+            await handle.execute_update(w.resume, contracts.ResumeCommand(actor=ALICE))
             await handle.execute_update(
                 w.resolve,
-                wf.ResolveCommand(
+                contracts.ResolveCommand(
                     actor=ALICE,
                     request=ResolveRequest(summary="Restarted", root_cause_category="dependency"),
                 ),
             )
             in_review = await handle.execute_update(
-                w.submit_review, wf.SubmitReviewCommand(actor=ALICE, request=REVIEW)
+                w.submit_review, contracts.SubmitReviewCommand(actor=ALICE, request=REVIEW)
             )
             assert in_review.state is IncidentState.IN_REVIEW
-            await handle.execute_update(w.approve_review, wf.ApproveReviewCommand(actor=OLIVE))
+            await handle.execute_update(
+                w.approve_review, contracts.ApproveReviewCommand(actor=OLIVE)
+            )
             outcome = await handle.result()
 
         assert outcome.state is IncidentState.CLOSED
@@ -170,7 +174,7 @@ class TestWholePath:
         async with run_worker(client, sqlite_database) as settings:
             handle = await _start(client, settings.task_queue)
             await handle.execute_update(
-                wf.IncidentWorkflow.acknowledge, wf.AcknowledgeCommand(actor=ALICE)
+                wf.IncidentWorkflow.acknowledge, contracts.AcknowledgeCommand(actor=ALICE)
             )
             incident = await handle.query(wf.IncidentWorkflow.incident)
             await handle.terminate("test over")
@@ -189,18 +193,18 @@ class TestRefusals:
         async with run_worker(client, sqlite_database) as settings:
             handle = await _start(client, settings.task_queue)
 
-            early = await _refusal(handle, w.resume, wf.ResumeCommand(actor=ALICE))
+            early = await _refusal(handle, w.resume, contracts.ResumeCommand(actor=ALICE))
             assert early.type == "StepNotAllowed"
             assert "cannot resume an incident that is detected" in early.message
 
-            await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
-            twice = await _refusal(handle, w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+            await handle.execute_update(w.acknowledge, contracts.AcknowledgeCommand(actor=ALICE))
+            twice = await _refusal(handle, w.acknowledge, contracts.AcknowledgeCommand(actor=ALICE))
             assert twice.type == "StepNotAllowed"
 
             no_cause = await _refusal(
                 handle,
                 w.resolve,
-                wf.ResolveCommand(
+                contracts.ResolveCommand(
                     actor=ALICE,
                     request=ResolveRequest(summary="fixed", root_cause_category="gremlins"),
                 ),
@@ -210,7 +214,7 @@ class TestRefusals:
 
             viewer = Actor(name="vic", roles=frozenset({Role.VIEWER}))
             forbidden = await _refusal(
-                handle, w.note, wf.NoteCommand(actor=viewer, request=NoteRequest(text="hi"))
+                handle, w.note, contracts.NoteCommand(actor=viewer, request=NoteRequest(text="hi"))
             )
             assert forbidden.type == "Forbidden"
             await handle.terminate("test over")
@@ -225,15 +229,17 @@ class TestRefusals:
             await _to_review(handle)
             author_as_owner = Actor(name="alice", roles=frozenset({Role.PROCESS_OWNER}))
             own = await _refusal(
-                handle, w.approve_review, wf.ApproveReviewCommand(actor=author_as_owner)
+                handle, w.approve_review, contracts.ApproveReviewCommand(actor=author_as_owner)
             )
             assert own.type == "Forbidden"
             assert "wrote this review" in own.message
             bob = Actor(name="bob", roles=frozenset({Role.RESPONDER}))
-            responder = await _refusal(handle, w.approve_review, wf.ApproveReviewCommand(actor=bob))
+            responder = await _refusal(
+                handle, w.approve_review, contracts.ApproveReviewCommand(actor=bob)
+            )
             assert responder.type == "Forbidden"
             closed = await handle.execute_update(
-                w.approve_review, wf.ApproveReviewCommand(actor=CAROL)
+                w.approve_review, contracts.ApproveReviewCommand(actor=CAROL)
             )
             assert closed.state is IncidentState.CLOSED
             assert (await handle.result()).state is IncidentState.CLOSED
@@ -250,7 +256,7 @@ class TestReturnPaths:
             await _to_review(handle)
             sent_back = await handle.execute_update(
                 w.request_changes,
-                wf.RequestChangesCommand(
+                contracts.RequestChangesCommand(
                     actor=CAROL, request=RequestChangesRequest(reason="name the disk model")
                 ),
             )
@@ -259,21 +265,25 @@ class TestReturnPaths:
             assert sent_back.review.changes_requested == "name the disk model"
             reopened = await handle.execute_update(
                 w.reopen,
-                wf.ReopenCommand(actor=ALICE, request=ReopenRequest(reason="errors are back")),
+                contracts.ReopenCommand(
+                    actor=ALICE, request=ReopenRequest(reason="errors are back")
+                ),
             )
             assert reopened.state is IncidentState.ACKNOWLEDGED
             assert reopened.resolution is None
             await handle.execute_update(
                 w.resolve,
-                wf.ResolveCommand(
+                contracts.ResolveCommand(
                     actor=ALICE,
                     request=ResolveRequest(summary="Replaced disk", root_cause_category="hardware"),
                 ),
             )
             await handle.execute_update(
-                w.submit_review, wf.SubmitReviewCommand(actor=ALICE, request=REVIEW)
+                w.submit_review, contracts.SubmitReviewCommand(actor=ALICE, request=REVIEW)
             )
-            await handle.execute_update(w.approve_review, wf.ApproveReviewCommand(actor=CAROL))
+            await handle.execute_update(
+                w.approve_review, contracts.ApproveReviewCommand(actor=CAROL)
+            )
             outcome = await handle.result()
         async with sqlite_database.session() as session:
             stored = await IncidentRepository(session).get(outcome.incident_id)
@@ -293,12 +303,14 @@ class TestContinueAsNew:
         async with run_worker(client, sqlite_database) as settings:
             handle = await _start(client, settings.task_queue, history_limit=40)
             first_run = (await handle.describe()).run_id
-            await handle.execute_update(w.acknowledge, wf.AcknowledgeCommand(actor=ALICE))
+            await handle.execute_update(w.acknowledge, contracts.AcknowledgeCommand(actor=ALICE))
             for n in range(30):
                 note = NoteRequest(text=f"update {n}")
-                await handle.execute_update(w.note, wf.NoteCommand(actor=ALICE, request=note))
-            latest: WorkflowHandle[wf.IncidentWorkflow, wf.IncidentOutcome] = (
-                client.get_workflow_handle(handle.id, result_type=wf.IncidentOutcome)
+                await handle.execute_update(
+                    w.note, contracts.NoteCommand(actor=ALICE, request=note)
+                )
+            latest: WorkflowHandle[wf.IncidentWorkflow, contracts.IncidentOutcome] = (
+                client.get_workflow_handle(handle.id, result_type=contracts.IncidentOutcome)
             )
             incident = await latest.query(w.incident)
             assert (await latest.describe()).run_id != first_run
@@ -306,7 +318,9 @@ class TestContinueAsNew:
             assert len(incident.timeline) == 32
             assert [e.seq for e in incident.timeline] == list(range(1, 33))
             await _to_review_from_acknowledged(latest)
-            await latest.execute_update(w.approve_review, wf.ApproveReviewCommand(actor=OLIVE))
+            await latest.execute_update(
+                w.approve_review, contracts.ApproveReviewCommand(actor=OLIVE)
+            )
             outcome = await latest.result()
         async with sqlite_database.session() as session:
             stored = await IncidentRepository(session).get(outcome.incident_id)
@@ -318,10 +332,10 @@ async def _to_review_from_acknowledged(handle: WorkflowHandle[Any, Any]) -> None
     w = wf.IncidentWorkflow
     await handle.execute_update(
         w.resolve,
-        wf.ResolveCommand(
+        contracts.ResolveCommand(
             actor=ALICE, request=ResolveRequest(summary="done", root_cause_category="change")
         ),
     )
     await handle.execute_update(
-        w.submit_review, wf.SubmitReviewCommand(actor=ALICE, request=REVIEW)
+        w.submit_review, contracts.SubmitReviewCommand(actor=ALICE, request=REVIEW)
     )

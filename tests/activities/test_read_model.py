@@ -1,0 +1,88 @@
+"""The projection writer: concurrent projections share transactions, failures stay their own."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import event
+
+from activities.read_model import ProjectionInput, ProjectionWriter
+from store.db import Database
+from store.incidents import IncidentRepository
+from tests.store.test_incidents import declare, row_counts, work_on
+
+
+def _commits(database: Database) -> list[int]:
+    """A list that grows by one at every commit on `database`."""
+    seen: list[int] = []
+    event.listen(database.engine.sync_engine, "commit", lambda connection: seen.append(1))
+    return seen
+
+
+class TestProjectionWriter:
+    async def test_concurrent_projections_are_all_stored_in_few_commits(
+        self, database: Database
+    ) -> None:
+        writer = ProjectionWriter(database)
+        commits = _commits(database)
+        incidents = [declare(n) for n in range(1, 101)]
+
+        await asyncio.gather(
+            *(
+                writer.write(ProjectionInput(incident=incident, events=incident.timeline))
+                for incident in incidents
+            )
+        )
+
+        assert await row_counts(database) == (100, 100)
+        # The first write goes alone; the 99 that gathered meanwhile share a commit.
+        assert len(commits) <= 3
+
+    async def test_a_failing_projection_fails_alone(self, database: Database) -> None:
+        writer = ProjectionWriter(database)
+        good = declare(1)
+        bad = declare(2)
+        # An event of incident 3 (never stored) breaks the timeline's foreign key.
+        stray = declare(3).timeline
+
+        results = await asyncio.gather(
+            writer.write(ProjectionInput(incident=good, events=good.timeline)),
+            writer.write(ProjectionInput(incident=bad, events=stray)),
+            return_exceptions=True,
+        )
+
+        assert results[0] is None
+        assert isinstance(results[1], Exception)
+        async with database.session() as session:
+            repository = IncidentRepository(session)
+            assert await repository.get(1) is not None
+            assert await repository.get(2) is None  # its transaction rolled back whole
+
+    async def test_later_writes_of_an_incident_keep_their_order(self, database: Database) -> None:
+        writer = ProjectionWriter(database)
+        incident = declare(7)
+        first = ProjectionInput(incident=incident.model_copy(deep=True), events=incident.timeline)
+        events = work_on(incident)
+
+        await asyncio.gather(
+            writer.write(first), writer.write(ProjectionInput(incident=incident, events=events))
+        )
+
+        async with database.session() as session:
+            stored = await IncidentRepository(session).get(7)
+        assert stored is not None
+        assert stored.seq == incident.seq
+        assert [e.seq for e in stored.timeline] == list(range(1, incident.seq + 1))
+
+    async def test_a_cancelled_caller_leaves_its_write_to_finish(self, database: Database) -> None:
+        writer = ProjectionWriter(database)
+        incident = declare(9)
+        write = asyncio.ensure_future(
+            writer.write(ProjectionInput(incident=incident, events=incident.timeline))
+        )
+        await asyncio.sleep(0)
+        write.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await write
+        await writer.write(ProjectionInput(incident=declare(10), events=[]))  # after it, in order
+
+        assert (await row_counts(database))[0] == 2

@@ -1,0 +1,33 @@
+"""Every recorded history replays on the current workflow code."""
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.alert_group import AlertGroupWorkflow
+from workflows.incident import IncidentWorkflow
+
+HISTORIES = {
+    path.stem: path.read_text()
+    for path in sorted((Path(__file__).parent / "histories").glob("*.json"))
+}
+
+
+def test_there_are_histories_to_replay() -> None:
+    assert HISTORIES
+
+
+@pytest.mark.parametrize("name", HISTORIES)
+async def test_recorded_history_replays_on_current_code(name: str) -> None:
+    history = WorkflowHistory.from_json(name, HISTORIES[name])
+    # The sandbox on, as in every test: replay also refuses non-deterministic calls.
+    replayer = Replayer(
+        workflows=[IncidentWorkflow, AlertGroupWorkflow], data_converter=pydantic_data_converter
+    )
+
+    result = await replayer.replay_workflow(history)  # raises on any mismatch
+
+    assert result.replay_failure is None

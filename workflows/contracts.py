@@ -1,0 +1,141 @@
+"""What goes into and comes out of Vagt's workflows: ids, inputs, commands, outcomes.
+
+Kept apart from the workflow classes and imported through the sandbox's passthrough:
+Temporal's sandbox (on in the tests, see Settings.workflow_sandbox) re-runs a
+workflow's own module for every workflow it loads, and building these pydantic
+models each time was most of the cost of opening an incident.
+"""
+
+import hashlib
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from domain.alert_groups import AlertActivity, AlertGroup, AlertSource, GroupSettings
+from domain.incident import Incident
+from domain.lifecycle import IncidentState
+from domain.process import ProcessDefinition
+from domain.requests import (
+    AcknowledgeRequest,
+    ApproveReviewRequest,
+    AssignRequest,
+    DeclareRequest,
+    EscalateRequest,
+    HoldRequest,
+    NoteRequest,
+    ReopenRequest,
+    RequestChangesRequest,
+    ResolveRequest,
+    ResumeRequest,
+    SubmitReviewRequest,
+    TriageRequest,
+)
+from domain.roles import Actor
+from domain.timeline import TimelineEvent
+
+# Far below Temporal's hard limits, so a busy incident continues as new long before
+# its history slows replay (4,096 events is the point to stay under).
+DEFAULT_HISTORY_LIMIT = 3_000
+
+
+def workflow_id(incident_id: int) -> str:
+    return f"incident-{incident_id}"
+
+
+class Declaration(BaseModel):
+    """How the incident came to be; fixed for its whole life."""
+
+    incident_id: int
+    request: DeclareRequest
+    actor: Actor
+    declared_at: datetime
+    process: ProcessDefinition
+    source: AlertSource | None = None
+    routed_policy: str | None = None
+    routing_problems: list[str] = []
+
+
+class AlertNews(BaseModel):
+    """What an alert group passes on to its open incident."""
+
+    activity: AlertActivity
+    resolve_on_recovery: bool = False
+
+
+class IncidentInput(BaseModel):
+    declaration: Declaration
+    incident: Incident | None = None  # carried over by continue-as-new
+    unprojected: list[TimelineEvent] = []
+    history_limit: int = DEFAULT_HISTORY_LIMIT
+
+
+class IncidentOutcome(BaseModel):
+    incident_id: int
+    state: IncidentState
+    closed_at: datetime | None
+
+
+class StepCommand(BaseModel):
+    actor: Actor
+
+
+class TriageCommand(StepCommand):
+    request: TriageRequest
+
+
+class AcknowledgeCommand(StepCommand):
+    request: AcknowledgeRequest = AcknowledgeRequest()
+
+
+class AssignCommand(StepCommand):
+    request: AssignRequest
+
+
+class NoteCommand(StepCommand):
+    request: NoteRequest
+
+
+class HoldCommand(StepCommand):
+    request: HoldRequest
+
+
+class ResumeCommand(StepCommand):
+    request: ResumeRequest = ResumeRequest()
+
+
+class ResolveCommand(StepCommand):
+    request: ResolveRequest
+
+
+class ReopenCommand(StepCommand):
+    request: ReopenRequest
+
+
+class SubmitReviewCommand(StepCommand):
+    request: SubmitReviewRequest
+
+
+class RequestChangesCommand(StepCommand):
+    request: RequestChangesRequest
+
+
+class ApproveReviewCommand(StepCommand):
+    request: ApproveReviewRequest = ApproveReviewRequest()
+
+
+class EscalateCommand(StepCommand):
+    request: EscalateRequest
+
+
+def group_workflow_id(integration_uid: str, dedup_key: str) -> str:
+    # Dedup keys are whatever senders choose (up to 255 characters of anything): a
+    # digest keeps the workflow id short and safe.
+    digest = hashlib.sha256(dedup_key.encode()).hexdigest()[:40]
+    return f"alerts-{integration_uid}-{digest}"
+
+
+class AlertGroupInput(BaseModel):
+    settings: GroupSettings
+    dedup_key: str
+    group: AlertGroup | None = None  # carried over by continue-as-new
+    history_limit: int = DEFAULT_HISTORY_LIMIT
