@@ -1,6 +1,8 @@
 """Vagt's own processes started by tests, to be killed and replaced."""
 
+import asyncio
 import os
+import ssl
 import subprocess
 import sys
 import uuid
@@ -33,11 +35,57 @@ def worker_process(
     }
     if process_file is not None:
         env["VAGT_PROCESS_FILE"] = str(process_file)
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
+    process = _spawn([sys.executable, str(ROOT / "worker.py")], env, log)
     try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def _spawn(command: list[str], env: dict[str, str], log: Path) -> "subprocess.Popen[bytes]":
+    with log.open("ab") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:]
+
+
+@asynccontextmanager
+async def api_process(
+    settings: Settings, log: Path, **environment: str
+) -> AsyncIterator["subprocess.Popen[bytes]"]:
+    """`vagt api` with `settings` and extra VAGT_* `environment`, once it answers /healthz
+    (over https when VAGT_TLS_CERT_FILE is given); killed on exit."""
+    env = os.environ | {
+        "VAGT_TEMPORAL_ADDRESS": settings.temporal_target,
+        "VAGT_TASK_QUEUE": settings.task_queue,
+        "VAGT_DATABASE_URL": settings.read_model_url,
+        "VAGT_API_HOST": settings.api_host,
+        "VAGT_API_PORT": str(settings.api_port),
+        "VAGT_LOG_LEVEL": "WARNING",
+        **environment,
+    }
+    certificate = environment.get("VAGT_TLS_CERT_FILE")
+    scheme = "https" if certificate else "http"
+    url = f"{scheme}://{settings.api_host}:{settings.api_port}/healthz"
+    process = _spawn([sys.executable, "-m", "vagt.cli", "api"], env, log)
+    try:
+        verify = ssl.create_default_context(cafile=certificate) if certificate else True
+        async with httpx.AsyncClient(verify=verify, trust_env=False) as probe:
+            for _ in range(300):
+                if process.poll() is not None:
+                    raise AssertionError(f"vagt api exited: {_tail(log)}")
+                try:
+                    if (await probe.get(url, timeout=1)).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"vagt api did not answer {url} within 30 s")
         yield process
     finally:
         if process.poll() is None:

@@ -83,6 +83,8 @@ def load_settings() -> Settings:
     except ValidationError as error:
         problems = "; ".join(
             f"VAGT_{'_'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}"
+            if issue["loc"]
+            else issue["msg"].removeprefix("Value error, ")
             for issue in error.errors()
         )
         raise CommandError(f"invalid settings: {problems}", EXIT_USAGE) from None
@@ -125,12 +127,17 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     _process(settings.process_file)  # refused here with its problems, not deep in uvicorn
+    for path in (settings.tls_cert_file, settings.tls_key_file):
+        if path is not None and not path.is_file():
+            raise CommandError(f"TLS file {path} does not exist or is not a file", EXIT_USAGE)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),
+        ssl_certfile=settings.tls_cert_file,
+        ssl_keyfile=settings.tls_key_file,
     )
     return 0
 

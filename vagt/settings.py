@@ -4,7 +4,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,14 @@ class Settings(BaseSettings):
     task_queue: str = "vagt-incidents"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate (with its chain) the API serves HTTPS with; plain HTTP "
+        "when unset. PagerDuty's client libraries only send to https:// URLs.",
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="The certificate's PEM private key; set with tls_cert_file."
+    )
     admin_token: SecretStr | None = Field(
         default=None, description="Token of the first admin; generated and saved when unset."
     )
@@ -54,6 +62,14 @@ class Settings(BaseSettings):
         description="YAML or JSON process definition (SLA targets, calendars, escalation "
         "policies, schedules, people, channels); the built-in default when unset.",
     )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> "Settings":
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError(
+                "set VAGT_TLS_CERT_FILE and VAGT_TLS_KEY_FILE together, or neither for plain HTTP"
+            )
+        return self
 
     @cached_property
     def read_model_url(self) -> str:

@@ -59,6 +59,25 @@ class TestSettingsErrors:
         assert "VAGT_API_PORT" in error
         assert "Traceback" not in error
 
+    def test_a_tls_certificate_without_its_key_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("VAGT_TLS_CERT_FILE", str(tmp_path / "cert.pem"))
+
+        assert main(["api"]) == 2
+        error = capsys.readouterr().err
+        assert "set VAGT_TLS_CERT_FILE and VAGT_TLS_KEY_FILE together" in error
+        assert "Traceback" not in error
+
+    def test_a_missing_tls_file_is_named_before_the_api_starts(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("VAGT_TLS_CERT_FILE", str(tmp_path / "cert.pem"))
+        monkeypatch.setenv("VAGT_TLS_KEY_FILE", str(tmp_path / "key.pem"))
+
+        assert main(["api"]) == 2
+        assert f"TLS file {tmp_path / 'cert.pem'} does not exist" in capsys.readouterr().err
+
 
 class TestMigrate:
     def test_creates_the_read_model_in_the_data_dir(
