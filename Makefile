@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 
-.PHONY: help install run test lint typecheck fmt clean reset
+.PHONY: help install run test bench lint typecheck fmt clean reset
 
 help: ## show this list
 	@echo "Usage: make TARGET (PYTHON=$(PYTHON) creates $(VENV) when it is missing)"
@@ -28,6 +28,9 @@ run: $(STAMP) ## start Temporal, the worker and the API on this machine (data in
 
 test: lint typecheck ## lint, type-check, then run every test
 	$(BIN)/pytest
+
+bench: $(STAMP) ## run the benchmarks on spare ports and rewrite BENCHMARKS.md
+	$(BIN)/python -m bench
 
 lint: $(STAMP) ## ruff: lint and check formatting
 	$(BIN)/ruff check .

@@ -1,0 +1,189 @@
+"""What every benchmark shares: a stack on spare ports, a load generator, figures."""
+
+import asyncio
+import contextlib
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spare_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    """`vagt run` (Temporal's dev server with SQLite, the worker, the API) on spare ports."""
+
+    url: str
+    temporal_address: str
+    admin_token: str
+    data_dir: Path
+    process: "subprocess.Popen[bytes]"
+
+    def admin(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=60,
+            trust_env=False,
+        )
+
+    async def integration(self, name: str, **settings: Any) -> str:
+        """A PagerDuty-format integration's routing key."""
+        async with self.admin() as http:
+            body = {"name": name, "format": "pagerduty", **settings}
+            answer = await http.post("/api/v1/integrations", json=body)
+            if answer.status_code != 201:
+                raise RuntimeError(f"creating the integration: {answer.text}")
+            key: str = answer.json()["key"]
+            return key
+
+
+@contextlib.asynccontextmanager
+async def vagt_stack(data_dir: Path, **environment: str) -> AsyncIterator[Stack]:
+    """`python -m vagt.cli run` with its data in `data_dir`; stopped with SIGTERM on exit."""
+    api_port, temporal_port = spare_port(), spare_port()
+    token = secrets.token_hex(16)
+    env = os.environ | {
+        "VAGT_DATA_DIR": str(data_dir),
+        "VAGT_API_PORT": str(api_port),
+        "VAGT_TEMPORAL_PORT": str(temporal_port),
+        "VAGT_TEMPORAL_UI_PORT": str(spare_port()),
+        "VAGT_ADMIN_TOKEN": token,
+        "VAGT_LOG_LEVEL": "WARNING",
+        **environment,
+    }
+    process = _spawn([sys.executable, "-m", "vagt.cli", "run"], data_dir / "run.log", env)
+    url = f"http://127.0.0.1:{api_port}"
+    try:
+        await _wait_ready(url, process, data_dir)
+        yield Stack(url, f"127.0.0.1:{temporal_port}", token, data_dir, process)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(process.wait, 60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def _wait_ready(url: str, process: "subprocess.Popen[bytes]", data_dir: Path) -> None:
+    async with httpx.AsyncClient(trust_env=False) as http:
+        for _ in range(1_200):
+            if process.poll() is not None:
+                raise RuntimeError(f"vagt run exited; see {data_dir / 'run.log'}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get(f"{url}/readyz", timeout=2)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"vagt run was not ready within 120 s; see {data_dir / 'run.log'}")
+
+
+@dataclass
+class Figures:
+    """What one load run measured: the rate of successes and their latencies."""
+
+    name: str
+    sent: int
+    succeeded: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.succeeded / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+    def row(self, baseline: "Figures | None" = None) -> list[str]:
+        ratio = f"{self.rate / baseline.rate:.0%}" if baseline and baseline.rate else ""
+        return [
+            self.name,
+            f"{self.succeeded:,}/{self.sent:,}",
+            f"{self.rate:,.0f}",
+            f"{self.percentile(50) * 1000:.1f}",
+            f"{self.percentile(99) * 1000:.1f}",
+            ratio,
+        ]
+
+
+async def load(
+    name: str, count: int, concurrency: int, send: Callable[[int], Awaitable[bool]]
+) -> Figures:
+    """Call `send(n)` for n in range(count) from `concurrency` tasks; time each call."""
+    next_n = iter(range(count))
+    latencies: list[float] = []
+    failures = 0
+
+    async def sender() -> None:
+        nonlocal failures
+        for n in next_n:
+            began = time.perf_counter()
+            ok = await send(n)
+            if ok:
+                latencies.append(time.perf_counter() - began)
+            else:
+                failures += 1
+
+    began = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    figures = Figures(name, count, len(latencies), time.perf_counter() - began, latencies)
+    print(f"  {name}: {figures.rate:,.0f}/s, {failures} failed", file=sys.stderr, flush=True)
+    return figures
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpus = os.cpu_count() or 0
+    memory = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB"
+    return f"{platform.machine()}, {cpus} cores{memory}, Python {platform.python_version()}"
+
+
+def _spawn(argv: list[str], log: Path, env: dict[str, str]) -> "subprocess.Popen[bytes]":
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+@contextlib.contextmanager
+def quiet_process(
+    argv: list[str], log: Path, env: dict[str, str]
+) -> Iterator["subprocess.Popen[bytes]"]:
+    """A helper process (a baseline server or worker), killed on exit."""
+    process = _spawn(argv, log, env)
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
