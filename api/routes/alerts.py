@@ -11,6 +11,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -122,29 +123,64 @@ async def pagerduty_enqueue(
         except InvalidAlert as refusal:
             observed.refused(AlertOutcome.INVALID)
             return JSONResponse(pagerduty_invalid(refusal.errors), status_code=400)
-        integration = await services.integrations.by_key(event.routing_key)
-        observed.integration = integration.name if integration else ""
-        problem = pagerduty_key_problem(integration)
-        if problem or integration is None:
-            observed.refused(AlertOutcome.UNAUTHORIZED)
-            return JSONResponse(
-                pagerduty_invalid([problem or "Invalid routing key"]), status_code=400
-            )
-        wait = throttle(services, integration)
-        if wait is not None:
-            observed.refused(AlertOutcome.RATE_LIMITED)
-            return JSONResponse(
-                {"status": "throttle event", "message": "Too many events for this routing key"},
-                status_code=429,
-                headers={"Retry-After": str(max(1, round(wait)))},
-            )
+        admitted = await admit_pagerduty_sender(services, event.routing_key)
+        observed.integration = admitted.name
+        if isinstance(admitted, PagerDutyRefusal):
+            observed.refused(admitted.outcome)
+            return admitted.response
+        integration = admitted.integration
         envelope = _envelope(integration, _pagerduty_alert(event, integration), _action(event))
         await _submit(services, integration, event.dedup_key, [envelope])
         observed.accepted()
     return JSONResponse(pagerduty_accepted(event.dedup_key), status_code=202)
 
 
-def pagerduty_key_problem(integration: IntegrationRecord | None) -> str | None:
+@dataclass
+class PagerDutySender:
+    integration: IntegrationRecord
+
+    @property
+    def name(self) -> str:
+        return self.integration.name
+
+
+@dataclass
+class PagerDutyRefusal:
+    """PagerDuty's answer to a key it does not take, or to a sender over its rate."""
+
+    response: JSONResponse
+    outcome: AlertOutcome
+    name: str  # the integration's, when the key names one
+
+
+async def admit_pagerduty_sender(
+    services: ServicesDep, routing_key: str
+) -> PagerDutySender | PagerDutyRefusal:
+    """The integration behind a PagerDuty routing key, or PagerDuty's refusal: 400 for an
+    unknown, disabled or non-PagerDuty key, 429 past the integration's rate."""
+    integration = await services.integrations.by_key(routing_key)
+    problem = _pagerduty_key_problem(integration)
+    if problem is not None or integration is None:
+        return PagerDutyRefusal(
+            JSONResponse(pagerduty_invalid([problem or "Invalid routing key"]), status_code=400),
+            AlertOutcome.UNAUTHORIZED,
+            integration.name if integration else "",
+        )
+    wait = throttle(services, integration)
+    if wait is not None:
+        return PagerDutyRefusal(
+            JSONResponse(
+                {"status": "throttle event", "message": "Too many events for this routing key"},
+                status_code=429,
+                headers={"Retry-After": str(max(1, round(wait)))},
+            ),
+            AlertOutcome.RATE_LIMITED,
+            integration.name,
+        )
+    return PagerDutySender(integration)
+
+
+def _pagerduty_key_problem(integration: IntegrationRecord | None) -> str | None:
     if integration is None:
         return "Invalid routing key"
     if not integration.enabled:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentUser, ServicesDep, SessionDep
 from api.errors import Problem
-from api.routes.alerts import pagerduty_key_problem, read_body, throttle
+from api.routes.alerts import PagerDutyRefusal, admit_pagerduty_sender, read_body
 from domain.alert_formats import ChangeEvent, pagerduty_invalid, parse_pagerduty_change
 from domain.alerts import Alert, AlertStatus, InvalidAlert, Severity
 from domain.routing import Routing, route
@@ -64,18 +64,10 @@ async def pagerduty_change_enqueue(
         change = parse_pagerduty_change(await read_body(request))
     except InvalidAlert as refusal:
         return JSONResponse(pagerduty_invalid(refusal.errors), status_code=400)
-    integration = await services.integrations.by_key(change.routing_key)
-    problem = pagerduty_key_problem(integration)
-    if problem or integration is None:
-        return JSONResponse(pagerduty_invalid([problem or "Invalid routing key"]), status_code=400)
-    wait = throttle(services, integration)
-    if wait is not None:
-        return JSONResponse(
-            {"status": "throttle event", "message": "Too many events for this routing key"},
-            status_code=429,
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
-    await _record(session, integration, change)
+    admitted = await admit_pagerduty_sender(services, change.routing_key)
+    if isinstance(admitted, PagerDutyRefusal):
+        return admitted.response
+    await _record(session, admitted.integration, change)
     return JSONResponse(change_accepted(), status_code=202)
 
 
