@@ -156,6 +156,8 @@ class AlertGroup(BaseModel):
     test_notifications: int = 0
     last_test_at: datetime | None = None
     pending: AlertActivity = AlertActivity()
+    # The newest trigger, to open an incident from if the open one turns out to be gone.
+    last_trigger: AlertEnvelope | None = None
     incidents: list[int] = []
 
     def accept(self, batch: AlertBatch) -> Receipt:
@@ -181,6 +183,16 @@ class AlertGroup(BaseModel):
             self.incident_id = None
             self.firing, self.untracked_firing = {}, 0
             self.pending = AlertActivity()
+
+    def incident_gone(self, incident_id: int, undelivered: AlertActivity) -> None:
+        """The incident's workflow ended without saying so, and `undelivered` never reached
+        it: as resolved, and if those alerts were still firing they open a new incident."""
+        self.incident_closed(incident_id)
+        if undelivered.firing > 0 and not undelivered.recovered and self.last_trigger:
+            self.opening = self.last_trigger
+            self.firing = {
+                self.last_trigger.alert.fingerprint: self.last_trigger.alert.content_hash
+            }
 
     def incident_reopened(self, incident_id: int) -> None:
         if self.incident_id is None and self.opening is None:
@@ -226,6 +238,7 @@ class AlertGroup(BaseModel):
         else:
             self.untracked_firing += 1
         self.pending.recovered = False
+        self.last_trigger = envelope
         if self.incident_id is None and self.opening is None:
             self.opening = envelope
 

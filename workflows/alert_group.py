@@ -174,8 +174,8 @@ class AlertGroupWorkflow:
             await incident.signal(IncidentWorkflow.alerts_observed, news)
         except ApplicationError:
             # The incident's workflow is gone (closed) without telling us: treat it as
-            # resolved, so the next trigger opens a new incident.
-            self._group.incident_closed(incident_id)
+            # resolved; alerts still firing in what it missed open a new incident.
+            self._group.incident_gone(incident_id, activity)
 
     def _history_full(self) -> bool:
         info = workflow.info()

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from domain.alert_groups import AlertActivity, AlertGroup, AlertSource, GroupSettings
 from domain.incident import Incident
-from domain.lifecycle import IncidentState
+from domain.lifecycle import IncidentState, Step
 from domain.process import ProcessDefinition
 from domain.requests import (
     AcknowledgeRequest,
@@ -66,6 +66,8 @@ class IncidentInput(BaseModel):
     declaration: Declaration
     incident: Incident | None = None  # carried over by continue-as-new
     unprojected: list[TimelineEvent] = []
+    # Resolutions (resolve) and reopenings (reopen) the alert group has not heard yet.
+    group_news: list[Step] = []
     history_limit: int = DEFAULT_HISTORY_LIMIT
 
 

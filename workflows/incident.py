@@ -92,8 +92,9 @@ class IncidentWorkflow:
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
         self._dirty = False
-        # Resolutions and reopenings the alert group has not been told of yet.
-        self._group_news: list[Step] = []
+        # Resolutions and reopenings the alert group has not been told of yet; carried
+        # over by continue-as-new, since steps may land while the run winds down.
+        self._group_news: list[Step] = list(input.group_news)
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
@@ -111,6 +112,7 @@ class IncidentWorkflow:
         # ends: nothing a caller was told is done may be dropped.
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
+        await self._tell_group()
         return IncidentOutcome(
             incident_id=self._incident.id,
             state=self._incident.state,
@@ -261,7 +263,12 @@ class IncidentWorkflow:
         while self._group_news:
             news = self._group_news.pop(0)
             signal = "incident_resolved" if news is Step.RESOLVE else "incident_reopened"
-            await group.signal(signal, self._incident.id)
+            try:
+                await group.signal(signal, self._incident.id)
+            except ApplicationError:
+                # The group is gone (terminated by an operator): nobody is left to tell,
+                # and the incident must not fail for it.
+                workflow.logger.warning("alert group %s is gone", source.group_workflow_id)
 
     def _fire_due(self) -> None:
         self._unprojected += self._incident.fire_due(workflow.now())
@@ -332,6 +339,7 @@ class IncidentWorkflow:
                 incident=self._incident,
                 # Steps taken while the last batch was being written.
                 unprojected=self._unprojected,
+                group_news=self._group_news,
                 history_limit=self._history_limit,
             )
         )

@@ -466,6 +466,34 @@ class TestIncidentClosed:
         assert alerts == before
 
 
+class TestIncidentGone:
+    def test_a_trigger_the_gone_incident_never_heard_opens_a_new_one(self) -> None:
+        alerts = group(PD_KEY)
+        send(alerts, event())
+        alerts.opened(101)
+        later = event(second=60)
+        send(alerts, later)
+        undelivered = alerts.take_pending()
+        assert undelivered is not None
+
+        alerts.incident_gone(101, undelivered)
+
+        assert alerts.incident_id is None
+        assert alerts.needs_incident() == later
+
+    def test_a_recovery_the_gone_incident_never_heard_opens_nothing(self) -> None:
+        alerts = group(PD_KEY)
+        send(alerts, event())
+        alerts.opened(101)
+        send(alerts, event(AlertAction.RESOLVE, second=60))
+        undelivered = alerts.take_pending()
+        assert undelivered is not None
+
+        alerts.incident_gone(101, undelivered)
+
+        assert (alerts.incident_id, alerts.needs_incident()) == (None, None)
+
+
 class TestIncidentReopened:
     def test_repeats_reach_the_reopened_incident(self) -> None:
         alerts = group(PD_KEY)
