@@ -48,6 +48,12 @@ class _Group:
     sender: "asyncio.Task[None] | None" = None
 
 
+def _fail(taken: list[_Waiting], error: BaseException) -> None:
+    for waiting in taken:
+        if not waiting.done.done():  # a sender whose request was cancelled is not told
+            waiting.done.set_exception(error)
+
+
 class AlertIngestor:
     """Batches alerts per (integration, dedup key) and hands them to their group workflow."""
 
@@ -113,15 +119,14 @@ class AlertIngestor:
                 receipt = await self._update_with_start(settings, batch)
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             error = IngestUnavailable(f"no worker took the alerts within {self._timeout:g} s")
-            for waiting in taken:
-                waiting.done.set_exception(error)
+            _fail(taken, error)
             return
         except Exception as error:  # every waiting sender hears of it, whatever it was
-            for waiting in taken:
-                waiting.done.set_exception(error)
+            _fail(taken, error)
             return
         for waiting in taken:
-            waiting.done.set_result(receipt)
+            if not waiting.done.done():  # a sender whose request was cancelled is not told
+                waiting.done.set_result(receipt)
 
     async def _update_with_start(self, settings: GroupSettings, batch: AlertBatch) -> Receipt:
         for delay in (*_BUSY_RETRY_DELAYS, None):

@@ -9,6 +9,7 @@ Temporal; when Temporal does not take them the answer is a 503, which senders re
 
 import json
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -84,6 +85,11 @@ def _envelope(
         decision=route(alert, integration.routing),
         report=report,
     )
+
+
+def retry_after(wait: float) -> str:
+    """Whole seconds, rounded up: a sender that waits this long is let through."""
+    return str(max(1, math.ceil(wait)))
 
 
 def throttle(services: ServicesDep, integration: IntegrationRecord) -> float | None:
@@ -172,7 +178,7 @@ async def admit_pagerduty_sender(
             JSONResponse(
                 {"status": "throttle event", "message": "Too many events for this routing key"},
                 status_code=429,
-                headers={"Retry-After": str(max(1, round(wait)))},
+                headers={"Retry-After": retry_after(wait)},
             ),
             AlertOutcome.RATE_LIMITED,
             integration.name,
@@ -264,7 +270,7 @@ def _too_many(integration: IntegrationRecord, wait: float) -> Problem:
         f"Integration {integration.name!r} allows {integration.rate_limit_per_minute} alerts "
         "a minute; send again later.",
         code="too-many-alerts",
-        headers={"Retry-After": str(max(1, round(wait)))},
+        headers={"Retry-After": retry_after(wait)},
     )
 
 

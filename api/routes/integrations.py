@@ -169,7 +169,8 @@ async def update_integration(
 async def rotate_key(
     integration_id: int, admin: AdminUser, session: SessionDep, request: Request
 ) -> IntegrationKey:
-    """Issue a new key, shown this once; the old key stops working at once."""
+    """Issue a new key, shown this once; the old key stops working within 5 seconds (the
+    time each API process keeps a key it has looked up)."""
     repository = IntegrationRepository(session)
     key = await repository.rotate_key(integration_id)
     integration = await repository.get(integration_id)
