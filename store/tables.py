@@ -130,6 +130,8 @@ class TimelineEventRow(Base):
     __table_args__ = (
         UniqueConstraint("incident_id", "seq", name="uq_timeline_events_incident_id_seq"),
         Index("ix_timeline_events_incident_id_seq", "incident_id", "seq"),
+        # /metrics counts failed notifications by kind on every scrape.
+        Index("ix_timeline_events_kind", "kind"),
     )
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
