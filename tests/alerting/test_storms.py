@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from domain.alert_groups import AlertGroup
 from domain.integrations import IntegrationFormat
 from store.tables import IncidentRow
-from tests.alerting.conftest import Stack, alert_count, eventually
+from tests.alerting.conftest import Stack, alert_count, eventually, only_incident
 from workflows.alert_group import AlertGroupWorkflow
 
 pytestmark = pytest.mark.slow
@@ -60,11 +60,11 @@ class TestStorms:
         )
         assert statuses.count(202) == 20_000
 
-        incidents = await storm_stack.incidents()
-        assert len(incidents) == 1
-        await alert_count(storm_stack, incidents[0]["id"], 20_000)
+        incident = await only_incident(storm_stack)  # opened after the 202s: waited for
+        await alert_count(storm_stack, incident["id"], 20_000)
+        assert len(await storm_stack.incidents()) == 1
 
-        group_id = (await storm_stack.incident(incidents[0]["id"]))["source"]["group_workflow_id"]
+        group_id = incident["source"]["group_workflow_id"]
         handle = storm_stack.client.get_workflow_handle(group_id)
         group: AlertGroup = await handle.query(AlertGroupWorkflow.group)
         assert group.total == 20_000
