@@ -13,14 +13,15 @@ Every figure comes from one run of `make bench` on the machine named above, with
 Temporal's dev server (SQLite), Vagt's worker and API, and the load generator all on
 that machine. Such machines are noisy and the load generator competes for the same
 cores, so absolute figures move between runs; compare the ratios, each measured
-against a baseline in the same run. Latencies are what a sender saw, from sending a
-request to reading its answer; p99 is the 99th percentile. A 202 from Vagt means the
+against a baseline in the same run. Latencies are what a sender saw of its accepted
+requests (202, or a bare Temporal call that returned), from sending to reading the
+answer; p99 is the 99th percentile by nearest rank. A 202 from Vagt means the
 alert is durable in Temporal's history; an alert not answered 202 got a 503 (Temporal
 did not take it within the API's step timeout, and the sender should send it again)
 or no answer. The stack is `make run`'s: Temporal's dev server keeps its history in
-an SQLite file, and on this machine's disk bare Temporal ran several times slower
-than on the in-memory server the tests use (about 110 update-with-starts a second
-there), so read Vagt's rows against the bare rows of the same run. The logs of each
+an SQLite file, which on a slow disk makes bare Temporal itself slow, so read Vagt's
+rows against the bare rows of the same run. A 202 for a new dedup key means the alert
+is in its group's history; the incident opens right after, outside the figure. The logs of each
 run stay in `var/bench/`."""
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import math
 import os
 import platform
 import secrets
@@ -111,10 +112,11 @@ class Figures:
         return self.succeeded / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
+        """The nearest-rank percentile of the successes' latencies."""
         if not self.latencies:
             return float("nan")
         ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
     def row(self, baseline: "Figures | None" = None) -> list[str]:
         ratio = f"{self.rate / baseline.rate:.0%}" if baseline and baseline.rate else ""

@@ -133,7 +133,7 @@ async def measure(work: Path) -> str:
             lambda n: _event(key, f"rep-{n % REPEATED_KEYS}", n),
         )
         new = await _post_all(
-            "Vagt: new dedup keys (each opens an incident)",
+            "Vagt: new dedup keys (each then opens an incident)",
             stack.url,
             NEW_KEYS,
             lambda n: _event(key, f"new-{n}", n),
@@ -146,11 +146,11 @@ async def measure(work: Path) -> str:
         bare_signals.row(),
         new.row(bare_starts),
     ]
-    header = ["load", "202s / sent", "per second", "p50 ms", "p99 ms", "of baseline"]
+    header = ["load", "202s / sent", "202s per second", "p50 ms", "p99 ms", "of baseline"]
     verdicts = [
         _verdict("repeats", repeats.rate >= 1_000, f"{repeats.rate:,.0f}/s, target 1,000/s"),
         _verdict(
-            "new incidents",
+            "new dedup keys",
             new.rate >= 0.7 * bare_starts.rate,
             f"{new.rate / bare_starts.rate:.0%} of bare starts, target 70%",
         ),
