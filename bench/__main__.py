@@ -1,12 +1,21 @@
 """`make bench`: run every benchmark and rewrite BENCHMARKS.md with the figures."""
 
+import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench import ingest
 from bench.common import ROOT, machine
+
+# Each benchmark: its name on the command line, and what measures it and returns its
+# section of BENCHMARKS.md. They run in this order, one at a time, each on its own stack.
+BENCHMARKS: dict[str, Callable[[Path], Awaitable[str]]] = {
+    "ingest": ingest.measure,
+}
 
 HOW_TO_READ = """\
 Every figure comes from one run of `make bench` on the machine named above, with
@@ -25,12 +34,15 @@ is in its group's history; the incident opens right after, outside the figure. T
 run stay in `var/bench/`."""
 
 
-async def main() -> None:
+async def main(names: list[str]) -> str:
     began = time.monotonic()
     # Kept after the run: each stack's logs are there to read when a figure looks odd.
     work = ROOT / "var" / "bench" / f"{datetime.now(UTC):%Y%m%dT%H%M%S}"
     print(f"logs and data in {work}", file=sys.stderr)
-    sections = [await ingest.measure(work / "ingest")]
+    sections = []
+    for name in names:
+        print(f"{name}:", file=sys.stderr, flush=True)
+        sections.append(await BENCHMARKS[name](work / name))
     document = "\n".join(
         [
             "# Benchmarks",
@@ -43,9 +55,40 @@ async def main() -> None:
             *(section + "\n" for section in sections),
         ]
     )
-    (ROOT / "BENCHMARKS.md").write_text(document)
-    print(document)
+    return document
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"the benchmarks to run (default: all of {', '.join(BENCHMARKS)})",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the figures (default: BENCHMARKS.md when all run, "
+        "else var/bench/partial.md)",
+    )
+    arguments = parser.parse_args()
+    unknown = [name for name in arguments.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(
+            f"no benchmark named {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+        )
+    return arguments
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    arguments = _arguments()
+    names = arguments.names or list(BENCHMARKS)
+    everything = names == list(BENCHMARKS)
+    default = ROOT / ("BENCHMARKS.md" if everything else "var/bench/partial.md")
+    output = arguments.output or default
+    output.parent.mkdir(parents=True, exist_ok=True)
+    document = asyncio.run(main(names))
+    output.write_text(document)
+    print(document)
+    print(f"written to {output}", file=sys.stderr)
