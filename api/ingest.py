@@ -10,6 +10,7 @@ then durable in the group's history.
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -152,4 +153,16 @@ class AlertIngestor:
                 ) from error
             except RuntimeError as error:  # no connection to Temporal
                 raise IngestUnavailable(f"Temporal is unreachable: {error}") from error
+            finally:
+                _forget_start(start)
         raise AssertionError("unreachable")
+
+
+def _forget_start(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Mark the start operation's own outcome as seen. When the call fails, the SDK also
+    fails the future behind `start.workflow_handle()`; nothing here waits for that
+    handle, and asyncio would log each such future as "exception never retrieved"
+    (hundreds of tracebacks while Temporal is down)."""
+    handle = getattr(start, "_workflow_handle", None)
+    if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
+        handle.exception()

@@ -1,11 +1,14 @@
 """The ingestor's batching: every sender in a batch hears the batch's outcome."""
 
 import asyncio
+import gc
+import uuid
 from typing import Any
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
-from api.ingest import AlertIngestor
+from api.ingest import AlertIngestor, IngestUnavailable
 from api.routes.alerts import retry_after
 from domain.alert_groups import AlertBatch, GroupSettings, Receipt
 from tests.domain.test_alert_groups import SETTINGS, event
@@ -49,3 +52,24 @@ class TestRetryAfter:
         self, wait: float, header: str
     ) -> None:
         assert retry_after(wait) == header
+
+
+class TestTemporalDown:
+    async def test_a_batch_no_worker_takes_is_refused_without_stray_errors(
+        self, dev_server: WorkflowEnvironment
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        stray: list[dict[str, Any]] = []
+        previous = loop.get_exception_handler()
+        loop.set_exception_handler(lambda _, context: stray.append(context))
+        try:
+            # No worker polls this task queue: the update is never accepted.
+            queue = f"nobody-{uuid.uuid4()}"
+            ingestor = AlertIngestor(dev_server.client, task_queue=queue, timeout=1)
+            with pytest.raises(IngestUnavailable, match="no worker took the alerts"):
+                await ingestor.submit(SETTINGS, f"k-{uuid.uuid4()}", [event()])
+            gc.collect()  # an unread failed future reports itself when collected
+            await asyncio.sleep(0)
+        finally:
+            loop.set_exception_handler(previous)
+        assert [context["message"] for context in stray] == []
