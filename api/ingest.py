@@ -1,34 +1,28 @@
-"""Alerts into Temporal: gathered per alert group, sent as one update-with-start per batch.
+"""Alerts into Temporal: gathered per alert group, sent as one signal-with-start per batch.
 
-A storm of thousands of alerts for one key becomes a handful of Temporal calls, and
-at most one call per group is in flight from this process, which keeps every group
-well under Temporal's limit of 10 updates in flight per workflow. A sender's
-request returns only when the update carrying its alert is accepted: its alert is
-then durable in the group's history.
+A storm of thousands of alerts for one key becomes a handful of Temporal calls, at
+most one per group in flight from this process. A sender's request returns only
+when Temporal has recorded the signal carrying its alert: the alert is then durable
+in the group's history, whether or not a worker is running. A signal, unlike an
+update, needs no worker to answer, so the edge keeps accepting alerts while every
+worker is down, and a new key costs what a bare workflow start costs.
 """
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
-from temporalio.client import (
-    Client,
-    WithStartWorkflowOperation,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.alert_groups import AlertBatch, AlertEnvelope, GroupSettings, Receipt, compact
 from workflows.alert_group import AlertGroupWorkflow
-from workflows.contracts import AlertGroupInput, group_workflow_id
+from workflows.contracts import ALERTS_SIGNAL, AlertGroupInput, group_workflow_id
 
 log = logging.getLogger("vagt.ingest")
 
-# Temporal answers RESOURCE_EXHAUSTED when a workflow has too many updates in flight
-# (several API replicas sending to one group): back off and send again.
+# Temporal answers RESOURCE_EXHAUSTED when it sheds load (or, for API processes of
+# old, when a workflow has too many updates in flight): back off and send again.
 _BUSY_RETRY_DELAYS = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 
 
@@ -117,9 +111,11 @@ class AlertIngestor:
         )
         try:
             async with asyncio.timeout(self._timeout):
-                receipt = await self._update_with_start(settings, batch)
-        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            error = IngestUnavailable(f"no worker took the alerts within {self._timeout:g} s")
+                receipt = await self._signal_with_start(settings, batch)
+        except TimeoutError:
+            error = IngestUnavailable(
+                f"Temporal did not record the alerts within {self._timeout:g} s"
+            )
             _fail(taken, error)
             return
         except Exception as error:  # every waiting sender hears of it, whatever it was
@@ -129,40 +125,24 @@ class AlertIngestor:
             if not waiting.done.done():  # a sender whose request was cancelled is not told
                 waiting.done.set_result(receipt)
 
-    async def _update_with_start(self, settings: GroupSettings, batch: AlertBatch) -> Receipt:
+    async def _signal_with_start(self, settings: GroupSettings, batch: AlertBatch) -> Receipt:
         for delay in (*_BUSY_RETRY_DELAYS, None):
-            start = WithStartWorkflowOperation(
-                AlertGroupWorkflow.run,
-                AlertGroupInput(settings=settings, dedup_key=batch.dedup_key),
-                id=group_workflow_id(settings.integration_uid, batch.dedup_key),
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                task_queue=self._task_queue,
-            )
             try:
-                receipt: Receipt = await self._client.execute_update_with_start_workflow(
-                    AlertGroupWorkflow.ingest, batch, start_workflow_operation=start
+                await self._client.start_workflow(
+                    AlertGroupWorkflow.run,
+                    AlertGroupInput(settings=settings, dedup_key=batch.dedup_key),
+                    id=group_workflow_id(settings.integration_uid, batch.dedup_key),
+                    task_queue=self._task_queue,
+                    start_signal=ALERTS_SIGNAL,
+                    start_signal_args=[batch],
                 )
-                return receipt
             except RPCError as error:
                 if error.status is not RPCStatusCode.RESOURCE_EXHAUSTED or delay is None:
                     raise IngestUnavailable(f"Temporal did not take the alerts: {error}") from error
                 await asyncio.sleep(delay)
-            except WorkflowUpdateFailedError as error:
-                raise IngestUnavailable(
-                    f"the alert group refused the batch: {error.cause}"
-                ) from error
             except RuntimeError as error:  # no connection to Temporal
                 raise IngestUnavailable(f"Temporal is unreachable: {error}") from error
-            finally:
-                _forget_start(start)
+            else:
+                # Which incident the alerts feed is the group's to decide, after this.
+                return Receipt(accepted=sum(e.repeats for e in batch.envelopes), incident_id=None)
         raise AssertionError("unreachable")
-
-
-def _forget_start(start: WithStartWorkflowOperation[Any, Any]) -> None:
-    """Mark the start operation's own outcome as seen. When the call fails, the SDK also
-    fails the future behind `start.workflow_handle()`; nothing here waits for that
-    handle, and asyncio would log each such future as "exception never retrieved"
-    (hundreds of tracebacks while Temporal is down)."""
-    handle = getattr(start, "_workflow_handle", None)
-    if isinstance(handle, asyncio.Future) and handle.done() and not handle.cancelled():
-        handle.exception()

@@ -1,10 +1,11 @@
 """One long-lived workflow per (integration, dedup key): the door every alert goes through.
 
-Senders reach it with update-with-start, so concurrent senders of the same key meet
-in one workflow and never race to open two incidents. It answers at once (the
-alert is durable when the update is accepted); opening the incident and passing
-repeats on happen in its own loop, in batches, so a storm does not flood the
-incident's history.
+The API reaches it with signal-with-start (`ALERTS_SIGNAL`), so concurrent senders of
+the same key meet in one workflow and never race to open two incidents, and an alert
+is durable once Temporal has recorded the signal, with or without a worker running.
+Opening the incident and passing repeats on happen in its own loop, in batches, so a
+storm does not flood the incident's history. The `ingest` update is the way API
+processes before signal-with-start reached it, kept for them.
 """
 
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         source_actor,
     )
     from workflows.contracts import (
+        ALERTS_SIGNAL,
         AlertGroupInput,
         AlertNews,
         Declaration,
@@ -84,6 +86,17 @@ class AlertGroupWorkflow:
                 type="WrongGroup",
                 non_retryable=True,
             )
+
+    @workflow.signal(name=ALERTS_SIGNAL)
+    def alerts(self, batch: AlertBatch) -> None:
+        if batch.dedup_key != self._group.dedup_key:
+            # Cannot happen through the API (the workflow id is derived from the key);
+            # a signal cannot be refused, and failing the task would stop the group.
+            workflow.logger.error(
+                "alert group for %r dropped a batch for %r", self._group.dedup_key, batch.dedup_key
+            )
+            return
+        self._group.accept(batch)
 
     @workflow.signal
     def incident_resolved(self, incident_id: int) -> None:

@@ -129,6 +129,10 @@ class EscalateCommand(StepCommand):
     request: EscalateRequest
 
 
+# The alert group's signal that carries a batch of alerts (sent with signal-with-start).
+ALERTS_SIGNAL = "alerts"
+
+
 def group_workflow_id(integration_uid: str, dedup_key: str) -> str:
     # Dedup keys are whatever senders choose (up to 255 characters of anything): a
     # digest keeps the workflow id short and safe.
