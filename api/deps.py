@@ -1,10 +1,11 @@
-"""Request dependencies as `Annotated` aliases: the session, the caller, Temporal."""
+"""Request dependencies as `Annotated` aliases: the session, the caller, Temporal, and the
+parameters several routes share."""
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,14 @@ from domain.roles import Role
 from store.db import Database
 from store.users import UserRecord, UserRepository
 from vagt.settings import Settings
+
+# The read model's ids are PostgreSQL `integer`s, and no list is longer: a larger id or
+# offset is refused here, as a bad parameter, rather than by the database, as a 500.
+MAX_INTEGER = 2**31 - 1
+
+IncidentId = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="The incident's number.")]
+IntegrationId = Annotated[int, Path(ge=1, le=MAX_INTEGER)]
+Offset = Annotated[int, Query(ge=0, le=MAX_INTEGER, description="How many to skip.")]
 
 
 @dataclass

@@ -8,13 +8,45 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from domain.errors import DomainError
 
 log = logging.getLogger("vagt.api")
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="The field's path: `title`, `query.limit`, `body`.")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """An error as RFC 9457 problem details; problem types may add members."""
+
+    type: str = Field(description="`urn:vagt:problem:<code>`, one per kind of problem.")
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong and what to do about it.")
+    instance: str = Field(description="The path the request was sent to.")
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="Each bad field, for a body or parameters that are invalid."
+    )
+
+
+_SCHEMAS = "#/components/schemas/"
+
+
+def problems(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the errors a route answers with, each as problem+json."""
+    content = {PROBLEM_JSON: {"schema": {"$ref": f"{_SCHEMAS}{ProblemDetails.__name__}"}}}
+    return {
+        status: {"description": description, "content": content}
+        for status, description in descriptions.items()
+    }
 
 
 class Problem(Exception):
@@ -80,7 +112,8 @@ def from_validation(error: RequestValidationError) -> Problem:
 
 
 def install(app: FastAPI) -> None:
-    """Render every error the app can raise as problem+json."""
+    """Render every error the app can raise as problem+json, and document its schema."""
+    _document_problem_details(app)
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -97,7 +130,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail) if exc.detail else "See the API documentation at /docs."
-        problem = Problem(exc.status_code, _reason(exc.status_code), detail, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        problem = Problem(exc.status_code, _reason(exc.status_code), detail, headers=headers)
         return problem_response(problem, request.url.path)
 
     @app.exception_handler(Exception)
@@ -107,6 +143,41 @@ def install(app: FastAPI) -> None:
             500, "Internal error", "Vagt hit a bug; it is logged. Nothing you sent was wrong."
         )
         return problem_response(problem, request.url.path)
+
+
+# Every method a route can take; HEAD and OPTIONS only where a route declares them.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method the path takes. Starlette's 405 names only the first route matching the
+    path, while GET and POST on one path are two routes."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+def _document_problem_details(app: FastAPI) -> None:
+    """Put ProblemDetails into the OpenAPI components, where `problems()` refers to it:
+    FastAPI adds only the models routes return."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()  # cached by FastAPI, so amended once
+        schema = ProblemDetails.model_json_schema(ref_template=_SCHEMAS + "{model}")
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.update(schema.pop("$defs", {}))
+        components[ProblemDetails.__name__] = schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _reason(status: int) -> str:

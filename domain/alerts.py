@@ -252,6 +252,9 @@ class JsonFields:
         value = self.body.get(key)
         if value is None:
             return 0
+        # JSON has one number type: a sender re-encoding through JavaScript sends 3 as 3.0.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self.problem(key, "must be a whole number, 0 or more")
             return 0

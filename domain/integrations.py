@@ -4,6 +4,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from domain.routing import Routing
 
@@ -59,6 +60,11 @@ class IntegrationSettings(BaseModel):
     )
 
 
+def _without_defaults(schema: dict[str, Any]) -> None:
+    for field in schema["properties"].values():
+        field.pop("default", None)
+
+
 class IntegrationChanges(BaseModel):
     """A partial update of an integration: only the fields sent change.
 
@@ -66,13 +72,15 @@ class IntegrationChanges(BaseModel):
     format is a new integration.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # None stands for "not sent" and is refused when sent, so the schema shows neither
+    # null nor a default.
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_defaults)
 
-    name: IntegrationName | None = None
-    enabled: bool | None = None
-    routing: Routing | None = None
-    resolve_on_recovery: bool | None = None
-    rate_limit_per_minute: RateLimitPerMinute | None = None
+    name: IntegrationName | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
+    routing: Routing | SkipJsonSchema[None] = None
+    resolve_on_recovery: bool | SkipJsonSchema[None] = None
+    rate_limit_per_minute: RateLimitPerMinute | SkipJsonSchema[None] = None
 
     @model_validator(mode="after")
     def _no_nulls(self) -> "IntegrationChanges":

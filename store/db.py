@@ -1,5 +1,6 @@
 """The read model's database: one async engine, sessions, and migrations on start."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,17 @@ class Database:
             _create_parent_dir(self.url.database)
         elif self.is_postgresql and schema is not None:
             connect_args["server_settings"] = {"search_path": schema}
-        self.engine = create_async_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
+        self.engine = create_async_engine(
+            self.url,
+            connect_args=connect_args,
+            pool_pre_ping=True,
+            json_serializer=_json_without_nul,
+        )
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(
+            self.engine.sync_engine, "before_cursor_execute", _parameters_without_nul, retval=True
+        )
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -86,6 +95,43 @@ def _upgrade_to_head(connection: Connection) -> None:
 def _create_parent_dir(database: str | None) -> None:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+# PostgreSQL refuses the NUL character in text and in JSON, while JSON allows it in any
+# string a person or a sender sends. Every database stores U+FFFD in its place, so such a
+# write never fails (a projection would retry forever) and reads back alike everywhere.
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL in its strings, keys included, replaced."""
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT)
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(without_nul(item) for item in value)
+    return value
+
+
+def _json_without_nul(value: Any) -> str:
+    text = json.dumps(value)
+    # Most documents hold no NUL: one scan of the text instead of a walk of the value.
+    # (The escape may also be the tail of an escaped backslash; the walk is then exact.)
+    return json.dumps(without_nul(value)) if "\\u0000" in text else text
+
+
+def _parameters_without_nul(
+    connection: Any,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: Any,
+    executemany: bool,
+) -> tuple[str, Any]:
+    return statement, without_nul(parameters)
 
 
 def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:

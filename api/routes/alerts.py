@@ -16,15 +16,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 
 from api.deps import MetricsDep, ServicesDep
-from api.errors import Problem
+from api.errors import Problem, problems
 from api.ingest import IngestUnavailable
 from api.integration_auth import authenticate_sender, key_from_request
 from api.metrics import AlertOutcome
+from api.sender_formats import (
+    ALERTMANAGER_WEBHOOK,
+    GENERIC_ALERT,
+    GRAFANA_WEBHOOK,
+    PAGERDUTY_EVENT,
+    PagerDutyAccepted,
+    PagerDutyInvalid,
+    PagerDutyThrottled,
+    json_body,
+)
 from domain.alert_formats import (
     PagerDutyEvent,
     pagerduty_accepted,
@@ -49,11 +60,62 @@ MAX_BODY = 512 * 1024
 PathKey = Annotated[str, Path(description="The integration key, for senders that set no header.")]
 
 
+# Documents the key for the OpenAPI document only: `key_from_request` reads it, Basic too.
+_integration_key = HTTPBearer(
+    auto_error=False,
+    scheme_name="IntegrationKey",
+    description="An integration's key: `Bearer <key>`, or as the URL's last segment.",
+)
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+# What senders hear besides 202; they retry 429 and 503 by themselves, and no other 4xx.
+WEBHOOK_ANSWERS: dict[int | str, dict[str, Any]] = problems(
+    {
+        400: "The body is not JSON, over 512 KB, or not in the sender's format; "
+        "`detail` names every problem.",
+        401: "No integration key, or one no integration holds.",
+        403: "The integration is disabled, or of another format.",
+    }
+) | {
+    status: answer | {"headers": RETRY_AFTER}
+    for status, answer in problems(
+        {
+            429: "The integration passed its `rate_limit_per_minute`.",
+            503: "Vagt could not confirm that Temporal recorded the alerts; send them again.",
+        }
+    ).items()
+}
+
+PAGERDUTY_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"model": PagerDutyAccepted, "description": "Recorded in Temporal: `status` success."},
+    400: {
+        "model": PagerDutyInvalid,
+        "description": "PagerDuty's `invalid event`, its `errors` naming each problem: a bad "
+        "event, or an unknown, disabled or non-PagerDuty routing key.",
+    },
+    429: {
+        "model": PagerDutyThrottled,
+        "description": "The integration passed its `rate_limit_per_minute`.",
+        "headers": RETRY_AFTER,
+    },
+    503: WEBHOOK_ANSWERS[503],
+}
+
+
 class AlertsAccepted(BaseModel):
+    """The alerts are durable in Temporal; their alert group opens or feeds the incident
+    right after, whose `source.dedup_key` is this `dedup_key`."""
+
     status: str = "accepted"
     dedup_key: str
     alerts: int
-    incident_id: int | None = None
 
 
 async def read_body(request: Request) -> Any:
@@ -107,10 +169,12 @@ async def _submit(
         log.warning("alerts for %s not taken: %s", integration.name, error)
         raise Problem(
             503,
-            "Alerts not recorded",
-            "Vagt could not record the alerts in Temporal just now; nothing was recorded. "
-            "Send them again (senders retry a 503 by themselves).",
-            code="alerts-not-recorded",
+            "Alerts not confirmed",
+            "Vagt could not confirm that Temporal recorded the alerts (Temporal did not "
+            "answer in time, or not at all). Send them again; senders retry a 503 by "
+            "themselves. If the first attempt did land, a trigger sent again only adds "
+            "to its dedup key's alert count, so give every event a dedup_key.",
+            code="alerts-not-confirmed",
             headers={"Retry-After": "5"},
         ) from error
 
@@ -118,7 +182,13 @@ async def _submit(
 # --- PagerDuty Events API v2 ----------------------------------------------------------
 
 
-@router.post("/v2/enqueue", status_code=202, response_model=None)
+@router.post(
+    "/v2/enqueue",
+    status_code=202,
+    response_model=None,
+    responses=PAGERDUTY_ANSWERS,
+    openapi_extra=json_body(PAGERDUTY_EVENT, "One event: trigger, acknowledge or resolve."),
+)
 async def pagerduty_enqueue(
     request: Request, services: ServicesDep, metrics: MetricsDep
 ) -> JSONResponse:
@@ -252,11 +322,9 @@ async def _webhook(
             _envelope(integration, alert, _webhook_action(alert), report=True)
             for alert in notification.alerts
         ]
-        receipt = await _submit(services, integration, notification.group_key, envelopes)
+        await _submit(services, integration, notification.group_key, envelopes)
         observed.accepted(len(envelopes))
-    return AlertsAccepted(
-        dedup_key=notification.group_key, alerts=len(envelopes), incident_id=receipt.incident_id
-    )
+    return AlertsAccepted(dedup_key=notification.group_key, alerts=len(envelopes))
 
 
 def _webhook_action(alert: Alert) -> AlertAction:
@@ -274,7 +342,13 @@ def _too_many(integration: IntegrationRecord, wait: float) -> Problem:
     )
 
 
-@router.post("/api/v1/integrations/alertmanager", status_code=202)
+@router.post(
+    "/api/v1/integrations/alertmanager",
+    status_code=202,
+    dependencies=[Depends(_integration_key)],
+    responses=WEBHOOK_ANSWERS,
+    openapi_extra=json_body(ALERTMANAGER_WEBHOOK, "Alertmanager's webhook body (version 4)."),
+)
 async def alertmanager(
     request: Request, services: ServicesDep, metrics: MetricsDep
 ) -> AlertsAccepted:
@@ -282,7 +356,12 @@ async def alertmanager(
     return await _webhook(request, services, metrics, None, IntegrationFormat.ALERTMANAGER)
 
 
-@router.post("/api/v1/integrations/alertmanager/{key}", status_code=202)
+@router.post(
+    "/api/v1/integrations/alertmanager/{key}",
+    status_code=202,
+    responses=WEBHOOK_ANSWERS,
+    openapi_extra=json_body(ALERTMANAGER_WEBHOOK, "Alertmanager's webhook body (version 4)."),
+)
 async def alertmanager_with_key(
     request: Request, services: ServicesDep, metrics: MetricsDep, key: PathKey
 ) -> AlertsAccepted:
@@ -290,13 +369,24 @@ async def alertmanager_with_key(
     return await _webhook(request, services, metrics, key, IntegrationFormat.ALERTMANAGER)
 
 
-@router.post("/api/v1/integrations/grafana", status_code=202)
+@router.post(
+    "/api/v1/integrations/grafana",
+    status_code=202,
+    dependencies=[Depends(_integration_key)],
+    responses=WEBHOOK_ANSWERS,
+    openapi_extra=json_body(GRAFANA_WEBHOOK, "Grafana's webhook body."),
+)
 async def grafana(request: Request, services: ServicesDep, metrics: MetricsDep) -> AlertsAccepted:
     """Grafana's webhook contact point, key as a bearer token."""
     return await _webhook(request, services, metrics, None, IntegrationFormat.GRAFANA)
 
 
-@router.post("/api/v1/integrations/grafana/{key}", status_code=202)
+@router.post(
+    "/api/v1/integrations/grafana/{key}",
+    status_code=202,
+    responses=WEBHOOK_ANSWERS,
+    openapi_extra=json_body(GRAFANA_WEBHOOK, "Grafana's webhook body."),
+)
 async def grafana_with_key(
     request: Request, services: ServicesDep, metrics: MetricsDep, key: PathKey
 ) -> AlertsAccepted:
@@ -304,7 +394,13 @@ async def grafana_with_key(
     return await _webhook(request, services, metrics, key, IntegrationFormat.GRAFANA)
 
 
-@router.post("/api/v1/alerts", status_code=202)
+@router.post(
+    "/api/v1/alerts",
+    status_code=202,
+    dependencies=[Depends(_integration_key)],
+    responses=WEBHOOK_ANSWERS,
+    openapi_extra=json_body(GENERIC_ALERT, "One alert; unknown fields are refused."),
+)
 async def generic_alert(
     request: Request, services: ServicesDep, metrics: MetricsDep
 ) -> AlertsAccepted:
@@ -317,11 +413,11 @@ async def generic_alert(
         wait = throttle(services, integration)
         if wait is not None:
             raise _too_many(integration, wait)
-        receipt = await _submit(
+        await _submit(
             services,
             integration,
             alert.dedup_key,
             [_envelope(integration, alert, _webhook_action(alert))],
         )
         observed.accepted()
-    return AlertsAccepted(dedup_key=alert.dedup_key, alerts=1, incident_id=receipt.incident_id)
+    return AlertsAccepted(dedup_key=alert.dedup_key, alerts=1)

@@ -8,16 +8,23 @@ is given once it is committed there.
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import CurrentUser, ServicesDep, SessionDep
-from api.errors import Problem
-from api.routes.alerts import PagerDutyRefusal, admit_pagerduty_sender, read_body
+from api.deps import CurrentUser, Offset, ServicesDep, SessionDep
+from api.errors import Problem, problems
+from api.routes.alerts import (
+    PAGERDUTY_ANSWERS,
+    WEBHOOK_ANSWERS,
+    PagerDutyRefusal,
+    admit_pagerduty_sender,
+    read_body,
+)
+from api.sender_formats import PAGERDUTY_CHANGE, PagerDutyChangeAccepted, json_body
 from domain.alert_formats import ChangeEvent, pagerduty_invalid, parse_pagerduty_change
 from domain.alerts import Alert, AlertStatus, InvalidAlert, Severity
 from domain.routing import Routing, route
@@ -39,21 +46,17 @@ def change_accepted() -> dict[str, str]:
     return {"status": "success", "message": "Change event processed"}
 
 
-def _pagerduty_answers(*codes: int) -> dict[int | str, dict[str, Any]]:
-    texts = {
-        202: "Recorded: `status` success.",
-        400: "PagerDuty's `invalid event`, its `errors` naming each problem.",
-        429: "The integration passed its rate limit; retry after `Retry-After` seconds.",
-        503: "The read model could not record it; nothing was recorded, retry.",
-    }
-    return {code: {"description": texts[code]} for code in codes}
-
-
 @router.post(
     "/v2/change/enqueue",
     status_code=202,
     response_model=None,
-    responses=_pagerduty_answers(202, 400, 429, 503),
+    responses=PAGERDUTY_ANSWERS
+    | {
+        202: {"model": PagerDutyChangeAccepted, "description": "Recorded: `status` success."},
+        503: WEBHOOK_ANSWERS[503]
+        | {"description": "The read model could not record it; nothing was recorded."},
+    },
+    openapi_extra=json_body(PAGERDUTY_CHANGE, "One change event."),
 )
 async def pagerduty_change_enqueue(
     request: Request, session: SessionDep, services: ServicesDep
@@ -125,7 +128,15 @@ def routed_service(change: ChangeEvent, routing: Routing) -> str | None:
     return route(alert, routing).service
 
 
-@router.get("/api/v1/changes")
+@router.get(
+    "/api/v1/changes",
+    responses=problems(
+        {
+            401: "No token, or an unknown or disabled one.",
+            422: "A parameter is invalid; `errors` lists each one.",
+        }
+    ),
+)
 async def list_changes(
     user: CurrentUser,
     session: SessionDep,
@@ -137,7 +148,7 @@ async def list_changes(
         datetime | None, Query(description="Changes before this time (UTC if no offset).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ChangePage:
     """Recent changes, newest first by when they happened: what changed before an incident."""
     return await ChangeRepository(session).list(

@@ -1,12 +1,23 @@
 """Liveness and readiness, for process supervisors and load balancers."""
 
+from typing import Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import ServicesDep
 
 router = APIRouter(tags=["health"])
+
+Check = Literal["ok", "unreachable"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    database: Check
+    temporal: Check
 
 
 @router.get("/healthz")
@@ -15,7 +26,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "The database or Temporal is down."}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     """Ready to serve: the read model and Temporal both answer."""
     checks = {

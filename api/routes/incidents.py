@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
-from api.deps import CurrentUser, GatewayDep, ServicesDep, SessionDep
-from api.errors import Problem
+from api.deps import CurrentUser, GatewayDep, IncidentId, Offset, ServicesDep, SessionDep
+from api.errors import Problem, problems
 from api.gateway import IncidentGone
 from api.schemas import IncidentOut
 from domain.errors import Forbidden
@@ -40,20 +40,26 @@ log = logging.getLogger("vagt.api")
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in {
-        401: "No or an unknown token.",
-        403: "Your roles do not allow this step.",
-        404: "No such incident.",
-        409: "The step is not possible in the incident's state; `detail` says why.",
-        422: "A field is missing or invalid; `errors` lists each one.",
-        503: "Temporal or the workers are unreachable; nothing was changed.",
-    }.items()
+_PROBLEM_TEXTS = {
+    400: "The body is not JSON.",
+    401: "No token, or an unknown or disabled one.",
+    403: "Your roles do not allow this step.",
+    404: "No such incident.",
+    409: "The step is not possible in the incident's state; `detail` says why.",
+    422: "A field or parameter is missing or invalid, or breaks a rule of the process "
+    "(an unknown category, root cause or user); `errors` lists bad fields.",
+    503: "Temporal or the workers are unreachable; `detail` says whether the step may still apply.",
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=_PROBLEMS)
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return problems({status: _PROBLEM_TEXTS[status] for status in statuses})
+
+
+_STEP_PROBLEMS = _problems(400, 401, 403, 404, 409, 422, 503)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_problems(400, 401, 403, 422, 503))
 async def declare_incident(
     request: DeclareRequest,
     user: CurrentUser,
@@ -111,7 +117,7 @@ async def _start_incident(
     )
 
 
-@router.get("", responses=_PROBLEMS)
+@router.get("", responses=_problems(401, 422))
 async def list_incidents(
     user: CurrentUser,
     session: SessionDep,
@@ -121,7 +127,7 @@ async def list_incidents(
     service: str | None = None,
     q: Annotated[str | None, Query(description="Text in title or description.")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> IncidentPage:
     """Incidents from the read model, newest first."""
     query = IncidentQuery(
@@ -136,9 +142,9 @@ async def list_incidents(
     return await IncidentRepository(session).list(query)
 
 
-@router.get("/{incident_id}", responses=_PROBLEMS)
+@router.get("/{incident_id}", responses=_problems(401, 404, 422))
 async def get_incident(
-    incident_id: int, user: CurrentUser, session: SessionDep, gateway: GatewayDep
+    incident_id: IncidentId, user: CurrentUser, session: SessionDep, gateway: GatewayDep
 ) -> IncidentOut:
     """One incident: live from its workflow while open, from the read model once closed."""
     stored = await IncidentRepository(session).get(incident_id)
@@ -152,7 +158,7 @@ async def get_incident(
 
 
 async def _take(
-    incident_id: int,
+    incident_id: IncidentId,
     update: Any,
     command: contracts.StepCommand,
     user: UserRecord,
@@ -183,9 +189,9 @@ def _not_found(incident_id: int) -> Problem:
     )
 
 
-@router.post("/{incident_id}/triage", responses=_PROBLEMS)
+@router.post("/{incident_id}/triage", responses=_STEP_PROBLEMS)
 async def triage(
-    incident_id: int,
+    incident_id: IncidentId,
     request: TriageRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -196,9 +202,9 @@ async def triage(
     return await _take(incident_id, wf.IncidentWorkflow.triage, command, user, session, gateway)
 
 
-@router.post("/{incident_id}/acknowledge", responses=_PROBLEMS)
+@router.post("/{incident_id}/acknowledge", responses=_STEP_PROBLEMS)
 async def acknowledge(
-    incident_id: int,
+    incident_id: IncidentId,
     user: CurrentUser,
     session: SessionDep,
     gateway: GatewayDep,
@@ -213,9 +219,9 @@ async def acknowledge(
     )
 
 
-@router.post("/{incident_id}/assign", responses=_PROBLEMS)
+@router.post("/{incident_id}/assign", responses=_STEP_PROBLEMS)
 async def assign(
-    incident_id: int,
+    incident_id: IncidentId,
     request: AssignRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -236,9 +242,9 @@ async def assign(
     return await _take(incident_id, wf.IncidentWorkflow.assign, command, user, session, gateway)
 
 
-@router.post("/{incident_id}/note", responses=_PROBLEMS)
+@router.post("/{incident_id}/note", responses=_STEP_PROBLEMS)
 async def note(
-    incident_id: int,
+    incident_id: IncidentId,
     request: NoteRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -249,9 +255,9 @@ async def note(
     return await _take(incident_id, wf.IncidentWorkflow.note, command, user, session, gateway)
 
 
-@router.post("/{incident_id}/hold", responses=_PROBLEMS)
+@router.post("/{incident_id}/hold", responses=_STEP_PROBLEMS)
 async def hold(
-    incident_id: int,
+    incident_id: IncidentId,
     request: HoldRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -262,9 +268,9 @@ async def hold(
     return await _take(incident_id, wf.IncidentWorkflow.hold, command, user, session, gateway)
 
 
-@router.post("/{incident_id}/resume", responses=_PROBLEMS)
+@router.post("/{incident_id}/resume", responses=_STEP_PROBLEMS)
 async def resume(
-    incident_id: int,
+    incident_id: IncidentId,
     user: CurrentUser,
     session: SessionDep,
     gateway: GatewayDep,
@@ -275,9 +281,9 @@ async def resume(
     return await _take(incident_id, wf.IncidentWorkflow.resume, command, user, session, gateway)
 
 
-@router.post("/{incident_id}/resolve", responses=_PROBLEMS)
+@router.post("/{incident_id}/resolve", responses=_STEP_PROBLEMS)
 async def resolve(
-    incident_id: int,
+    incident_id: IncidentId,
     request: ResolveRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -288,9 +294,9 @@ async def resolve(
     return await _take(incident_id, wf.IncidentWorkflow.resolve, command, user, session, gateway)
 
 
-@router.post("/{incident_id}/reopen", responses=_PROBLEMS)
+@router.post("/{incident_id}/reopen", responses=_STEP_PROBLEMS)
 async def reopen(
-    incident_id: int,
+    incident_id: IncidentId,
     request: ReopenRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -301,9 +307,9 @@ async def reopen(
     return await _take(incident_id, wf.IncidentWorkflow.reopen, command, user, session, gateway)
 
 
-@router.post("/{incident_id}/review", responses=_PROBLEMS)
+@router.post("/{incident_id}/review", responses=_STEP_PROBLEMS)
 async def submit_review(
-    incident_id: int,
+    incident_id: IncidentId,
     request: SubmitReviewRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -316,9 +322,9 @@ async def submit_review(
     )
 
 
-@router.post("/{incident_id}/review/request-changes", responses=_PROBLEMS)
+@router.post("/{incident_id}/review/request-changes", responses=_STEP_PROBLEMS)
 async def request_changes(
-    incident_id: int,
+    incident_id: IncidentId,
     request: RequestChangesRequest,
     user: CurrentUser,
     session: SessionDep,
@@ -331,9 +337,9 @@ async def request_changes(
     )
 
 
-@router.post("/{incident_id}/review/approve", responses=_PROBLEMS)
+@router.post("/{incident_id}/review/approve", responses=_STEP_PROBLEMS)
 async def approve_review(
-    incident_id: int,
+    incident_id: IncidentId,
     user: CurrentUser,
     session: SessionDep,
     gateway: GatewayDep,
@@ -348,9 +354,9 @@ async def approve_review(
     )
 
 
-@router.post("/{incident_id}/escalate", responses=_PROBLEMS)
+@router.post("/{incident_id}/escalate", responses=_STEP_PROBLEMS)
 async def escalate(
-    incident_id: int,
+    incident_id: IncidentId,
     request: EscalateRequest,
     user: CurrentUser,
     session: SessionDep,

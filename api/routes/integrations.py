@@ -6,8 +6,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
-from api.deps import AdminUser, SessionDep
-from api.errors import Problem
+from api.deps import AdminUser, IntegrationId, SessionDep
+from api.errors import Problem, problems
 from domain.integrations import IntegrationChanges, IntegrationFormat, IntegrationSettings
 from domain.routing import Routing
 from store.integrations import IntegrationExists, IntegrationRecord, IntegrationRepository
@@ -17,16 +17,19 @@ router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 # `:int`, so these never shadow the senders' routes such as /alertmanager/{key}.
 _ONE = "/{integration_id:int}"
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in {
-        401: "No or an unknown token.",
-        403: "Only admins manage integrations.",
-        404: "No such integration.",
-        409: "Another integration has that name.",
-        422: "A field is missing or invalid; `errors` lists each one.",
-    }.items()
+_PROBLEM_TEXTS = {
+    400: "The body is not JSON.",
+    401: "No token, or an unknown or disabled one.",
+    403: "Only admins manage integrations.",
+    404: "No such integration.",
+    409: "Another integration has that name.",
+    422: "A field or parameter is missing or invalid; `errors` lists each one.",
 }
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return problems({status: _PROBLEM_TEXTS[status] for status in statuses})
+
 
 KeyIn = Literal["routing_key", "bearer", "path"]
 
@@ -119,7 +122,7 @@ def _name_taken(name: str) -> Problem:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=_PROBLEMS)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_problems(400, 401, 403, 409, 422))
 async def create_integration(
     body: IntegrationSettings, admin: AdminUser, session: SessionDep, request: Request
 ) -> IntegrationKey:
@@ -133,15 +136,15 @@ async def create_integration(
     return _with_key(integration, key, request)
 
 
-@router.get("", responses=_PROBLEMS)
+@router.get("", responses=_problems(401, 403))
 async def list_integrations(admin: AdminUser, session: SessionDep) -> list[IntegrationOut]:
     """Every integration, by name, with the first characters of its key."""
     return [_out(integration) for integration in await IntegrationRepository(session).list()]
 
 
-@router.get(_ONE, responses=_PROBLEMS)
+@router.get(_ONE, responses=_problems(401, 403, 404, 422))
 async def get_integration(
-    integration_id: int, admin: AdminUser, session: SessionDep
+    integration_id: IntegrationId, admin: AdminUser, session: SessionDep
 ) -> IntegrationOut:
     integration = await IntegrationRepository(session).get(integration_id)
     if integration is None:
@@ -149,9 +152,9 @@ async def get_integration(
     return _out(integration)
 
 
-@router.patch(_ONE, responses=_PROBLEMS)
+@router.patch(_ONE, responses=_problems(400, 401, 403, 404, 409, 422))
 async def update_integration(
-    integration_id: int, body: IntegrationChanges, admin: AdminUser, session: SessionDep
+    integration_id: IntegrationId, body: IntegrationChanges, admin: AdminUser, session: SessionDep
 ) -> IntegrationOut:
     """Change the fields sent and keep the others; the format cannot change."""
     changes = body.changes()
@@ -165,9 +168,9 @@ async def update_integration(
     return _out(integration)
 
 
-@router.post(_ONE + "/rotate-key", responses=_PROBLEMS)
+@router.post(_ONE + "/rotate-key", responses=_problems(401, 403, 404, 422))
 async def rotate_key(
-    integration_id: int, admin: AdminUser, session: SessionDep, request: Request
+    integration_id: IntegrationId, admin: AdminUser, session: SessionDep, request: Request
 ) -> IntegrationKey:
     """Issue a new key, shown this once; the old key stops working within 5 seconds (the
     time each API process keeps a key it has looked up)."""

@@ -7,10 +7,14 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, ServicesDep
-from api.errors import Problem
+from api.errors import Problem, problems
 from domain.schedules import OnCallSchedule, Shift
 
-router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
+router = APIRouter(
+    prefix="/api/v1/schedules",
+    tags=["schedules"],
+    responses=problems({401: "No token, or an unknown or disabled one."}),
+)
 
 
 class OnCall(BaseModel):
@@ -54,7 +58,15 @@ async def list_schedules(user: CurrentUser, services: ServicesDep) -> list[Sched
     ]
 
 
-@router.get("/{name}/oncall")
+@router.get(
+    "/{name}/oncall",
+    responses=problems(
+        {
+            404: "No such schedule.",
+            422: "`at` is not a time with a time zone offset; `errors` says why.",
+        }
+    ),
+)
 async def on_call(
     name: str,
     user: CurrentUser,

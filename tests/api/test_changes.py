@@ -107,6 +107,17 @@ class TestEnqueue:
         assert (await changes(api))["total"] == 3
 
 
+class TestNulCharacters:
+    async def test_a_nul_in_a_change_is_recorded_as_a_replacement_character(self, api: Api) -> None:
+        key = await integration(api)
+
+        response = await send(api, key, with_payload(summary="Deploy\u0000 v2", source="ci\u0000"))
+
+        assert response.status_code == 202, response.text
+        change = (await changes(api))["items"][0]
+        assert (change["summary"], change["source"]) == ("Deploy\ufffd v2", "ci\ufffd")
+
+
 class TestRefused:
     async def test_an_unknown_routing_key_gets_pagerdutys_400(self, api: Api) -> None:
         await integration(api)
@@ -170,6 +181,12 @@ class TestRefused:
 
 
 class TestList:
+    async def test_an_offset_past_the_read_models_integers_is_422_not_500(self, api: Api) -> None:
+        response = await api.get("/api/v1/changes", "vic", offset=2**63)
+
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+
     async def test_by_service_and_time_newest_first(self, api: Api) -> None:
         key = await integration(api)
         for day, environment in ((1, "prod"), (2, "staging"), (3, "prod"), (4, "prod")):

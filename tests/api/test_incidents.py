@@ -160,6 +160,22 @@ class TestRefusals:
         _problem(await api.get(f"{INCIDENTS}/999999", "alice"), 404)
         _problem(await api.post(f"{INCIDENTS}/999999/acknowledge", "alice"), 404)
 
+    async def test_numbers_past_the_read_models_integers_are_422_not_500(self, api: Api) -> None:
+        huge = 2**63
+        body = _problem(await api.get(INCIDENTS, "alice", offset=huge), 422)
+        assert [error["field"] for error in body["errors"]] == ["query.offset"]
+        body = _problem(await api.get(f"{INCIDENTS}/{huge}", "alice"), 422)
+        assert [error["field"] for error in body["errors"]] == ["path.incident_id"]
+        _problem(await api.post(f"{INCIDENTS}/{2**31}/acknowledge", "alice"), 422)
+
+    async def test_a_method_the_path_does_not_take_is_405_naming_all_it_takes(
+        self, api: Api
+    ) -> None:
+        response = await api.http.delete(INCIDENTS, headers=api.auth("alice"))
+
+        _problem(response, 405)
+        assert response.headers["allow"] == "GET, POST"
+
     async def test_a_step_not_possible_now_is_409_with_the_reason(self, api: Api) -> None:
         incident = await _declare(api)
         url = f"{INCIDENTS}/{incident['id']}"

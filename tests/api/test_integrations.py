@@ -135,6 +135,20 @@ class TestCreate:
         assert_problem(await api.post("/api/v1/integrations", "ada", body), 422)
 
 
+class TestNulCharacters:
+    async def test_a_nul_in_a_name_or_rule_is_kept_as_a_replacement_character(
+        self, api: Api
+    ) -> None:
+        routing = {"rules": [{"match": {"labels": {"team\u0000": "db"}}, "set": {}}]}
+
+        created = await create(api, {"name": "db\u0000", "format": "generic", "routing": routing})
+
+        shown = await api.get(f"/api/v1/integrations/{created['integration']['id']}", "ada")
+        integration = shown.json()
+        assert integration["name"] == "db\ufffd"
+        assert integration["routing"]["rules"][0]["match"]["labels"] == {"team\ufffd": "db"}
+
+
 class TestAdminsOnly:
     @pytest.mark.parametrize("who", ["carol", "vic"])
     async def test_others_are_403(self, api: Api, who: str) -> None:
@@ -213,6 +227,14 @@ class TestUpdate:
         integration_id = (await create(api))["integration"]["id"]
 
         assert_problem(await patch(api, integration_id, body), 422)
+
+    async def test_the_documented_changes_offer_no_null_since_null_is_refused(
+        self, api: Api
+    ) -> None:
+        document = (await api.http.get("/openapi.json")).json()
+
+        fields = document["components"]["schemas"]["IntegrationChanges"]["properties"]
+        assert fields and all("null" not in str(field) for field in fields.values())
 
 
 class TestRotateKey:

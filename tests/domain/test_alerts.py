@@ -675,6 +675,22 @@ class TestWebhookRefusals:
             "'truncatedAlerts' must be a whole number, 0 or more",
         ]
 
+    @pytest.mark.parametrize(("sent", "counted"), [(3, 3), (3.0, 3), (0.0, 0)])
+    def test_a_whole_number_of_truncated_alerts_is_taken_in_any_json_spelling(
+        self, sent: float, counted: int
+    ) -> None:
+        body = payload("alertmanager/firing_grouped.json") | {"truncatedAlerts": sent}
+
+        assert parse_alertmanager(body).truncated_alerts == counted
+
+    @pytest.mark.parametrize("sent", [2.5, -1.0, float("inf")])
+    def test_a_fraction_of_truncated_alerts_is_refused(self, sent: float) -> None:
+        body = payload("alertmanager/firing_grouped.json") | {"truncatedAlerts": sent}
+
+        assert problems(parse_alertmanager, body) == [
+            "'truncatedAlerts' must be a whole number, 0 or more"
+        ]
+
 
 class TestGrafanaGroupedFiring:
     def test_notification(self) -> None:
