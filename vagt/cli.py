@@ -138,6 +138,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level.lower(),
         ssl_certfile=settings.tls_cert_file,
         ssl_keyfile=settings.tls_key_file,
+        http="httptools",
     )
     return 0
 
