@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, func, insert, null, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,20 +118,35 @@ class IncidentRepository:
 
     async def list(self, query: IncidentQuery) -> IncidentPage:
         """One page of the incidents matching `query`, newest first."""
-        conditions = _conditions(query)
-        total = await self._session.scalar(
-            select(func.count()).select_from(IncidentRow).where(*conditions)
-        )
-        rows = await self._session.scalars(
-            select(IncidentRow)
-            .where(*conditions)
-            .order_by(IncidentRow.declared_at.desc(), IncidentRow.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
-        )
+        dialect = self._session.get_bind().dialect.name
+        conditions = _conditions(query, dialect)
+        # The page's numbers first, from an index in list order where one fits, so that a
+        # deep offset or a filter skips index entries rather than whole rows; then only
+        # the page's rows, without their snapshots.
+        numbers = _numbers(conditions, searching=bool(query.text), dialect=dialect)
+        page = numbers.order_by(*_NEWEST_FIRST).limit(query.limit).offset(query.offset).subquery()
+        rows = (
+            await self._session.execute(
+                select(*_SUMMARY_COLUMNS, page.c.total)
+                .join(page, IncidentRow.id == page.c.id)
+                .order_by(*_NEWEST_FIRST)
+            )
+        ).all()
+        if rows and rows[0].total is not None:
+            total: int = rows[0].total
+        elif (rows and len(rows) < query.limit) or (not rows and query.offset == 0):
+            # The last page, with something on it or nothing at all: it shows the total.
+            total = query.offset + len(rows)
+        else:
+            total = (
+                await self._session.scalar(
+                    select(func.count()).select_from(IncidentRow).where(*conditions)
+                )
+                or 0
+            )
         return IncidentPage(
             items=[IncidentSummary.model_validate(row) for row in rows],
-            total=total or 0,
+            total=total,
             limit=query.limit,
             offset=query.offset,
         )
@@ -169,7 +184,31 @@ class IncidentRepository:
         return sqlite.insert(table)
 
 
-def _conditions(query: IncidentQuery) -> list[ColumnElement[bool]]:
+_NEWEST_FIRST = (IncidentRow.declared_at.desc(), IncidentRow.id.desc())
+_SUMMARY_COLUMNS = [getattr(IncidentRow, name) for name in IncidentSummary.model_fields]
+
+
+def _numbers(
+    conditions: list[ColumnElement[bool]], *, searching: bool, dialect: str
+) -> Select[int, int | None]:
+    """The numbers of the incidents matching `conditions`, and their total when it comes
+    at no extra cost; to be ordered and cut into a page."""
+    if not (searching and dialect == "sqlite"):
+        return select(IncidentRow.id, null().label("total")).where(*conditions)
+    # SQLite cannot tell how many rows a LIKE matches. Walking the list's order, it would
+    # read every row of the table (snapshots and all) for a rare word; sorting the
+    # matches, it would read every match for a common one. Instead: the matches once,
+    # from a scan of the text index, and counted; then the list's index walked in order
+    # to the page's end, each number looked up among the matches (`+ 0` keeps SQLite
+    # from fetching each match by its number instead).
+    matches = select(IncidentRow.id).where(*conditions).cte("matches")
+    total = select(func.count()).select_from(matches).scalar_subquery()
+    return select(IncidentRow.id, total.label("total")).where(
+        (IncidentRow.id + 0).in_(select(matches.c.id))
+    )
+
+
+def _conditions(query: IncidentQuery, dialect: str) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if query.states:
         conditions.append(IncidentRow.state.in_([str(state) for state in query.states]))
@@ -182,13 +221,24 @@ def _conditions(query: IncidentQuery) -> list[ColumnElement[bool]]:
     elif query.sla is SlaFilter.AT_RISK:
         conditions.append(IncidentRow.sla_at_risk.is_(True))
     if query.text:
-        conditions.append(
-            or_(
-                IncidentRow.title.icontains(query.text, autoescape=True),
-                IncidentRow.description.icontains(query.text, autoescape=True),
-            )
-        )
+        conditions.append(_contains_text(query.text, dialect))
     return conditions
+
+
+def _contains_text(text: str, dialect: str) -> ColumnElement[bool]:
+    """Title or description contains `text`, ignoring case: lower(column) LIKE lower(%text%),
+    spelled so that each database's text index serves it and gives the same answers."""
+    columns = (IncidentRow.title, IncidentRow.description)
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = f"%{escaped}%"
+    if dialect == "postgresql":
+        # ILIKE lowercases both sides exactly as lower() does; the trigram index serves it.
+        return or_(*(column.ilike(pattern, escape="/") for column in columns))
+    if dialect == "sqlite":
+        # SQLite's LIKE already ignores case as its lower() does (ASCII letters only), and
+        # skipping lower() on every row halves the scan of the text index.
+        return or_(*(column.like(pattern, escape="/") for column in columns))
+    return or_(*(column.icontains(text, autoescape=True) for column in columns))
 
 
 def _incident_row(incident: Incident) -> dict[str, Any]:
