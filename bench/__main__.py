@@ -8,13 +8,17 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ingest
+from bench import ingest, lifecycle, paging, reads, timers
 from bench.common import ROOT, machine
 
 # Each benchmark: its name on the command line, and what measures it and returns its
 # section of BENCHMARKS.md. They run in this order, one at a time, each on its own stack.
 BENCHMARKS: dict[str, Callable[[Path], Awaitable[str]]] = {
     "ingest": ingest.measure,
+    "lifecycle": lifecycle.measure,
+    "paging": paging.measure,
+    "timers": timers.measure,
+    "reads": reads.measure,
 }
 
 HOW_TO_READ = """\

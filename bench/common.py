@@ -151,8 +151,14 @@ async def load(
     began = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(concurrency)))
     figures = Figures(name, count, len(latencies), time.perf_counter() - began, latencies)
-    print(f"  {name}: {figures.rate:,.0f}/s, {failures} failed", file=sys.stderr, flush=True)
+    report(figures, {"failed": failures})
     return figures
+
+
+def report(figures: Figures, outcomes: dict[Any, int]) -> None:
+    """One line on stderr as each load ends, so a long run shows its progress."""
+    counted = ", ".join(f"{outcome}: {n:,}" for outcome, n in sorted(outcomes.items(), key=str))
+    print(f"  {figures.name}: {figures.rate:,.0f}/s ({counted})", file=sys.stderr, flush=True)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

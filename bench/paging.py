@@ -1,0 +1,385 @@
+"""Time to page: from an alert's 202 to the first notification for its incident at a receiver.
+
+Alerts with new dedup keys (each opens an incident) go out open-loop at a steady rate:
+alert n is sent at n / rate seconds whatever happened to the ones before, so a slow
+stack builds a backlog instead of slowing the sender down. The process file gives P1
+(a `critical` alert's priority) an escalation policy whose first level pages a webhook
+at once; the webhook is a receiver in this process. Measured against, in the same run:
+the bare round trip from this process to the receiver, the alerts' own 202 latency,
+and the time to page at a trickle of alerts, before the load.
+"""
+
+import asyncio
+import contextlib
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from temporalio.client import Client
+
+from bench.common import Figures, Stack, table, vagt_stack
+from bench.receiver import Arrival, receiving
+
+RATE = 50  # alerts per second, the issue's steady load
+SECONDS = 20  # how long it lasts: RATE * SECONDS alerts
+# After the last alert is sent: how long to wait for answers and pages still to come.
+DRAIN_SECONDS = 30
+# The reference before the load: a trickle the stack keeps up with.
+TRICKLE_RATE = 1
+TRICKLE_SECONDS = 10
+TRICKLE_DRAIN_SECONDS = 15
+TARGET_P99 = 1.0
+BARE_ROUND_TRIPS = 100  # POSTs to the receiver, paced at RATE, before the stack starts
+
+PROCESS_YAML = """\
+# Written by bench/paging.py: every P1 pages the receiver at once.
+name: bench-paging
+version: 1
+sla:
+  warn_at: []
+  targets:
+    P1: {{acknowledge: 1h, resolve: 4h}}
+escalation_policies:
+  page-now:
+    levels:
+      - targets: [{{channel: pager}}]
+        delay: 1h
+escalation:
+  P1: [page-now]
+channels:
+  pager:
+    type: webhook
+    url: {url}/page
+"""
+
+SUMMARY_PREFIX = "paging bench "
+
+
+@dataclass
+class Alert:
+    """One alert sent, and what became of it; times on the wall clock (time.time())."""
+
+    dedup_key: str
+    sent: float | None = None
+    answered: float | None = None
+    status: int | None = None  # None: no answer (transport error, or none by the end)
+    paged: float | None = None  # when the receiver read the first page for its incident
+    fired: float | None = None  # the page's `at`: when the incident's workflow fired it
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == 202
+
+
+@dataclass
+class Phase:
+    """Alerts sent at one rate, and how the wait for their pages ended."""
+
+    name: str
+    rate: float
+    alerts: list[Alert]
+    sending_took: float = 0.0
+    waited: float = 0.0  # from the last alert sent to the end of the wait
+
+    @property
+    def accepted(self) -> list[Alert]:
+        return [a for a in self.alerts if a.accepted]
+
+    def to_page(self) -> list[float]:
+        return [a.paged - a.answered for a in self.accepted if a.paged and a.answered]
+
+    def time_to_page(self, p: float) -> float:
+        """Over every 202: an alert not paged by the end of the wait is later than any page."""
+        values = self.to_page()
+        values += [float("inf")] * (len(self.accepted) - len(values))
+        return _seconds(values, p)
+
+    @property
+    def backlog(self) -> int:
+        return sum(a.paged is None for a in self.accepted)
+
+
+def _event(routing_key: str, alert: Alert) -> dict[str, Any]:
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": alert.dedup_key,
+        "payload": {
+            # The dedup key rides in the summary, which becomes the page's title.
+            "summary": f"{SUMMARY_PREFIX}{alert.dedup_key}",
+            "source": "bench",
+            "severity": "critical",
+        },
+    }
+
+
+def _dedup_key(arrival: Arrival) -> str | None:
+    body = arrival.body
+    if not isinstance(body, dict) or body.get("kind") != "page":
+        return None
+    _, found, key = str(body.get("title", "")).partition(SUMMARY_PREFIX)
+    return key if found else None
+
+
+def _wall(at: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(at)).timestamp()
+    except ValueError:
+        return None
+
+
+def _seconds(values: list[float], p: float) -> float:
+    return Figures("", len(values), len(values), 0, values).percentile(p)
+
+
+def _ms(values: list[float], p: float) -> str:
+    if not values:
+        return "-"
+    value = _seconds(values, p)
+    return "never" if value == float("inf") else f"{value * 1000:,.0f}"
+
+
+class Pages:
+    """What the receiver heard, matched to the alerts sent."""
+
+    def __init__(self) -> None:
+        self.alerts: dict[str, Alert] = {}
+        self.bare: dict[str, float] = {}
+        self.unknown = 0  # pages matching no alert
+        self.repeats = 0  # further first-level pages for an incident already paged
+        self._news = asyncio.Event()
+
+    async def until(self, condition: Callable[[], bool], deadline: float) -> None:
+        """Until `condition()` holds after an arrival, or time.perf_counter() passes `deadline`."""
+        while not condition():
+            self._news.clear()
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._news.wait(), left)
+
+    def heard(self, arrival: Arrival) -> None:
+        self._news.set()
+        if arrival.path == "/bare" and arrival.idempotency_key:
+            self.bare[arrival.idempotency_key] = arrival.wall
+            return
+        key = _dedup_key(arrival)
+        alert = self.alerts.get(key) if key else None
+        if alert is None:
+            self.unknown += 1
+        elif alert.paged is None:
+            alert.paged = arrival.wall
+            alert.fired = _wall(arrival.body.get("at"))
+        else:
+            self.repeats += 1
+
+    def phase(self, name: str, prefix: str, rate: float, seconds: float) -> Phase:
+        alerts = [Alert(f"{prefix}-{n}") for n in range(round(rate * seconds))]
+        self.alerts.update((alert.dedup_key, alert) for alert in alerts)
+        return Phase(name, rate, alerts)
+
+
+async def _bare_round_trips(url: str, pages: Pages) -> tuple[list[float], list[float]]:
+    """POSTs to the receiver paced at RATE: (sent to answer read, sent to request recorded)."""
+    round_trips: list[float] = []
+    one_way: list[float] = []
+    async with httpx.AsyncClient(timeout=30, trust_env=False) as http:
+        began = time.perf_counter()
+        for n in range(BARE_ROUND_TRIPS):
+            await asyncio.sleep(max(0.0, began + n / RATE - time.perf_counter()))
+            key = f"bare-{n}"
+            sent = time.time()
+            await http.post(f"{url}/bare", json={"n": n}, headers={"Idempotency-Key": key})
+            round_trips.append(time.time() - sent)
+            one_way.append(pages.bare[key] - sent)
+    return round_trips, one_way
+
+
+async def _run(stack: Stack, routing_key: str, pages: Pages, phase: Phase, drain: float) -> None:
+    """Send the phase's alerts on schedule, then wait (at most `drain` seconds after the
+    last one left) until every alert is answered and every 202 is paged."""
+    # Connections are not the limit: an open-loop sender must not queue behind its pool.
+    limits = httpx.Limits(max_connections=2_000, max_keepalive_connections=200)
+    async with httpx.AsyncClient(
+        base_url=stack.url, limits=limits, timeout=60, trust_env=False
+    ) as http:
+
+        async def send(alert: Alert) -> None:
+            alert.sent = time.time()
+            with contextlib.suppress(httpx.TransportError):  # no answer: counted as such
+                answer = await http.post("/v2/enqueue", json=_event(routing_key, alert))
+                alert.answered = time.time()
+                alert.status = answer.status_code
+
+        tasks = []
+        began = time.perf_counter()
+        for n, alert in enumerate(phase.alerts):
+            await asyncio.sleep(max(0.0, began + n / phase.rate - time.perf_counter()))
+            tasks.append(asyncio.create_task(send(alert)))
+        phase.sending_took = time.perf_counter() - began
+        sent_all = time.perf_counter()
+        await asyncio.wait(tasks, timeout=drain)  # every answer, then every page
+        await pages.until(lambda: phase.backlog == 0, sent_all + drain)
+        phase.waited = time.perf_counter() - sent_all
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    print(
+        f"  {phase.name}: sent {len(phase.alerts)} in {phase.sending_took:.1f} s, "
+        f"{len(phase.accepted)} answered 202, {len(phase.to_page())} of them paged",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+async def _started(stack: Stack) -> tuple[int, int]:
+    """Alert groups and incidents that exist in Temporal now (visibility, so nearly now)."""
+    client = await Client.connect(stack.temporal_address)
+    groups = await client.count_workflows('WorkflowType="AlertGroupWorkflow"')
+    incidents = await client.count_workflows('WorkflowType="IncidentWorkflow"')
+    return groups.count, incidents.count
+
+
+async def measure(work: Path) -> str:
+    """Run the time-to-page benchmark; its section of BENCHMARKS.md."""
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
+    run = uuid.uuid4().hex[:8]
+    pages = Pages()
+    trickle = pages.phase(
+        f"{TRICKLE_RATE} alert/s", f"trickle-{run}", TRICKLE_RATE, TRICKLE_SECONDS
+    )
+    steady = pages.phase(f"{RATE} alerts/s", f"steady-{run}", RATE, SECONDS)
+    async with receiving() as receiver:
+        receiver.on_arrival = pages.heard
+        process_file = work / "process.yaml"
+        process_file.write_text(PROCESS_YAML.format(url=receiver.url))
+        bare_trips, bare_one_way = await _bare_round_trips(receiver.url, pages)
+        async with vagt_stack(work / "vagt", VAGT_PROCESS_FILE=str(process_file)) as stack:
+            key = await stack.integration("bench-paging", rate_limit_per_minute=1_000_000)
+            await _run(stack, key, pages, trickle, TRICKLE_DRAIN_SECONDS)
+            await _run(stack, key, pages, steady, DRAIN_SECONDS)
+            groups, incidents = await _started(stack)
+    return _section(pages, trickle, steady, bare_trips, bare_one_way, groups, incidents)
+
+
+def _row(what: str, count: str, values: list[float]) -> list[str]:
+    return [what, count or f"{len(values):,}", _ms(values, 50), _ms(values, 99)]
+
+
+def _rows(phase: Phase) -> list[list[str]]:
+    accepted = phase.accepted
+    answer_times = [a.answered - a.sent for a in accepted if a.answered and a.sent]
+    refusals = [
+        a.answered - a.sent
+        for a in phase.alerts
+        if a.status is not None and not a.accepted and a.answered and a.sent
+    ]
+    paged = [a for a in accepted if a.paged and a.answered]
+    to_fire = [a.fired - a.answered for a in paged if a.fired and a.answered]
+    fire_to_arrival = [a.paged - a.fired for a in paged if a.paged and a.fired]
+    everyone = phase.to_page() + [float("inf")] * phase.backlog
+    sent = len(phase.alerts)
+    rows = [
+        _row(f"{phase.name}: alert sent to its 202", f"{len(accepted):,}/{sent:,}", answer_times),
+    ]
+    if refusals:
+        rows.append(
+            _row(
+                f"{phase.name}: alert sent to a refusal (503)",
+                f"{len(refusals):,}/{sent:,}",
+                refusals,
+            )
+        )
+    rows += [
+        _row(
+            f"**{phase.name}: time to page, 202 to the first page at the receiver**",
+            f"{len(paged):,}/{len(accepted):,}",
+            everyone,
+        ),
+        _row(f"{phase.name}: 202 to the page fired in the incident's workflow", "", to_fire),
+        _row(f"{phase.name}: page fired to its arrival at the receiver", "", fire_to_arrival),
+    ]
+    return rows
+
+
+def _section(
+    pages: Pages,
+    trickle: Phase,
+    steady: Phase,
+    bare_trips: list[float],
+    bare_one_way: list[float],
+    groups: int,
+    incidents: int,
+) -> str:
+    header = ["what", "count", "p50 ms", "p99 ms"]
+    rows = [
+        _row("bare: POST from this process to the receiver, answer read", "", bare_trips),
+        _row("bare: POST from this process to the receiver, request read", "", bare_one_way),
+        *_rows(trickle),
+        *_rows(steady),
+    ]
+    sent = len(steady.alerts)
+    accepted = len(steady.accepted)
+    others = Counter(a.status for a in steady.alerts if a.status is not None and not a.accepted)
+    refused = ", ".join(f"{count:,} with {status}" for status, count in sorted(others.items()))
+    unanswered = sum(a.status is None for a in steady.alerts)
+    paged_without_202 = sum(a.paged is not None and not a.accepted for a in steady.alerts)
+    offered = sent / steady.sending_took if steady.sending_took else 0.0
+    p50, p99 = steady.time_to_page(50), steady.time_to_page(99)
+    met = accepted == sent and steady.backlog == 0 and p99 < TARGET_P99
+    if not accepted:
+        detail = "no alert was answered 202"
+    elif p99 == float("inf"):
+        detail = (
+            f"more than 1% of the {accepted:,} alerts answered 202 were not paged "
+            f"{steady.waited:.0f} s after the last alert was sent"
+        )
+    else:
+        detail = f"p99 {p99 * 1000:,.0f} ms, p50 {p50 * 1000:,.0f} ms over every 202"
+    if accepted < sent:
+        detail += f"; {sent - accepted:,} of the {sent:,} alerts were not answered 202"
+    return "\n".join(
+        [
+            "## Time to page",
+            "",
+            "PagerDuty Events v2 triggers, each with a new dedup key (so each opens an "
+            "incident, of priority P1, whose escalation policy pages a webhook at once), "
+            f"sent open-loop from one Python process (httpx): first a trickle of "
+            f"{TRICKLE_RATE}/s for {TRICKLE_SECONDS} s as a reference, then {RATE}/s for "
+            f"{SECONDS} s, alert n leaving at n/rate s whatever became of the earlier ones. "
+            "The webhook is a receiver in the same process; a page is matched to its alert "
+            "by the dedup key in its title. Time to page runs from the 202 reaching the "
+            "sender to the receiver reading the incident's first page, over every alert "
+            "answered 202 (one never paged counts as later than any); the two rows under it "
+            "split it at the page's `at` (when the incident's workflow fired it). All times "
+            "are this machine's wall clock. The wait for pages ends "
+            f"{DRAIN_SECONDS} s after the last alert of the load was sent. The bare rows are "
+            f"POSTs from this process to the receiver, paced at {RATE}/s, before the stack "
+            "starts.",
+            "",
+            f"- at {RATE}/s: sent {sent:,} alerts in {steady.sending_took:.1f} s "
+            f"({offered:.1f}/s offered); {accepted:,} answered 202, the others "
+            f"{refused or 'none'} (a 503: Temporal did not confirm the alert within the "
+            f"API's step timeout), {unanswered:,} not answered by the end of the wait",
+            f"- paged by the end of the wait: {accepted - steady.backlog:,} of the "
+            f"{accepted:,} answered 202, so {steady.backlog:,} still waiting (backlog); "
+            f"pages for alerts answered 503: {paged_without_202:,}; repeated first pages "
+            f"(same incident): {pages.repeats:,}; pages matching no alert: {pages.unknown:,}",
+            f"- in Temporal when the wait ended, over both phases: {groups:,} alert groups "
+            f"and {incidents:,} incidents started, for "
+            f"{len(trickle.alerts) + sent:,} alerts sent",
+            "",
+            table(header, rows),
+            "",
+            f"- time to page: {'met' if met else 'NOT met'} ({detail}; target p99 under "
+            f"{TARGET_P99:g} s at a steady {RATE} alerts/s)",
+        ]
+    )
