@@ -119,9 +119,19 @@ class AlertsAccepted(BaseModel):
 
 
 async def read_body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise InvalidAlert([f"The body is {len(raw)} bytes; the limit is {MAX_BODY} (512 KB)"])
+    """The JSON body; past MAX_BODY it is refused as soon as that is known (from its
+    Content-Length, or while it streams in), never read whole into memory first."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise InvalidAlert([f"The body is {int(declared)} bytes; the limit is 512 KB"])
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise InvalidAlert([f"The body is over {MAX_BODY} bytes; the limit is 512 KB"])
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

@@ -1,5 +1,6 @@
 """Change events: PagerDuty's Change Events API in, a list for responders out, no paging."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -167,6 +168,32 @@ class TestRefused:
 
         assert response.status_code == 400
         assert "512 KB" in response.json()["errors"][0]
+
+    async def test_an_endless_body_is_refused_without_being_read_whole(self, api: Api) -> None:
+        sent = 0
+
+        async def endless() -> AsyncIterator[bytes]:
+            nonlocal sent
+            while sent < 100 * 1024 * 1024:  # 100 MB, with no Content-Length: chunked
+                sent += 64 * 1024
+                yield b" " * 64 * 1024
+
+        response = await api.http.post("/v2/change/enqueue", content=endless())
+
+        assert response.status_code == 400
+        assert "512 KB" in response.json()["errors"][0]
+        assert sent < 1024 * 1024
+
+    async def test_a_declared_length_over_512_kb_is_refused_before_reading(self, api: Api) -> None:
+        headers = {"Content-Type": "application/json", "Content-Length": str(600_000)}
+        request = api.http.build_request(
+            "POST", "/v2/change/enqueue", headers=headers, content=b"{}"
+        )
+
+        response = await api.http.send(request)
+
+        assert response.status_code == 400
+        assert "600000 bytes" in response.json()["errors"][0]
 
     async def test_past_the_rate_limit_is_429_with_retry_after(self, api: Api) -> None:
         key = await integration(api, rate_limit_per_minute=1)
