@@ -75,8 +75,8 @@ def _trigram_schema() -> str | None:
                 END IF;
                 CREATE EXTENSION pg_trgm;
             EXCEPTION WHEN OTHERS THEN
-                RAISE WARNING 'pg_trgm could not be created (%): text search runs without '
-                    'its index (see migration 0006 to add it once a superuser created pg_trgm)', SQLERRM;
+                RAISE WARNING 'pg_trgm could not be created (%): text search runs '
+                    'without its index (migration 0006 shows how to add it)', SQLERRM;
             END $$
             """
         )
