@@ -33,14 +33,12 @@ from bench.bare_timers import BareTimer, BareTimerWorkflow
 from bench.common import Figures, Stack, quiet_process, table, vagt_stack
 from bench.receiver import Arrival, receiving
 
-# The issue asks for 1,000. On this two-core machine the worker runs new incidents'
-# first workflow tasks (which arm their timers) at about 4-10 a second while other
-# work shares it, and every incident must be armed before the first falls due: 1,000
-# would need 100-250 s to arm and as long again to fall due, past this benchmark's
-# budget of about 3 minutes. So the count is fixed lower here, and the section says
-# how many were declared and armed in time, and how fast.
-COUNT = 400
-DELAY_SECONDS = 70  # D: the acknowledge target, and the escalation's start_after
+# As the issue asks. Every incident must be declared and armed before the first falls
+# due; on a quiet two-core machine that takes about 50 s at some 20 declarations a
+# second. If the stack is slower, declaring stops MARGIN_SECONDS before the first due
+# time and the section says how many were declared and armed in time, and how fast.
+COUNT = 1_000
+DELAY_SECONDS = 90  # D: the acknowledge target, and the escalation's start_after
 MARGIN_SECONDS = 15  # declaring stops this long before the first incident falls due
 CONCURRENCY = 16
 # Declaring waits while this many declared incidents are not yet armed, so the worker's
@@ -353,7 +351,7 @@ def _section(heard: Heard, opened: Opened) -> str:
         [
             "## Timers",
             "",
-            f"{COUNT:,} P1 incidents (the issue asks for 1,000; see below) declared through "
+            f"{COUNT:,} P1 incidents declared through "
             f"the API by {CONCURRENCY} concurrent senders, each with an acknowledge target "
             f"of {DELAY_SECONDS} s and an escalation policy that pages a webhook if it is "
             f"not acknowledged within {DELAY_SECONDS} s, so each incident's acknowledge "
@@ -374,9 +372,6 @@ def _section(heard: Heard, opened: Opened) -> str:
             "",
             f"- declared {declared:,} of {COUNT:,} in {opened.seconds:.1f} s ({rate:.1f}/s; "
             f"{opened.refused:,} refused), falling due over {spread:.1f} s; {armed}",
-            f"- the count: at this rate (declared and armed) 1,000 would take "
-            f"{1000 / rate if rate else 0:.0f} s to open and as long again to fall due, past "
-            f"this benchmark's budget of about 3 minutes, hence {COUNT:,}",
             f"- the acknowledge clock's deadline equals the escalation's due time for "
             f"{opened.clock_agrees:,} of {declared:,}; pages not heard {DRAIN_SECONDS} s "
             f"after the last due time: {unheard:,}; repeated pages: {heard.repeats:,}; other "
