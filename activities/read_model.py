@@ -21,6 +21,9 @@ class ProjectionInput(BaseModel):
 
     incident: Incident
     events: Sequence[TimelineEvent]
+    # The workflow's history length when it projected: breaks the tie between two
+    # attempts at one workflow task (0 from workflows that predate it).
+    history_length: int = 0
 
 
 @dataclass
@@ -82,7 +85,9 @@ class ProjectionWriter:
         async with self._database.session() as session:
             repository = IncidentRepository(session)
             for projection in projections:
-                await repository.project(projection.incident, projection.events)
+                await repository.project(
+                    projection.incident, projection.events, projection.history_length
+                )
             await session.commit()
 
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Select, func, insert, null, or_, select
+from sqlalchemy import ColumnElement, Select, func, insert, null, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,25 +85,38 @@ class IncidentRepository:
         )
         return result.scalar_one()
 
-    async def project(self, incident: Incident, events: Sequence[TimelineEvent]) -> None:
-        """Store `incident` and its `events`; replays and late, older snapshots change nothing."""
-        row = _incident_row(incident)
+    async def project(
+        self, incident: Incident, events: Sequence[TimelineEvent], history_length: int = 0
+    ) -> None:
+        """Store `incident` and its `events`, as of `history_length` events of its
+        workflow's history; replays and late, older projections change nothing."""
+        row = _incident_row(incident) | {"history_length": history_length}
         upsert = self._insert(IncidentRow).values(row)
         # A single conditional upsert, so two concurrent projections cannot both pass a
-        # version check made in a separate read: the higher seq always wins.
+        # version check made in a separate read: the higher (seq, history length) wins.
         await self._session.execute(
             upsert.on_conflict_do_update(
                 index_elements=[IncidentRow.id],
                 set_={name: upsert.excluded[name] for name in row if name != "id"},
-                where=IncidentRow.version < upsert.excluded.version,
+                where=tuple_(IncidentRow.version, IncidentRow.history_length)
+                < tuple_(upsert.excluded.version, upsert.excluded.history_length),
             )
         )
         if events:
-            # The event id is the idempotency key: a retried or replayed write is skipped.
+            # The event id is the idempotency key: a retried or replayed write changes
+            # nothing; a later attempt at the same workflow task rewrites the event.
             # Parameters as a list, so a long timeline is sent in batches, not one statement.
+            insert_events = self._insert(TimelineEventRow)
             await self._session.execute(
-                self._insert(TimelineEventRow).on_conflict_do_nothing(),
-                [_event_row(event) for event in events],
+                insert_events.on_conflict_do_update(
+                    index_elements=[TimelineEventRow.id],
+                    set_={
+                        name: insert_events.excluded[name]
+                        for name in ("at", "actor", "kind", "details", "history_length")
+                    },
+                    where=TimelineEventRow.history_length < insert_events.excluded.history_length,
+                ),
+                [_event_row(event) | {"history_length": history_length} for event in events],
             )
 
     async def get(self, incident_id: int) -> Incident | None:

@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -109,8 +110,13 @@ class IncidentRow(Base):
     # "at risk" filters: a warning or breach is an event, so they are never stale.
     sla_breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     sla_at_risk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Incident.seq of the stored snapshot: a projection only wins with a higher one.
+    # Incident.seq of the stored snapshot, and the length of the workflow's history when
+    # it was projected: a projection only wins with a higher pair. The second breaks a
+    # tie between two attempts at the same workflow task (the first one's completion
+    # lost with a worker or with Temporal): the later attempt, the one that counts, has
+    # the longer history.
     version: Mapped[int]
+    history_length: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     snapshot: Mapped[dict[str, Any]]
 
 
@@ -158,6 +164,8 @@ class TimelineEventRow(Base):
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(32))
+    # As IncidentRow.history_length: a later attempt at the same step rewrites the event.
+    history_length: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     details: Mapped[dict[str, Any]]
 
 

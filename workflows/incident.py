@@ -383,7 +383,11 @@ class IncidentWorkflow:
         batch = list(self._unprojected)
         await workflow.execute_local_activity_method(
             ReadModelActivities.project_incident,
-            ProjectionInput(incident=self._incident, events=batch),
+            ProjectionInput(
+                incident=self._incident,
+                events=batch,
+                history_length=workflow.info().get_current_history_length(),
+            ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=_PROJECTION_RETRY,
         )

@@ -59,9 +59,11 @@ def work_on(incident: Incident) -> list[TimelineEvent]:
     ]
 
 
-async def project(database: Database, incident: Incident, events: list[TimelineEvent]) -> None:
+async def project(
+    database: Database, incident: Incident, events: list[TimelineEvent], history_length: int = 0
+) -> None:
     async with database.session() as session:
-        await IncidentRepository(session).project(incident, events)
+        await IncidentRepository(session).project(incident, events, history_length)
         await session.commit()
 
 
@@ -169,6 +171,27 @@ class TestProject:
             "payments",
             "database",
         )
+
+    async def test_a_later_attempt_at_the_same_step_wins_over_the_lost_one(
+        self, database: Database
+    ) -> None:
+        # A worker projected a note, then died (or Temporal did) before the workflow task
+        # completed; the task ran again, later in the history, and its note says more.
+        lost, kept = declare(1), declare(1)
+        at = T0 + timedelta(minutes=5)
+        lost_note = lost.apply(Step.NOTE, NoteRequest(text="looking"), ALICE, at)
+        kept_note = kept.apply(Step.NOTE, NoteRequest(text="failing over"), ALICE, at)
+        assert (lost_note.id, lost.seq) == (kept_note.id, kept.seq)
+
+        await project(database, lost, lost.timeline, history_length=12)
+        await project(database, kept, kept.timeline, history_length=17)
+        await project(database, lost, lost.timeline, history_length=12)  # late, and older
+
+        async with database.session() as session:
+            stored = await IncidentRepository(session).get(1)
+        assert stored is not None
+        assert stored.timeline[-1].details == kept_note.details
+        assert stored == kept
 
     async def test_unknown_incidents_are_absent(self, database: Database) -> None:
         await project(database, declare(1), [])
