@@ -8,7 +8,7 @@ read model shows what the workflows hold.
 
 Every process is the real one, as `make run` starts it: `temporal server start-dev` with
 its SQLite file, `python worker.py`, `vagt api`. The clocks are real too (a dev server
-cannot skip time), so the drill runs for about three minutes.
+cannot skip time), so the drill runs for about four minutes.
 """
 
 import asyncio
