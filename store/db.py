@@ -1,5 +1,6 @@
 """The read model's database: one async engine, sessions, and migrations on start."""
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, make_url, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -67,6 +69,21 @@ class Database:
 
     async def migrate(self) -> None:
         """Bring the schema to the newest migration; safe when several processes start at once."""
+        for attempt in range(1, _MIGRATION_ATTEMPTS + 1):
+            try:
+                await self._migrate()
+                return
+            except OperationalError as error:
+                # SQLite may refuse at once ("database is locked") instead of waiting
+                # out busy_timeout, when another process is migrating the same file. The
+                # whole upgrade is one transaction, so trying again starts clean.
+                if not self.is_sqlite or "locked" not in str(error):
+                    raise
+                if attempt == _MIGRATION_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.1 * attempt)
+
+    async def _migrate(self) -> None:
         async with self.engine.connect() as connection:
             # One transaction around the whole upgrade, taken before Alembic reads its
             # version table: a second process waits here, then finds nothing to do.
@@ -83,6 +100,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_MIGRATION_ATTEMPTS = 10
 
 
 def _upgrade_to_head(connection: Connection) -> None:
