@@ -6,6 +6,7 @@ start, signal and update these workflows on the same server Vagt uses.
 
 import asyncio
 import sys
+from collections.abc import Sequence
 
 from temporalio import workflow
 from temporalio.client import Client
@@ -32,13 +33,14 @@ class BareWorkflow:
         return self._seen
 
 
-async def _work(target: str, task_queue: str) -> None:
+async def work(target: str, task_queue: str, workflows: Sequence[type]) -> None:
+    """Run `workflows` on `task_queue` until killed: the bare benchmarks' worker."""
     client = await Client.connect(target, data_converter=pydantic_data_converter)
     # Configured as Vagt's worker is: no sandbox, a cache for every workflow.
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=[BareWorkflow],
+        workflows=workflows,
         workflow_runner=UnsandboxedWorkflowRunner(),
         max_cached_workflows=10_000,
     ):
@@ -46,4 +48,4 @@ async def _work(target: str, task_queue: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(_work(sys.argv[1], sys.argv[2]))
+    asyncio.run(work(sys.argv[1], sys.argv[2], [BareWorkflow]))

@@ -12,9 +12,8 @@ import asyncio
 import sys
 
 from temporalio import workflow
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from bench.bare import work
 
 # The updates after the start, in order; the last one completes the workflow.
 STEPS = ("triage", "acknowledge", "resolve", "review", "approve")
@@ -37,18 +36,5 @@ class BareLifecycleWorkflow:
         return self._taken
 
 
-async def _work(target: str, task_queue: str) -> None:
-    client = await Client.connect(target, data_converter=pydantic_data_converter)
-    # Configured as Vagt's worker is: no sandbox, a cache for every workflow.
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[BareLifecycleWorkflow],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-        max_cached_workflows=10_000,
-    ):
-        await asyncio.Event().wait()
-
-
 if __name__ == "__main__":
-    asyncio.run(_work(sys.argv[1], sys.argv[2]))
+    asyncio.run(work(sys.argv[1], sys.argv[2], [BareLifecycleWorkflow]))
