@@ -17,7 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.alert_groups import AlertBatch, AlertEnvelope, GroupSettings, Receipt, compact
 from workflows.alert_group import AlertGroupWorkflow
-from workflows.contracts import ALERTS_SIGNAL, AlertGroupInput, group_workflow_id
+from workflows.contracts import ALERTS_SIGNAL, CODE_REVISION, AlertGroupInput, group_workflow_id
 
 log = logging.getLogger("vagt.ingest")
 
@@ -130,7 +130,9 @@ class AlertIngestor:
             try:
                 await self._client.start_workflow(
                     AlertGroupWorkflow.run,
-                    AlertGroupInput(settings=settings, dedup_key=batch.dedup_key),
+                    AlertGroupInput(
+                        settings=settings, dedup_key=batch.dedup_key, revision=CODE_REVISION
+                    ),
                     id=group_workflow_id(settings.integration_uid, batch.dedup_key),
                     task_queue=self._task_queue,
                     start_signal=ALERTS_SIGNAL,

@@ -11,13 +11,14 @@ processes before signal-with-start reached it, kept for them.
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.incidents import IncidentActivities, PreparedIncident
     from domain.alert_groups import (
+        AlertActivity,
         AlertBatch,
         AlertGroup,
         AlertSource,
@@ -25,8 +26,11 @@ with workflow.unsafe.imports_passed_through():
         opening_for,
         source_actor,
     )
+    from domain.lifecycle import IncidentState
+    from workflows import search
     from workflows.contracts import (
         ALERTS_SIGNAL,
+        CODE_REVISION,
         AlertGroupInput,
         AlertNews,
         Declaration,
@@ -49,6 +53,7 @@ class AlertGroupWorkflow:
     @workflow.init
     def __init__(self, input: AlertGroupInput) -> None:
         self._history_limit = input.history_limit
+        self._revision = input.revision
         self._group = input.group or AlertGroup(
             integration_id=input.settings.integration_id,
             dedup_key=input.dedup_key,
@@ -71,6 +76,7 @@ class AlertGroupWorkflow:
                         dedup_key=self._group.dedup_key,
                         group=self._group,
                         history_limit=self._history_limit,
+                        revision=CODE_REVISION,
                     )
                 )
 
@@ -121,6 +127,7 @@ class AlertGroupWorkflow:
         envelope = self._group.needs_incident()
         assert envelope is not None
         settings = self._group.settings
+        heard: AlertNews | None = None
         while True:
             prepared = await self._prepare()
             opening = opening_for(envelope, prepared.process)
@@ -140,20 +147,40 @@ class AlertGroupWorkflow:
                 routed_policy=opening.routed_policy,
                 routing_problems=opening.problems,
             )
+            if self._revision >= 1:
+                if heard is None:
+                    # Everything heard so far goes with the declaration; what comes
+                    # while the incident starts waits in `pending` for the next signal.
+                    heard = AlertNews(
+                        activity=self._group.pending,
+                        resolve_on_recovery=settings.resolve_on_recovery,
+                    )
+                    self._group.pending = AlertActivity()
+                declaration.alerts = heard
             try:
                 await workflow.start_child_workflow(
                     IncidentWorkflow.run,
-                    IncidentInput(declaration=declaration),
+                    IncidentInput(declaration=declaration, revision=CODE_REVISION),
                     id=workflow_id(prepared.incident_id),
                     parent_close_policy=ParentClosePolicy.ABANDON,
+                    search_attributes=self._search_attributes(declaration),
                 )
             except WorkflowAlreadyStartedError:
                 continue  # that number names an incident already (an old read model): next
             self._group.opened(prepared.incident_id)
             return
 
+    def _search_attributes(self, declaration: Declaration) -> TypedSearchAttributes | None:
+        # Given at the start, they cost the incident no upsert of its own; groups that
+        # began before revisions leave them to the incident, as they always did.
+        if self._revision < 1:
+            return None
+        request, process = declaration.request, declaration.process
+        priority = process.priority_matrix.priority(request.impact, request.urgency)
+        return search.typed(search.values(IncidentState.DETECTED, priority, request.service))
+
     async def _prepare(self) -> PreparedIncident:
-        if workflow.patched(LOCAL_PREPARE):
+        if self._revision >= 1 or workflow.patched(LOCAL_PREPARE):
             # Local: one database insert needs no task of its own on the server.
             return await workflow.execute_local_activity_method(
                 IncidentActivities.prepare_incident,

@@ -38,8 +38,26 @@ from domain.timeline import TimelineEvent
 DEFAULT_HISTORY_LIMIT = 3_000
 
 
+# The workflow code a run was started by, carried in its input (`revision`). A change
+# that only new runs may take is gated on it rather than on workflow.patched, which
+# costs every run a marker and an upsert of Temporal's change-version search attribute.
+# Inputs written before the field existed read 0: those runs keep asking patched(), as
+# they always did, so their histories replay unchanged (tests/workflows/histories/).
+#   1: the alert group prepares incidents with a local activity and hands the alerts
+#      it heard meanwhile to the incident in its declaration; the incident keeps one
+#      timer per due moment.
+CODE_REVISION = 1
+
+
 def workflow_id(incident_id: int) -> str:
     return f"incident-{incident_id}"
+
+
+class AlertNews(BaseModel):
+    """What an alert group passes on to its open incident."""
+
+    activity: AlertActivity
+    resolve_on_recovery: bool = False
 
 
 class Declaration(BaseModel):
@@ -53,13 +71,9 @@ class Declaration(BaseModel):
     source: AlertSource | None = None
     routed_policy: str | None = None
     routing_problems: list[str] = []
-
-
-class AlertNews(BaseModel):
-    """What an alert group passes on to its open incident."""
-
-    activity: AlertActivity
-    resolve_on_recovery: bool = False
+    # What the alert group heard before the incident existed (the opening alert and any
+    # repeats meanwhile): the incident counts it from its start, with no signal of its own.
+    alerts: AlertNews | None = None
 
 
 class IncidentInput(BaseModel):
@@ -69,6 +83,7 @@ class IncidentInput(BaseModel):
     # Resolutions (resolve) and reopenings (reopen) the alert group has not heard yet.
     group_news: list[Step] = []
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    revision: int = 0  # CODE_REVISION of the code that started this run
 
 
 class IncidentOutcome(BaseModel):
@@ -145,3 +160,4 @@ class AlertGroupInput(BaseModel):
     dedup_key: str
     group: AlertGroup | None = None  # carried over by continue-as-new
     history_limit: int = DEFAULT_HISTORY_LIMIT
+    revision: int = 0  # CODE_REVISION of the code that started this run

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.timeline import TimelineEvent
     from workflows import search
     from workflows.contracts import (
+        CODE_REVISION,
         AcknowledgeCommand,
         AlertNews,
         ApproveReviewCommand,
@@ -72,6 +73,10 @@ class IncidentWorkflow:
         declared = input.declaration
         self._declaration = declared
         self._history_limit = input.history_limit
+        self._revision = input.revision
+        # Resolutions and reopenings the alert group has not been told of yet; carried
+        # over by continue-as-new, since steps may land while the run winds down.
+        self._group_news: list[Step] = list(input.group_news)
         if input.incident is not None:
             self._incident = input.incident
             self._unprojected = list(input.unprojected)
@@ -87,14 +92,19 @@ class IncidentWorkflow:
                 declared.routing_problems,
             )
             self._unprojected = list(self._incident.timeline)
-        self._indexed: dict[str, str] = {}
+            if declared.alerts is not None:
+                # The alerts may have recovered already, and resolved it.
+                self._unprojected += self._hear(declared.alerts)
+                self._tell_group_of(IncidentState.DETECTED)
+        # What Temporal holds already: the attributes a current starter (the alert
+        # group, continue-as-new) gave the run need no upsert of their own.
+        self._indexed = (
+            search.held(workflow.info().typed_search_attributes) if self._revision >= 1 else {}
+        )
         self._in_flight: set[str] = set()
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
         self._dirty = False
-        # Resolutions and reopenings the alert group has not been told of yet; carried
-        # over by continue-as-new, since steps may land while the run winds down.
-        self._group_news: list[Step] = list(input.group_news)
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
@@ -127,10 +137,10 @@ class IncidentWorkflow:
     def alerts_observed(self, news: AlertNews) -> None:
         # A signal, not an update: the group needs no answer, and repeats must not wait.
         before = self._incident.state
-        events = hear_alerts(
-            self._incident, news.activity, news.resolve_on_recovery, workflow.now()
-        )
-        self._noted(events, before)
+        self._noted(self._hear(news), before)
+
+    def _hear(self, news: AlertNews) -> list[TimelineEvent]:
+        return hear_alerts(self._incident, news.activity, news.resolve_on_recovery, workflow.now())
 
     @workflow.update
     def triage(self, command: TriageCommand) -> Incident:
@@ -247,6 +257,10 @@ class IncidentWorkflow:
         self._unprojected += events
         self._index()
         self._dirty = True
+        self._tell_group_of(before)
+
+    def _tell_group_of(self, before: IncidentState) -> None:
+        """Note for the alert group a resolution or reopening since `before`."""
         if self._incident.source is None:
             return
         after = self._incident.state
@@ -301,7 +315,7 @@ class IncidentWorkflow:
         if self._woken():
             return
         due = self._incident.due_at(self._in_flight)
-        if workflow.patched(KEPT_TIMER):
+        if self._revision >= 1 or workflow.patched(KEPT_TIMER):
             self._set_timer(due)
             await workflow.wait_condition(self._woken_or_due)
             return
@@ -341,6 +355,7 @@ class IncidentWorkflow:
                 unprojected=self._unprojected,
                 group_news=self._group_news,
                 history_limit=self._history_limit,
+                revision=CODE_REVISION,
             )
         )
 
@@ -361,11 +376,8 @@ class IncidentWorkflow:
         )
 
     def _index(self) -> None:
-        wanted = {
-            search.INCIDENT_STATE.name: self._incident.state.value,
-            search.INCIDENT_PRIORITY.name: self._incident.priority.value,
-            search.INCIDENT_SERVICE.name: self._incident.service or "",
-        }
+        incident = self._incident
+        wanted = search.values(incident.state, incident.priority, incident.service)
         if wanted == self._indexed:
             return
         workflow.upsert_search_attributes(

@@ -105,7 +105,9 @@ async def _start_incident(
             declared_at=now,
             process=process,
         )
-        if await services.gateway.start(contracts.IncidentInput(declaration=declaration)):
+        if await services.gateway.start(
+            contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION)
+        ):
             return incident_id
         log.warning("incident number %s is taken in Temporal; trying the next", incident_id)
     raise Problem(

@@ -5,6 +5,7 @@ import asyncio
 import copy
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from domain.integrations import IntegrationFormat
 from domain.routing import Classification, Match, Routing, RoutingRule
@@ -16,6 +17,7 @@ from tests.alerting.conftest import (
     only_incident,
     payload,
 )
+from workflows import contracts, search
 
 pytestmark = pytest.mark.skipif(not PAYLOADS.is_dir(), reason=f"no example payloads at {PAYLOADS}")
 
@@ -61,6 +63,31 @@ class TestPagerDuty:
         await eventually(recovered)
         # Resolving on recovery is off by default: people resolve, with a root cause.
         assert (await stack.incident(incident["id"]))["state"] == "acknowledged"
+
+    async def test_the_alert_that_opens_an_incident_travels_in_its_declaration(
+        self, stack: Stack
+    ) -> None:
+        key = await stack.integration(IntegrationFormat.PAGERDUTY)
+        event = payload("pagerduty/trigger_full.json") | {"routing_key": key}
+        assert (await stack.http.post("/v2/enqueue", json=event)).status_code == 202
+
+        incident = await only_incident(stack)
+        await alert_count(stack, incident["id"], 1)
+        # Counted from the incident's start: the group signalled it nothing.
+        group = stack.client.get_workflow_handle(incident["source"]["group_workflow_id"])
+        kinds = [EventType.Name(e.event_type) for e in (await group.fetch_history()).events]
+        assert "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED" not in kinds
+        assert "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED" in kinds
+        # Started with its search attributes, so Temporal's UI lists it by state and
+        # priority at once, and the incident needed no upsert for them.
+        handle = stack.client.get_workflow_handle(contracts.workflow_id(incident["id"]))
+        held = (await handle.describe()).typed_search_attributes
+        assert (held.get(search.INCIDENT_STATE), held.get(search.INCIDENT_PRIORITY)) == (
+            "detected",
+            "P1",
+        )
+        kinds = [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]
+        assert "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES" not in kinds
 
     async def test_a_trigger_without_dedup_key_gets_one_generated(self, stack: Stack) -> None:
         key = await stack.integration(IntegrationFormat.PAGERDUTY)

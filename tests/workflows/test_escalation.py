@@ -76,7 +76,7 @@ async def _start(
     )
     handle = await env.client.start_workflow(
         wf.IncidentWorkflow.run,
-        contracts.IncidentInput(declaration=declaration),
+        contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION),
         id=contracts.workflow_id(incident_id),
         task_queue=task_queue,
     )

@@ -1,5 +1,6 @@
 """The incident workflow on the time-skipping server, with the real read-model activity."""
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.alert_groups import AlertActivity, AlertSource
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
 from domain.process import ProcessDefinition
@@ -50,24 +52,36 @@ REVIEW = SubmitReviewRequest(
 )
 
 
-def _incident_input(incident_id: int, history_limit: int = contracts.DEFAULT_HISTORY_LIMIT) -> Any:
+def _incident_input(
+    incident_id: int,
+    history_limit: int = contracts.DEFAULT_HISTORY_LIMIT,
+    revision: int = contracts.CODE_REVISION,
+    **declared: Any,
+) -> Any:
     declaration = contracts.Declaration(
         incident_id=incident_id,
         request=DeclareRequest(title="Checkout is down", impact=1, urgency=1),
         actor=ALICE,
         declared_at=datetime(2030, 1, 1, 9, 0, tzinfo=UTC),
         process=PLAIN,
+        **declared,
     )
-    return contracts.IncidentInput(declaration=declaration, history_limit=history_limit)
+    return contracts.IncidentInput(
+        declaration=declaration, history_limit=history_limit, revision=revision
+    )
 
 
 async def _start(
-    client: Client, task_queue: str, history_limit: int = contracts.DEFAULT_HISTORY_LIMIT
+    client: Client,
+    task_queue: str,
+    history_limit: int = contracts.DEFAULT_HISTORY_LIMIT,
+    revision: int = contracts.CODE_REVISION,
+    **declared: Any,
 ) -> WorkflowHandle[Any, Any]:
     incident_id = uuid.uuid4().int % 1_000_000_000
     return await client.start_workflow(
         wf.IncidentWorkflow.run,
-        _incident_input(incident_id, history_limit),
+        _incident_input(incident_id, history_limit, revision, **declared),
         id=contracts.workflow_id(incident_id),
         task_queue=task_queue,
     )
@@ -77,6 +91,21 @@ async def _update_events(handle: WorkflowHandle[Any, Any]) -> int:
     """Update events in history: one accepted and one completed per step taken."""
     history = await handle.fetch_history()
     return sum(1 for event in history.events if "UPDATE" in EventType.Name(event.event_type))
+
+
+async def _external_signals(handle: WorkflowHandle[Any, Any], want: int = 1) -> list[str]:
+    """The signals the workflow sent to others, once `want` of them are in its history."""
+    names: list[str] = []
+    for _ in range(50):
+        names = [
+            event.signal_external_workflow_execution_initiated_event_attributes.signal_name
+            for event in (await handle.fetch_history()).events
+            if event.HasField("signal_external_workflow_execution_initiated_event_attributes")
+        ]
+        if len(names) >= want:
+            break
+        await asyncio.sleep(0.1)
+    return names
 
 
 async def _refusal(
@@ -339,3 +368,75 @@ async def _to_review_from_acknowledged(handle: WorkflowHandle[Any, Any]) -> None
     await handle.execute_update(
         w.submit_review, contracts.SubmitReviewCommand(actor=ALICE, request=REVIEW)
     )
+
+
+class TestStart:
+    async def test_alerts_heard_before_the_incident_opened_count_from_its_start(
+        self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+    ) -> None:
+        # The group hands over what it heard while the incident was being opened: three
+        # alerts that have all recovered by then, from an integration that resolves on
+        # recovery. No signal carries them; the declaration does.
+        seen = datetime(2030, 1, 1, 8, 59, tzinfo=UTC)
+        heard = AlertActivity(count=3, first_seen=seen, last_seen=seen, recovered=True)
+        source = AlertSource(
+            integration_id=1,
+            integration_name="prometheus",
+            dedup_key="disk-full",
+            group_workflow_id=f"alerts-test-{uuid.uuid4()}",  # none: telling it is skipped
+        )
+        client = time_skipping.client
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(
+                client,
+                settings.task_queue,
+                source=source,
+                alerts=contracts.AlertNews(activity=heard, resolve_on_recovery=True),
+            )
+            incident: Incident = await handle.query(wf.IncidentWorkflow.incident)
+            told = await _external_signals(handle)
+
+        # The group hears of the resolution, so the next trigger opens a new incident.
+        assert told == ["incident_resolved"]
+        assert incident.alerts is not None
+        assert (incident.alerts.count, incident.alerts.first_seen) == (3, seen)
+        assert incident.state is IncidentState.RESOLVED
+        assert [e.kind for e in incident.timeline] == [
+            EventKind.DECLARED,
+            EventKind.ALERTS_RECEIVED,
+            EventKind.SOURCE_RECOVERED,
+            EventKind.RESOLVED,
+        ]
+        signals = [
+            event
+            for event in (await handle.fetch_history()).events
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        ]
+        assert signals == []
+
+    @pytest.mark.parametrize(("revision", "asks"), [(contracts.CODE_REVISION, False), (0, True)])
+    async def test_only_runs_started_before_revisions_ask_workflow_patched(
+        self,
+        time_skipping: WorkflowEnvironment,
+        sqlite_database: Database,
+        run_worker: RunWorker,
+        revision: int,
+        asks: bool,
+    ) -> None:
+        # A patch costs every run that asks a marker and an upsert of Temporal's
+        # change-version search attribute; runs started by current code know from their
+        # input which way to go, and those started before it still ask (and replay).
+        client = time_skipping.client
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(client, settings.task_queue, revision=revision)
+            await handle.execute_update(
+                wf.IncidentWorkflow.acknowledge, contracts.AcknowledgeCommand(actor=ALICE)
+            )
+            history = await handle.fetch_history()
+
+        markers = [
+            event.marker_recorded_event_attributes.marker_name
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        ]
+        assert ("core_patch" in markers) is asks
