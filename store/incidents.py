@@ -1,6 +1,7 @@
 """Incidents in the read model: numbering, idempotent projection, lists and search."""
 
 import builtins
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -90,32 +91,20 @@ class IncidentRepository:
     ) -> None:
         """Store `incident` and its `events`, as of `history_length` events of its
         workflow's history; replays and late, older projections change nothing."""
-        row = _incident_row(incident) | {"history_length": history_length}
-        upsert = self._insert(IncidentRow).values(row)
-        # A single conditional upsert, so two concurrent projections cannot both pass a
-        # version check made in a separate read: the higher (seq, history length) wins.
-        await self._session.execute(
-            upsert.on_conflict_do_update(
-                index_elements=[IncidentRow.id],
-                set_={name: upsert.excluded[name] for name in row if name != "id"},
-                where=tuple_(IncidentRow.version, IncidentRow.history_length)
-                < tuple_(upsert.excluded.version, upsert.excluded.history_length),
-            )
+        incident_upsert, events_upsert = _projection_statements(
+            self._session.get_bind().dialect.name
+        )
+        # Core statements built once and executed with parameters: SQLAlchemy's
+        # statement cache then serves every projection (rebuilding the upsert and its
+        # `excluded` columns cost more than the write itself).
+        connection = await self._session.connection()
+        await connection.execute(
+            incident_upsert, _incident_row(incident) | {"history_length": history_length}
         )
         if events:
-            # The event id is the idempotency key: a retried or replayed write changes
-            # nothing; a later attempt at the same workflow task rewrites the event.
             # Parameters as a list, so a long timeline is sent in batches, not one statement.
-            insert_events = self._insert(TimelineEventRow)
-            await self._session.execute(
-                insert_events.on_conflict_do_update(
-                    index_elements=[TimelineEventRow.id],
-                    set_={
-                        name: insert_events.excluded[name]
-                        for name in ("at", "actor", "kind", "details", "history_length")
-                    },
-                    where=TimelineEventRow.history_length < insert_events.excluded.history_length,
-                ),
+            await connection.execute(
+                events_upsert,
                 [_event_row(event) | {"history_length": history_length} for event in events],
             )
 
@@ -190,11 +179,37 @@ class IncidentRepository:
             for row in rows
         ]
 
-    def _insert(self, table: type[IncidentRow] | type[TimelineEventRow]) -> Any:
-        # INSERT ... ON CONFLICT is spelled the same on both, but lives in each dialect.
-        if self._session.get_bind().dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
+
+@functools.cache
+def _projection_statements(dialect: str) -> tuple[Any, Any]:
+    """The incident's upsert and its events' upsert, for `dialect`."""
+    # INSERT ... ON CONFLICT is spelled the same on both, but lives in each dialect.
+    dml: Any = postgresql if dialect == "postgresql" else sqlite
+    incident = dml.insert(IncidentRow)
+    # One conditional upsert, so two concurrent projections cannot both pass a version
+    # check made in a separate read: the higher (seq, history length) wins.
+    incident = incident.on_conflict_do_update(
+        index_elements=[IncidentRow.id],
+        set_={
+            column.name: incident.excluded[column.name]
+            for column in IncidentRow.__table__.columns
+            if column.name != "id"
+        },
+        where=tuple_(IncidentRow.version, IncidentRow.history_length)
+        < tuple_(incident.excluded.version, incident.excluded.history_length),
+    )
+    # The event id is the idempotency key: a retried or replayed write changes nothing;
+    # a later attempt at the same workflow task rewrites the event.
+    events = dml.insert(TimelineEventRow)
+    events = events.on_conflict_do_update(
+        index_elements=[TimelineEventRow.id],
+        set_={
+            name: events.excluded[name]
+            for name in ("at", "actor", "kind", "details", "history_length")
+        },
+        where=TimelineEventRow.history_length < events.excluded.history_length,
+    )
+    return incident, events
 
 
 _NEWEST_FIRST = (IncidentRow.declared_at.desc(), IncidentRow.id.desc())

@@ -193,6 +193,23 @@ class TestProject:
         assert stored.timeline[-1].details == kept_note.details
         assert stored == kept
 
+    async def test_a_projection_writes_every_column_of_the_incident_row(
+        self, database: Database
+    ) -> None:
+        # The upsert is built once from the table's columns; a column the projection
+        # did not fill would be overwritten with its default on every update.
+        incident = declare(1)
+        await project(database, incident, incident.timeline)
+        events = work_on(incident)
+        await project(database, incident, events, history_length=9)
+
+        async with database.session() as session:
+            row = (await session.execute(select(IncidentRow))).scalar_one()
+        columns = {column.key for column in IncidentRow.__table__.columns}
+        empty = {name for name in columns if getattr(row, name) is None}
+        assert empty == {"resolved_at", "closed_at"}  # not resolved yet
+        assert (row.version, row.history_length, row.commander) == (5, 9, "alice")
+
     async def test_unknown_incidents_are_absent(self, database: Database) -> None:
         await project(database, declare(1), [])
         async with database.session() as session:
