@@ -116,6 +116,16 @@ class TestCommands:
         pragmas = [command[n + 1] for n, arg in enumerate(command) if arg == "--sqlite-pragma"]
         assert pragmas == ["journal_mode=wal", "synchronous=full"]
 
+    def test_temporal_hands_activities_to_the_worker_eagerly(self, tmp_path: Path) -> None:
+        command = devstack.temporal_command(
+            Path("/bin/temporal"), settings_with_ports(tmp_path, 1, 2, 3)
+        )
+
+        values = [
+            command[n + 1] for n, arg in enumerate(command) if arg == "--dynamic-config-value"
+        ]
+        assert "system.enableActivityEagerExecution=true" in values
+
     def test_api_url_on_all_interfaces_points_at_loopback(self) -> None:
         assert devstack.api_url(Settings(api_host="0.0.0.0", api_port=9)) == "http://127.0.0.1:9"
 
