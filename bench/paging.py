@@ -35,6 +35,9 @@ DRAIN_SECONDS = 30
 TRICKLE_RATE = 1
 TRICKLE_SECONDS = 10
 TRICKLE_DRAIN_SECONDS = 15
+# Monitoring's steady traffic is mostly repeats of what already fires: the mixed load
+# opens an incident with one alert in this many, and repeats the trickle's keys otherwise.
+MIXED_NEW_EVERY = 10
 TARGET_P99 = 1.0
 BARE_ROUND_TRIPS = 100  # POSTs to the receiver, paced at RATE, before the stack starts
 
@@ -67,6 +70,7 @@ class Alert:
     """One alert sent, and what became of it; times on the wall clock (time.time())."""
 
     dedup_key: str
+    opens: bool = True  # a new dedup key; a repeat of an open incident's key pages nobody
     sent: float | None = None
     answered: float | None = None
     status: int | None = None  # None: no answer (transport error, or none by the end)
@@ -92,18 +96,23 @@ class Phase:
     def accepted(self) -> list[Alert]:
         return [a for a in self.alerts if a.accepted]
 
+    @property
+    def openers(self) -> list[Alert]:
+        """The alerts answered 202 that open an incident, and so must page."""
+        return [a for a in self.accepted if a.opens]
+
     def to_page(self) -> list[float]:
-        return [a.paged - a.answered for a in self.accepted if a.paged and a.answered]
+        return [a.paged - a.answered for a in self.openers if a.paged and a.answered]
 
     def time_to_page(self, p: float) -> float:
-        """Over every 202: an alert not paged by the end of the wait is later than any page."""
+        """Over every opener: one not paged by the end of the wait is later than any page."""
         values = self.to_page()
-        values += [float("inf")] * (len(self.accepted) - len(values))
+        values += [float("inf")] * (len(self.openers) - len(values))
         return _seconds(values, p)
 
     @property
     def backlog(self) -> int:
-        return sum(a.paged is None for a in self.accepted)
+        return sum(a.paged is None for a in self.openers)
 
 
 def _event(routing_key: str, alert: Alert) -> dict[str, Any]:
@@ -181,9 +190,24 @@ class Pages:
         else:
             self.repeats += 1
 
-    def phase(self, name: str, prefix: str, rate: float, seconds: float) -> Phase:
-        alerts = [Alert(f"{prefix}-{n}") for n in range(round(rate * seconds))]
-        self.alerts.update((alert.dedup_key, alert) for alert in alerts)
+    def phase(
+        self,
+        name: str,
+        prefix: str,
+        rate: float,
+        seconds: float,
+        new_every: int = 1,
+        open_keys: list[str] | None = None,
+    ) -> Phase:
+        """Alerts at `rate` for `seconds`: every `new_every`-th a new dedup key, the others
+        repeats of `open_keys` (keys whose incidents are open), in turn."""
+        alerts = []
+        for n in range(round(rate * seconds)):
+            if n % new_every == 0 or not open_keys:
+                alerts.append(Alert(f"{prefix}-{n}"))
+            else:
+                alerts.append(Alert(open_keys[n % len(open_keys)], opens=False))
+        self.alerts.update((alert.dedup_key, alert) for alert in alerts if alert.opens)
         return Phase(name, rate, alerts)
 
 
@@ -256,7 +280,15 @@ async def measure(work: Path) -> str:
     trickle = pages.phase(
         f"{TRICKLE_RATE} alert/s", f"trickle-{run}", TRICKLE_RATE, TRICKLE_SECONDS
     )
-    steady = pages.phase(f"{RATE} alerts/s", f"steady-{run}", RATE, SECONDS)
+    mixed = pages.phase(
+        f"{RATE} alerts/s, 1 in {MIXED_NEW_EVERY} new",
+        f"mixed-{run}",
+        RATE,
+        SECONDS,
+        new_every=MIXED_NEW_EVERY,
+        open_keys=[alert.dedup_key for alert in trickle.alerts],
+    )
+    steady = pages.phase(f"{RATE} alerts/s, all new", f"steady-{run}", RATE, SECONDS)
     async with receiving() as receiver:
         receiver.on_arrival = pages.heard
         process_file = work / "process.yaml"
@@ -265,9 +297,10 @@ async def measure(work: Path) -> str:
         async with vagt_stack(work / "vagt", VAGT_PROCESS_FILE=str(process_file)) as stack:
             key = await stack.integration("bench-paging", rate_limit_per_minute=1_000_000)
             await _run(stack, key, pages, trickle, TRICKLE_DRAIN_SECONDS)
+            await _run(stack, key, pages, mixed, DRAIN_SECONDS)
             await _run(stack, key, pages, steady, DRAIN_SECONDS)
             groups, incidents = await _started(stack)
-    return _section(pages, trickle, steady, bare_trips, bare_one_way, groups, incidents)
+    return _section(pages, [trickle, mixed, steady], bare_trips, bare_one_way, groups, incidents)
 
 
 def _row(what: str, count: str, values: list[float]) -> list[str]:
@@ -282,7 +315,7 @@ def _rows(phase: Phase) -> list[list[str]]:
         for a in phase.alerts
         if a.status is not None and not a.accepted and a.answered and a.sent
     ]
-    paged = [a for a in accepted if a.paged and a.answered]
+    paged = [a for a in phase.openers if a.paged and a.answered]
     to_fire = [a.fired - a.answered for a in paged if a.fired and a.answered]
     fire_to_arrival = [a.paged - a.fired for a in paged if a.paged and a.fired]
     everyone = phase.to_page() + [float("inf")] * phase.backlog
@@ -301,7 +334,7 @@ def _rows(phase: Phase) -> list[list[str]]:
     rows += [
         _row(
             f"**{phase.name}: time to page, 202 to the first page at the receiver**",
-            f"{len(paged):,}/{len(accepted):,}",
+            f"{len(paged):,}/{len(phase.openers):,}",
             everyone,
         ),
         _row(f"{phase.name}: 202 to the page fired in the incident's workflow", "", to_fire),
@@ -310,76 +343,101 @@ def _rows(phase: Phase) -> list[list[str]]:
     return rows
 
 
+def _outcome(phase: Phase) -> str:
+    """What became of a phase's alerts: answers, pages, backlog."""
+    sent, accepted, openers = len(phase.alerts), len(phase.accepted), len(phase.openers)
+    others = Counter(a.status for a in phase.alerts if a.status is not None and not a.accepted)
+    refused = ", ".join(f"{count:,} with {status}" for status, count in sorted(others.items()))
+    unanswered = sum(a.status is None for a in phase.alerts)
+    offered = sent / phase.sending_took if phase.sending_took else 0.0
+    return (
+        f"- {phase.name}: sent {sent:,} alerts in {phase.sending_took:.1f} s "
+        f"({offered:.1f}/s offered), {sent - sum(not a.opens for a in phase.alerts):,} of them "
+        f"new keys; {accepted:,} answered 202, the others {refused or 'none'} (a 503: "
+        f"Temporal did not confirm the alert within the API's step timeout), "
+        f"{unanswered:,} not answered by the end of the wait; of the {openers:,} new keys "
+        f"answered 202, {openers - phase.backlog:,} paged by the end of the wait, "
+        f"{phase.backlog:,} still waiting (backlog)"
+    )
+
+
+def _verdict(phase: Phase) -> str:
+    sent, openers = len(phase.alerts), len(phase.openers)
+    p50, p99 = phase.time_to_page(50), phase.time_to_page(99)
+    met = len(phase.accepted) == sent and phase.backlog == 0 and p99 < TARGET_P99
+    if not openers:
+        detail = "no alert with a new key was answered 202"
+    elif p99 == float("inf"):
+        detail = (
+            f"more than 1% of the {openers:,} new keys answered 202 were not paged "
+            f"{phase.waited:.0f} s after the last alert was sent"
+        )
+    else:
+        detail = f"p99 {p99 * 1000:,.0f} ms, p50 {p50 * 1000:,.0f} ms over every new key's 202"
+    paged = [a for a in phase.openers if a.paged is not None and a.sent is not None]
+    if not met and paged:
+        # What the stack kept up with: incidents opened and paged from the first alert
+        # sent to the last page heard.
+        took = max(a.paged or 0.0 for a in paged) - min(a.sent or 0.0 for a in paged)
+        detail += f"; it opened and paged {len(paged) / took:,.0f} incidents per second"
+    if len(phase.accepted) < sent:
+        detail += f"; {sent - len(phase.accepted):,} of the {sent:,} alerts were not answered 202"
+    return (
+        f"- time to page at {phase.name}: {'met' if met else 'NOT met'} ({detail}; target "
+        f"p99 under {TARGET_P99:g} s)"
+    )
+
+
 def _section(
     pages: Pages,
-    trickle: Phase,
-    steady: Phase,
+    phases: list[Phase],
     bare_trips: list[float],
     bare_one_way: list[float],
     groups: int,
     incidents: int,
 ) -> str:
+    loads = phases[1:]  # the trickle is the reference, not a load
     header = ["what", "count", "p50 ms", "p99 ms"]
     rows = [
         _row("bare: POST from this process to the receiver, answer read", "", bare_trips),
         _row("bare: POST from this process to the receiver, request read", "", bare_one_way),
-        *_rows(trickle),
-        *_rows(steady),
+        *(row for phase in phases for row in _rows(phase)),
     ]
-    sent = len(steady.alerts)
-    accepted = len(steady.accepted)
-    others = Counter(a.status for a in steady.alerts if a.status is not None and not a.accepted)
-    refused = ", ".join(f"{count:,} with {status}" for status, count in sorted(others.items()))
-    unanswered = sum(a.status is None for a in steady.alerts)
-    paged_without_202 = sum(a.paged is not None and not a.accepted for a in steady.alerts)
-    offered = sent / steady.sending_took if steady.sending_took else 0.0
-    p50, p99 = steady.time_to_page(50), steady.time_to_page(99)
-    met = accepted == sent and steady.backlog == 0 and p99 < TARGET_P99
-    if not accepted:
-        detail = "no alert was answered 202"
-    elif p99 == float("inf"):
-        detail = (
-            f"more than 1% of the {accepted:,} alerts answered 202 were not paged "
-            f"{steady.waited:.0f} s after the last alert was sent"
-        )
-    else:
-        detail = f"p99 {p99 * 1000:,.0f} ms, p50 {p50 * 1000:,.0f} ms over every 202"
-    if accepted < sent:
-        detail += f"; {sent - accepted:,} of the {sent:,} alerts were not answered 202"
+    paged_without_202 = sum(
+        a.paged is not None and not a.accepted for phase in phases for a in phase.alerts
+    )
     return "\n".join(
         [
             "## Time to page",
             "",
-            "PagerDuty Events v2 triggers, each with a new dedup key (so each opens an "
-            "incident, of priority P1, whose escalation policy pages a webhook at once), "
-            f"sent open-loop from one Python process (httpx): first a trickle of "
-            f"{TRICKLE_RATE}/s for {TRICKLE_SECONDS} s as a reference, then {RATE}/s for "
-            f"{SECONDS} s, alert n leaving at n/rate s whatever became of the earlier ones. "
-            "The webhook is a receiver in the same process; a page is matched to its alert "
-            "by the dedup key in its title. Time to page runs from the 202 reaching the "
-            "sender to the receiver reading the incident's first page, over every alert "
-            "answered 202 (one never paged counts as later than any); the two rows under it "
-            "split it at the page's `at` (when the incident's workflow fired it). All times "
-            "are this machine's wall clock. The wait for pages ends "
-            f"{DRAIN_SECONDS} s after the last alert of the load was sent. The bare rows are "
-            f"POSTs from this process to the receiver, paced at {RATE}/s, before the stack "
-            "starts.",
+            "PagerDuty Events v2 triggers of priority P1, whose escalation policy pages a "
+            "webhook at once, sent open-loop from one Python process (httpx), alert n "
+            "leaving at n/rate s whatever became of the earlier ones: first a trickle of "
+            f"{TRICKLE_RATE}/s for {TRICKLE_SECONDS} s, each a new dedup key, as a "
+            f"reference; then {RATE}/s for {SECONDS} s as monitoring sends it, one alert in "
+            f"{MIXED_NEW_EVERY} a new dedup key (an incident to open and page) and the others "
+            "repeats of the trickle's keys, whose incidents are open; then "
+            f"{RATE}/s for {SECONDS} s with every alert a new key, an incident each (the "
+            "stack's capacity for opening and paging incidents). The webhook is a receiver "
+            "in the same process; a page is matched to its alert by the dedup key in its "
+            "title. Time to page runs from the 202 reaching the sender to the receiver "
+            "reading the incident's first page, over every new key answered 202 (one never "
+            "paged counts as later than any); the two rows under it split it at the page's "
+            "`at` (when the incident's workflow fired it). All times are this machine's wall "
+            f"clock. The wait for pages ends {DRAIN_SECONDS} s after the last alert of a load "
+            f"was sent. The bare rows are POSTs from this process to the receiver, paced at "
+            f"{RATE}/s, before the stack starts.",
             "",
-            f"- at {RATE}/s: sent {sent:,} alerts in {steady.sending_took:.1f} s "
-            f"({offered:.1f}/s offered); {accepted:,} answered 202, the others "
-            f"{refused or 'none'} (a 503: Temporal did not confirm the alert within the "
-            f"API's step timeout), {unanswered:,} not answered by the end of the wait",
-            f"- paged by the end of the wait: {accepted - steady.backlog:,} of the "
-            f"{accepted:,} answered 202, so {steady.backlog:,} still waiting (backlog); "
-            f"pages for alerts answered 503: {paged_without_202:,}; repeated first pages "
-            f"(same incident): {pages.repeats:,}; pages matching no alert: {pages.unknown:,}",
-            f"- in Temporal when the wait ended, over both phases: {groups:,} alert groups "
-            f"and {incidents:,} incidents started, for "
-            f"{len(trickle.alerts) + sent:,} alerts sent",
+            *(_outcome(phase) for phase in phases),
+            f"- pages for alerts not answered 202: {paged_without_202:,}; repeated first "
+            f"pages (same incident): {pages.repeats:,}; pages matching no alert: "
+            f"{pages.unknown:,}",
+            f"- in Temporal when the wait ended: {groups:,} alert groups and {incidents:,} "
+            f"incidents started, for {sum(len(p.openers) for p in phases):,} new keys "
+            "answered 202",
             "",
             table(header, rows),
             "",
-            f"- time to page: {'met' if met else 'NOT met'} ({detail}; target p99 under "
-            f"{TARGET_P99:g} s at a steady {RATE} alerts/s)",
+            *(_verdict(phase) for phase in loads),
         ]
     )
