@@ -11,7 +11,7 @@ processes before signal-with-start reached it, kept for them.
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, TypedSearchAttributes
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -26,8 +26,6 @@ with workflow.unsafe.imports_passed_through():
         opening_for,
         source_actor,
     )
-    from domain.lifecycle import IncidentState
-    from workflows import search
     from workflows.contracts import (
         ALERTS_SIGNAL,
         CODE_REVISION,
@@ -163,21 +161,11 @@ class AlertGroupWorkflow:
                     IncidentInput(declaration=declaration, revision=CODE_REVISION),
                     id=workflow_id(prepared.incident_id),
                     parent_close_policy=ParentClosePolicy.ABANDON,
-                    search_attributes=self._search_attributes(declaration),
                 )
             except WorkflowAlreadyStartedError:
                 continue  # that number names an incident already (an old read model): next
             self._group.opened(prepared.incident_id)
             return
-
-    def _search_attributes(self, declaration: Declaration) -> TypedSearchAttributes | None:
-        # Given at the start, they cost the incident no upsert of its own; groups that
-        # began before revisions leave them to the incident, as they always did.
-        if self._revision < 1:
-            return None
-        request, process = declaration.request, declaration.process
-        priority = process.priority_matrix.priority(request.impact, request.urgency)
-        return search.typed(search.values(IncidentState.DETECTED, priority, request.service))
 
     async def _prepare(self) -> PreparedIncident:
         if self._revision >= 1 or workflow.patched(LOCAL_PREPARE):

@@ -45,7 +45,7 @@ DEFAULT_HISTORY_LIMIT = 3_000
 # they always did, so their histories replay unchanged (tests/workflows/histories/).
 #   1: the alert group prepares incidents with a local activity and hands the alerts
 #      it heard meanwhile to the incident in its declaration; the incident keeps one
-#      timer per due moment.
+#      timer per due moment and no search attributes (workflows/search.py).
 CODE_REVISION = 1
 
 

@@ -96,11 +96,7 @@ class IncidentWorkflow:
                 # The alerts may have recovered already, and resolved it.
                 self._unprojected += self._hear(declared.alerts)
                 self._tell_group_of(IncidentState.DETECTED)
-        # What Temporal holds already: the attributes a current starter (the alert
-        # group, continue-as-new) gave the run need no upsert of their own.
-        self._indexed = (
-            search.held(workflow.info().typed_search_attributes) if self._revision >= 1 else {}
-        )
+        self._indexed: dict[str, str] = {}
         self._in_flight: set[str] = set()
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
@@ -376,6 +372,8 @@ class IncidentWorkflow:
         )
 
     def _index(self) -> None:
+        if self._revision >= 1:
+            return  # current runs keep no search attributes (workflows/search.py)
         incident = self._incident
         wanted = search.values(incident.state, incident.priority, incident.service)
         if wanted == self._indexed:

@@ -1,6 +1,13 @@
-"""Search attributes the incident workflow keeps current, for Temporal's UI and CLI."""
+"""Search attributes that incident workflows started before revisions keep current.
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+Runs started by current code (`contracts.CODE_REVISION` 1 and later) set none: each
+upsert is a write to Temporal's visibility store that cost more server time than the
+rest of a step (bench/, BENCHMARKS.md), and Vagt's read model already lists and
+filters incidents by state, priority and service. The attributes stay registered for
+the older runs, which upsert them at every change as they always did.
+"""
+
+from temporalio.common import SearchAttributeKey
 
 from domain.lifecycle import IncidentState
 from domain.priority import Priority
@@ -19,15 +26,3 @@ def values(state: IncidentState, priority: Priority, service: str | None) -> dic
         INCIDENT_PRIORITY.name: priority.value,
         INCIDENT_SERVICE.name: service or "",
     }
-
-
-def typed(named: dict[str, str]) -> TypedSearchAttributes:
-    """`values()` as a workflow is started with them."""
-    return TypedSearchAttributes(
-        [SearchAttributePair(key, named[key.name]) for key in ALL if key.name in named]
-    )
-
-
-def held(attributes: TypedSearchAttributes) -> dict[str, str]:
-    """What a workflow holds of these attributes, by name (those it was started with)."""
-    return {key.name: value for key in ALL if (value := attributes.get(key)) is not None}

@@ -415,7 +415,7 @@ class TestStart:
         assert signals == []
 
     @pytest.mark.parametrize(("revision", "asks"), [(contracts.CODE_REVISION, False), (0, True)])
-    async def test_only_runs_started_before_revisions_ask_workflow_patched(
+    async def test_only_runs_started_before_revisions_ask_patched_and_keep_search_attributes(
         self,
         time_skipping: WorkflowEnvironment,
         sqlite_database: Database,
@@ -424,8 +424,9 @@ class TestStart:
         asks: bool,
     ) -> None:
         # A patch costs every run that asks a marker and an upsert of Temporal's
-        # change-version search attribute; runs started by current code know from their
-        # input which way to go, and those started before it still ask (and replay).
+        # change-version search attribute, and each upsert of Vagt's own attributes a
+        # write to Temporal's visibility store; runs started by current code know from
+        # their input which way to go, and those started before still ask (and replay).
         client = time_skipping.client
         async with run_worker(client, sqlite_database) as settings:
             handle = await _start(client, settings.task_queue, revision=revision)
@@ -440,3 +441,9 @@ class TestStart:
             if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
         ]
         assert ("core_patch" in markers) is asks
+        upserts = [
+            event
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+        ]
+        assert bool(upserts) is asks
