@@ -9,9 +9,9 @@ from temporalio.client import Client
 
 from api import errors
 from api.deps import Services
+from api.directories import IntegrationDirectory, UserDirectory
 from api.gateway import IncidentGateway
 from api.ingest import AlertIngestor
-from api.integration_directory import IntegrationDirectory
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.routes import (
@@ -68,6 +68,7 @@ def create_app(
                 ),
                 rate_limiter=RateLimiter(),
                 integrations=IntegrationDirectory(db),
+                users=UserDirectory(db),
             )
             yield
 

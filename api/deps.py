@@ -9,16 +9,16 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.directories import IntegrationDirectory, UserDirectory
 from api.errors import Problem
 from api.gateway import IncidentGateway
 from api.ingest import AlertIngestor
-from api.integration_directory import IntegrationDirectory
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from domain.process import ProcessDocument
 from domain.roles import Role
 from store.db import Database
-from store.users import UserRecord, UserRepository
+from store.users import UserRecord
 from vagt.settings import Settings
 
 # The read model's ids are PostgreSQL `integer`s, and no list is longer: a larger id or
@@ -41,6 +41,7 @@ class Services:
     ingestor: AlertIngestor
     rate_limiter: RateLimiter
     integrations: IntegrationDirectory
+    users: UserDirectory
 
 
 async def _services(request: Request) -> Services:
@@ -77,7 +78,7 @@ _bearer = HTTPBearer(auto_error=False, description="A Vagt user token: `Bearer v
 
 
 async def _current_user(
-    session: SessionDep,
+    services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> UserRecord:
     challenge = {"WWW-Authenticate": "Bearer"}
@@ -89,7 +90,8 @@ async def _current_user(
             "An admin creates users and tokens with POST /api/v1/users.",
             headers=challenge,
         )
-    user = await UserRepository(session).by_token(credentials.credentials)
+    # Remembered for a few seconds (api/directories.py): a step needs no database read.
+    user = await services.users.by_key(credentials.credentials)
     if user is None:
         raise Problem(
             401,

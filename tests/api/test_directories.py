@@ -1,14 +1,19 @@
-"""The alert endpoints' integration lookups: remembered, refreshed once, served stale."""
+"""Lookups by secret: integrations (served stale while the read model is down) and
+users (never served stale), each remembered for a few seconds and refreshed once."""
 
 import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
-from api.integration_directory import IntegrationDirectory
+from api.directories import IntegrationDirectory, UserDirectory
 from domain.integrations import IntegrationFormat, IntegrationSettings
+from domain.roles import Role
 from store.db import Database
 from store.integrations import IntegrationRecord, IntegrationRepository
+from store.tables import UserRow
+from store.users import UserRecord, UserRepository, create_user
 
 
 class Clock:
@@ -98,4 +103,54 @@ class TestIntegrationDirectory:
         first.cancel()
 
         assert (await second) == record
+        await database.dispose()
+
+
+class TestUserDirectory:
+    async def test_a_token_is_read_once_per_ttl_and_a_change_shows_after_it(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        user, token = await create_user(database, "alice", [Role.RESPONDER])
+        reads = 0
+        by_token = UserRepository.by_token
+
+        async def counted(self: UserRepository, token: str) -> UserRecord | None:
+            nonlocal reads
+            reads += 1
+            return await by_token(self, token)
+
+        monkeypatch.setattr(UserRepository, "by_token", counted)
+        clock = Clock()
+        directory = UserDirectory(database, ttl=5, clock=clock)
+
+        found = await asyncio.gather(*(directory.by_key(token) for _ in range(50)))
+        assert {record.name for record in found if record} == {"alice"}
+        assert reads == 1
+        async with database.session() as session:  # disabled, as an admin would
+            await session.execute(
+                update(UserRow).where(UserRow.name == "alice").values(disabled=True)
+            )
+            await session.commit()
+        assert (await directory.by_key(token)) == user  # remembered for up to 5 s
+        clock.now = 6
+        assert (await directory.by_key(token)) is None  # disabled, once it expired
+        assert reads == 2
+        await database.dispose()
+
+    async def test_an_unreachable_read_model_fails_rather_than_trust_an_old_answer(
+        self, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        _, token = await create_user(database, "alice", [Role.RESPONDER])
+        clock = Clock()
+        directory = UserDirectory(database, ttl=5, clock=clock)
+        assert (await directory.by_key(token)) is not None
+
+        async def down(self: UserRepository, token: str) -> UserRecord | None:
+            raise ConnectionRefusedError("read model down")
+
+        monkeypatch.setattr(UserRepository, "by_token", down)
+        clock.now = 6
+
+        with pytest.raises(ConnectionRefusedError):
+            await directory.by_key(token)
         await database.dispose()
