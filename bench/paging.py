@@ -1,12 +1,14 @@
 """Time to page: from an alert's 202 to the first notification for its incident at a receiver.
 
-Alerts with new dedup keys (each opens an incident) go out open-loop at a steady rate:
-alert n is sent at n / rate seconds whatever happened to the ones before, so a slow
-stack builds a backlog instead of slowing the sender down. The process file gives P1
-(a `critical` alert's priority) an escalation policy whose first level pages a webhook
-at once; the webhook is a receiver in this process. Measured against, in the same run:
-the bare round trip from this process to the receiver, the alerts' own 202 latency,
-and the time to page at a trickle of alerts, before the load.
+Alerts go out open-loop at a steady rate: alert n is sent at n / rate seconds whatever
+happened to the ones before, so a slow stack builds a backlog instead of slowing the
+sender down. Two loads at the issue's rate: one as monitoring sends it (one alert in
+ten a new dedup key, the others repeats of keys whose incidents are open) and one
+where every alert is a new key and opens an incident (the stack's capacity). The
+process file gives P1 (a `critical` alert's priority) an escalation policy whose first
+level pages a webhook at once; the webhook is a receiver in this process. Measured
+against, in the same run: the bare round trip from this process to the receiver, the
+alerts' own 202 latency, and the time to page at a trickle of alerts, before the load.
 """
 
 import asyncio
