@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from domain.errors import DomainError
+from domain.validation import expand
 
 log = logging.getLogger("vagt.api")
 
@@ -88,12 +89,12 @@ def from_domain(error: DomainError) -> Problem:
     return Problem(error.status, error.title, error.message, code=code)
 
 
-def _field(location: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in location if part != "body") or "body"
-
-
 def from_validation(error: RequestValidationError) -> Problem:
-    errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in error.errors()]
+    # A document refused as a whole (a process definition) lists each of its problems.
+    errors = [
+        {"field": problem.path, "message": problem.message}
+        for problem in expand(error.errors(), prefix=("body",), top="body")
+    ]
     if any(e["type"] == "json_invalid" for e in error.errors()):
         return Problem(
             400,

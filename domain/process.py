@@ -13,6 +13,7 @@ from domain.priority import Priority, PriorityMatrix
 from domain.roles import Role
 from domain.schedules import OnCallSchedule
 from domain.sla import SlaPolicy
+from domain.validation import FieldProblem, refuse
 
 ALWAYS_OPEN = "24x7"
 
@@ -112,22 +113,26 @@ class ProcessDefinition(BaseModel):
     def _consistent(self) -> "ProcessDefinition":
         problems = self.problems()
         if problems:
-            raise ValueError("; ".join(problems))
+            refuse(problems)  # every one, each at its path (domain/validation.py)
         return self
 
-    def problems(self) -> list[str]:
-        """Every broken reference or empty list, one message each."""
+    def problems(self) -> list[FieldProblem]:
+        """Every broken reference or empty list, one problem each."""
         problems = []
         if not self.categories:
-            problems.append("categories: a process needs at least one category")
+            problems.append(FieldProblem("categories", "a process needs at least one category"))
         if not self.root_cause_categories:
-            problems.append("root_cause_categories: a process needs at least one")
+            problems.append(FieldProblem("root_cause_categories", "a process needs at least one"))
         for priority, targets in self.sla.targets.items():
             if targets.calendar != ALWAYS_OPEN and targets.calendar not in self.calendars:
-                problems.append(f"sla.targets.{priority}.calendar: unknown {targets.calendar!r}")
+                problems.append(
+                    FieldProblem(
+                        f"sla.targets.{priority}.calendar", f"unknown {targets.calendar!r}"
+                    )
+                )
         for priority, names in self.escalation.items():
             problems += [
-                f"escalation.{priority}: unknown escalation policy {name!r}"
+                FieldProblem(f"escalation.{priority}", f"unknown escalation policy {name!r}")
                 for name in names
                 if name not in self.escalation_policies
             ]
@@ -138,13 +143,13 @@ class ProcessDefinition(BaseModel):
         problems += self._target_problems("sla_notify", self.sla_notify)
         return problems
 
-    def _target_problems(self, where: str, targets: list[EscalationTarget]) -> list[str]:
+    def _target_problems(self, where: str, targets: list[EscalationTarget]) -> list[FieldProblem]:
         problems = []
         for target in targets:
             if target.schedule and target.schedule not in self.schedules:
-                problems.append(f"{where}: unknown schedule {target.schedule!r}")
+                problems.append(FieldProblem(where, f"unknown schedule {target.schedule!r}"))
             if target.user and target.user not in self.people:
-                problems.append(f"{where}: {target.user!r} has no entry under people")
+                problems.append(FieldProblem(where, f"{target.user!r} has no entry under people"))
         return problems
 
     def calendar(self, name: str) -> Calendar:
@@ -181,12 +186,14 @@ class ProcessDocument(ProcessDefinition):
 
     channels: dict[str, Channel] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _channels_exist(self) -> "ProcessDocument":
+    def problems(self) -> list[FieldProblem]:
+        problems = super().problems()
         unknown = sorted(self.channel_names() - set(self.channels))
         if unknown:
-            raise ValueError(f"channels: not configured but used: {', '.join(unknown)}")
-        return self
+            problems.append(
+                FieldProblem("channels", f"not configured but used: {', '.join(unknown)}")
+            )
+        return problems
 
     def definition(self) -> ProcessDefinition:
         fields = ProcessDefinition.model_fields

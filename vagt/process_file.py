@@ -8,6 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from domain.process import ProcessDocument
+from domain.validation import expand
 
 
 class ProcessFileError(Exception):
@@ -45,8 +46,7 @@ def _format(path: Path) -> str:
 
 
 def _describe(path: Path, error: ValidationError) -> str:
-    lines = [f"{path} has {error.error_count()} problem(s):"]
-    for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"  {where}: {problem['msg']}")
+    problems = expand(error.errors())
+    lines = [f"{path} has {len(problems)} problem(s):"]
+    lines += [f"  {problem}" for problem in problems]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from domain.process import (
     ReviewRequirements,
 )
 from domain.roles import Role
+from domain.validation import FieldProblem, expand
 
 P = Priority
 
@@ -187,12 +188,29 @@ class TestCrossReferences:
         for problem in _BROKEN_PROBLEMS:
             assert problem in message
 
+    def test_one_refusal_lists_every_problem_at_its_path(self) -> None:
+        with pytest.raises(ValidationError) as refused:
+            ProcessDefinition.model_validate(_BROKEN)
+
+        assert [str(problem) for problem in expand(refused.value.errors())] == _BROKEN_PROBLEMS
+
+    def test_a_document_refuses_unknown_channels_beside_its_other_problems(self) -> None:
+        document = {**_BROKEN, "sla_notify": [{"channel": "pager"}, {"user": "carol"}]}
+
+        with pytest.raises(ValidationError) as refused:
+            ProcessDocument.model_validate(document)
+
+        problems = expand(refused.value.errors())
+        assert FieldProblem("channels", "not configured but used: pager") in problems
+        assert FieldProblem("escalation.P1", "unknown escalation policy 'nightly'") in problems
+        assert len(problems) == len(_BROKEN_PROBLEMS) + 1
+
     def test_problems_are_one_message_each(self) -> None:
         # Broken after validation, to read the list itself rather than the error.
         broken = ProcessDefinition.model_validate(_VALID)
         broken.calendars, broken.people, broken.schedules = {}, {}, {}
 
-        assert broken.problems() == [
+        assert [str(problem) for problem in broken.problems()] == [
             "sla.targets.P3.calendar: unknown 'office'",
             "escalation_policies.page.levels.0: unknown schedule 'primary'",
             "escalation_policies.page.levels.1: 'bob' has no entry under people",

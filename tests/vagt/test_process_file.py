@@ -118,10 +118,14 @@ sla_notify: [{schedule: primary}]
 """,
         )
 
-        message = refusal(path)
+        lines = refusal(path).splitlines()
 
-        assert "escalation.P1: unknown escalation policy 'nightly'" in message
-        assert "sla_notify: unknown schedule 'primary'" in message
+        # One line each, not one line joining them.
+        assert lines[1:] == [
+            "  escalation.P1: unknown escalation policy 'nightly'",
+            "  sla_notify: unknown schedule 'primary'",
+        ]
+        assert lines[0].endswith("has 2 problem(s):")
 
     def test_channels_used_but_not_configured(self, tmp_path: Path) -> None:
         path = written(tmp_path, "process.yaml", "sla_notify: [{channel: ops}]\n")
