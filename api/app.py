@@ -21,6 +21,7 @@ from api.routes import (
     incidents,
     integrations,
     metrics,
+    processes,
     schedules,
     users,
 )
@@ -80,7 +81,17 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
-    for module in (health, incidents, integrations, schedules, users, alerts, changes, metrics):
+    for module in (
+        health,
+        incidents,
+        integrations,
+        processes,
+        schedules,
+        users,
+        alerts,
+        changes,
+        metrics,
+    ):
         app.include_router(module.router)
     return app
 

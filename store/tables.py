@@ -229,3 +229,21 @@ Index(
     ChangeEventRow.id.desc(),
 )
 Index("ix_change_events_happened_at", ChangeEventRow.happened_at.desc(), ChangeEventRow.id.desc())
+
+
+class ProcessVersionRow(Base):
+    """One version of a named incident process: a draft until published, then frozen."""
+
+    __tablename__ = "process_versions"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # "draft" (editable) or "published" (immutable; the newest published is current).
+    state: Mapped[str] = mapped_column(String(16))
+    # The whole ProcessDefinition, with its name and version.
+    definition: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    published_by: Mapped[str | None] = mapped_column(String(100))
+    published_at: Mapped[datetime | None]

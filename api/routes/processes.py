@@ -1,0 +1,270 @@
+"""Process versions: drafts, publishing, and what changed between two versions.
+
+Reading is open to every user; creating, editing and publishing are for process owners
+and admins. A published version never changes again; the one published last is the
+process's current version.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import MAX_INTEGER, CurrentUser, ServicesDep, SessionDep, require
+from api.errors import Problem, problems
+from domain.process import ProcessDefinition
+from domain.process_diff import ChangeKind, diff
+from domain.roles import Role
+from store.processes import (
+    ProcessSummary,
+    ProcessVersion,
+    ProcessVersionRepository,
+    VersionFrozen,
+    VersionMissing,
+    VersionState,
+)
+from store.users import UserRecord
+
+router = APIRouter(prefix="/api/v1/processes", tags=["processes"])
+
+_PROBLEM_TEXTS = {
+    400: "The body is not JSON.",
+    401: "No token, or an unknown or disabled one.",
+    403: "Only process owners and admins change processes.",
+    404: "No such process or version.",
+    409: "The version is published and can no longer change.",
+    422: "The definition is invalid; `errors` lists every problem with its field path.",
+    503: "Another draft of this process was created at the same moment; send it again.",
+}
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return problems({status: _PROBLEM_TEXTS[status] for status in statuses})
+
+
+ProcessName = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="The process's name: letters, digits, `_`, `.` and `-`.",
+    ),
+]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_INTEGER, description="The version's number.")]
+ProcessOwner = Annotated[UserRecord, require(Role.PROCESS_OWNER, Role.ADMIN)]
+
+# Drafts created at the same moment for one process take the same number; the later
+# commit fails and is tried again with the next number.
+_CREATE_ATTEMPTS = 3
+
+
+class VersionOut(BaseModel):
+    name: str
+    version: int
+    state: VersionState
+    current: bool = Field(description="The version published last: new incidents take it.")
+    definition: ProcessDefinition
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    published_by: str | None
+    published_at: datetime | None
+
+
+class ChangeOut(BaseModel):
+    path: str
+    kind: ChangeKind
+    before: Any = None
+    after: Any = None
+    description: str = Field(description="The change in words, for people.")
+
+
+class DiffOut(BaseModel):
+    name: str
+    from_version: int
+    to_version: int
+    changes: list[ChangeOut]
+
+
+def _out(found: ProcessVersion, current: ProcessVersion | None) -> VersionOut:
+    is_current = current is not None and current.version == found.version
+    return VersionOut(**found.model_dump(), current=is_current)
+
+
+def _missing(name: str, version: int | None = None) -> Problem:
+    what = f"version {version} of process {name!r}" if version else f"process {name!r}"
+    return Problem(
+        404,
+        "Process version not found",
+        f"There is no {what}. GET /api/v1/processes/{name}/versions lists its versions.",
+        code="process-version-not-found",
+    )
+
+
+def _frozen(name: str, version: int) -> Problem:
+    return Problem(
+        409,
+        "Version published",
+        f"Version {version} of {name!r} is published and can no longer change. POST "
+        f"/api/v1/processes/{name}/versions creates a new draft from an edited copy.",
+        code="version-published",
+    )
+
+
+def _checked(
+    definition: ProcessDefinition, name: str, version: int | None, services: ServicesDep
+) -> ProcessDefinition:
+    """`definition` for the path's process, or a 422 listing what does not fit."""
+    errors = []
+    given = definition.model_fields_set
+    if "name" in given and definition.name != name:
+        errors.append(
+            {"field": "name", "message": f"is {definition.name!r}; the path says {name!r}"}
+        )
+    if "version" in given and definition.version != version:
+        wanted = f"{version}" if version else "left out: Vagt numbers new drafts"
+        errors.append({"field": "version", "message": f"must be {wanted}"})
+    # Channels hold secrets and live in the workers' process file; a version may only
+    # name channels configured there.
+    unknown = sorted(definition.channel_names() - set(services.process.channels))
+    if unknown:
+        errors.append(
+            {
+                "field": "channels",
+                "message": f"not configured in the process file: {', '.join(unknown)}",
+            }
+        )
+    if errors:
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise Problem(
+            422,
+            "Invalid request",
+            f"Fix these fields and send again: {summary}",
+            code="invalid-request",
+            errors=errors,
+        )
+    return definition.model_copy(update={"name": name})
+
+
+@router.get("", responses=_problems(401))
+async def list_processes(user: CurrentUser, session: SessionDep) -> list[ProcessSummary]:
+    """Every process with versions: its current version and its newest."""
+    return await ProcessVersionRepository(session).list()
+
+
+@router.get("/{name}/versions", responses=_problems(401, 404, 422))
+async def list_versions(
+    name: ProcessName, user: CurrentUser, session: SessionDep
+) -> list[VersionOut]:
+    """Every version of a process, oldest first."""
+    repository = ProcessVersionRepository(session)
+    versions = await repository.versions(name)
+    if not versions:
+        raise _missing(name)
+    current = await repository.current(name)
+    return [_out(found, current) for found in versions]
+
+
+@router.post(
+    "/{name}/versions",
+    status_code=status.HTTP_201_CREATED,
+    responses=_problems(400, 401, 403, 422, 503),
+)
+async def create_draft(
+    name: ProcessName,
+    definition: ProcessDefinition,
+    user: ProcessOwner,
+    services: ServicesDep,
+) -> VersionOut:
+    """A new draft, numbered after the process's newest version. The body is a whole
+    process definition (`name` and `version` may be left out)."""
+    draft = _checked(definition, name, None, services)
+    for _ in range(_CREATE_ATTEMPTS):
+        async with services.database.session() as session:
+            repository = ProcessVersionRepository(session)
+            try:
+                created = await repository.create_draft(draft, user.name)
+                await session.commit()
+            except IntegrityError:
+                continue
+            return _out(created, await repository.current(name))
+    raise Problem(
+        503,
+        "Draft not created",
+        f"Other drafts of {name!r} were being created at the same moment; send it again.",
+        code="draft-not-created",
+    )
+
+
+@router.get("/{name}/versions/{version}", responses=_problems(401, 404, 422))
+async def get_version(
+    name: ProcessName, version: VersionNumber, user: CurrentUser, session: SessionDep
+) -> VersionOut:
+    repository = ProcessVersionRepository(session)
+    found = await repository.get(name, version)
+    if found is None:
+        raise _missing(name, version)
+    return _out(found, await repository.current(name))
+
+
+@router.put("/{name}/versions/{version}", responses=_problems(400, 401, 403, 404, 409, 422))
+async def edit_draft(
+    name: ProcessName,
+    version: VersionNumber,
+    definition: ProcessDefinition,
+    user: ProcessOwner,
+    services: ServicesDep,
+    session: SessionDep,
+) -> VersionOut:
+    """Replace a draft's definition; a published version refuses (409)."""
+    draft = _checked(definition, name, version, services)
+    repository = ProcessVersionRepository(session)
+    try:
+        edited = await repository.edit_draft(name, version, draft)
+    except VersionMissing:
+        raise _missing(name, version) from None
+    except VersionFrozen:
+        raise _frozen(name, version) from None
+    await session.commit()
+    return _out(edited, await repository.current(name))
+
+
+@router.post("/{name}/versions/{version}/publish", responses=_problems(401, 403, 404, 409, 422))
+async def publish(
+    name: ProcessName, version: VersionNumber, user: ProcessOwner, session: SessionDep
+) -> VersionOut:
+    """Freeze a draft and make it the process's current version."""
+    repository = ProcessVersionRepository(session)
+    try:
+        published = await repository.publish(name, version, user.name)
+    except VersionMissing:
+        raise _missing(name, version) from None
+    except VersionFrozen:
+        raise _frozen(name, version) from None
+    await session.commit()
+    return _out(published, published)
+
+
+@router.get("/{name}/diff", responses=_problems(401, 404, 422))
+async def diff_versions(
+    name: ProcessName,
+    user: CurrentUser,
+    session: SessionDep,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_INTEGER)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_INTEGER)],
+) -> DiffOut:
+    """What changed from one version to another (either may be a draft), one line per
+    setting."""
+    repository = ProcessVersionRepository(session)
+    before = await repository.get(name, from_version)
+    if before is None:
+        raise _missing(name, from_version)
+    after = await repository.get(name, to_version)
+    if after is None:
+        raise _missing(name, to_version)
+    changes = [
+        ChangeOut(**change.model_dump(), description=change.describe())
+        for change in diff(before.definition, after.definition)
+    ]
+    return DiffOut(name=name, from_version=from_version, to_version=to_version, changes=changes)

@@ -1,0 +1,193 @@
+"""Versions of the incident process: drafts people edit, published versions frozen for good.
+
+Each named process has versions numbered 1, 2, 3... in the order they were created.
+A draft can be changed until it is published; publishing freezes it and makes it the
+process's current version, the one new incidents take. Running incidents keep the
+version they started with, carried whole in their workflow's input.
+"""
+
+import builtins
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.process import ProcessDefinition
+from store.tables import ProcessVersionRow
+
+
+class VersionState(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class ProcessVersion(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    version: int
+    state: VersionState
+    definition: ProcessDefinition
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    published_by: str | None
+    published_at: datetime | None
+
+
+class ProcessSummary(BaseModel):
+    """A named process: its current (last published) version and its newest one."""
+
+    name: str
+    current_version: int | None
+    latest_version: int
+    versions: int
+
+
+class VersionMissing(Exception):
+    """No such process version."""
+
+
+class VersionFrozen(Exception):
+    """The version is published and can no longer change."""
+
+
+class ProcessVersionRepository:
+    """Process versions within the caller's session; the caller commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def create_draft(self, definition: ProcessDefinition, author: str) -> ProcessVersion:
+        """A new draft of `definition.name`, numbered after every version it has; the
+        definition's own version number is replaced by that number. Two drafts created
+        at once for one process collide on the number: the loser's commit fails
+        (IntegrityError), and the caller may try again."""
+        latest = await self._session.scalar(
+            select(func.max(ProcessVersionRow.version)).where(
+                ProcessVersionRow.name == definition.name
+            )
+        )
+        number = (latest or 0) + 1
+        now = datetime.now(UTC)
+        row = ProcessVersionRow(
+            name=definition.name,
+            version=number,
+            state=VersionState.DRAFT.value,
+            definition=_stored(definition, number),
+            created_by=author,
+            created_at=now,
+            updated_at=now,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return ProcessVersion.model_validate(row)
+
+    async def edit_draft(
+        self, name: str, version: int, definition: ProcessDefinition
+    ) -> ProcessVersion:
+        """Replace a draft's definition; VersionMissing or VersionFrozen if it cannot."""
+        changed = await self._session.execute(
+            update(ProcessVersionRow)
+            .where(
+                ProcessVersionRow.name == name,
+                ProcessVersionRow.version == version,
+                ProcessVersionRow.state == VersionState.DRAFT.value,
+            )
+            .values(definition=_stored(definition, version), updated_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount == 0:  # type: ignore[attr-defined]
+            await self._refusal(name, version)
+        return await self._get(name, version)
+
+    async def publish(self, name: str, version: int, publisher: str) -> ProcessVersion:
+        """Freeze a draft and make it current; VersionMissing or VersionFrozen if it cannot."""
+        now = datetime.now(UTC)
+        changed = await self._session.execute(
+            update(ProcessVersionRow)
+            .where(
+                ProcessVersionRow.name == name,
+                ProcessVersionRow.version == version,
+                ProcessVersionRow.state == VersionState.DRAFT.value,
+            )
+            .values(
+                state=VersionState.PUBLISHED.value,
+                published_by=publisher,
+                published_at=now,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount == 0:  # type: ignore[attr-defined]
+            await self._refusal(name, version)
+        return await self._get(name, version)
+
+    async def get(self, name: str, version: int) -> ProcessVersion | None:
+        row = await self._session.get(ProcessVersionRow, (name, version), populate_existing=True)
+        return None if row is None else ProcessVersion.model_validate(row)
+
+    async def current(self, name: str) -> ProcessVersion | None:
+        """The version published last: the one new incidents take."""
+        row = await self._session.scalar(
+            select(ProcessVersionRow)
+            .where(
+                ProcessVersionRow.name == name,
+                ProcessVersionRow.state == VersionState.PUBLISHED.value,
+            )
+            .order_by(ProcessVersionRow.published_at.desc(), ProcessVersionRow.version.desc())
+            .limit(1)
+        )
+        return None if row is None else ProcessVersion.model_validate(row)
+
+    async def versions(self, name: str) -> builtins.list[ProcessVersion]:
+        rows = await self._session.scalars(
+            select(ProcessVersionRow)
+            .where(ProcessVersionRow.name == name)
+            .order_by(ProcessVersionRow.version)
+        )
+        return [ProcessVersion.model_validate(row) for row in rows]
+
+    async def list(self) -> builtins.list[ProcessSummary]:
+        """Every named process, by name."""
+        rows = (
+            await self._session.execute(
+                select(
+                    ProcessVersionRow.name,
+                    func.max(ProcessVersionRow.version),
+                    func.count(),
+                )
+                .group_by(ProcessVersionRow.name)
+                .order_by(ProcessVersionRow.name)
+            )
+        ).all()
+        summaries = []
+        for name, latest, count in rows:
+            current = await self.current(name)
+            summaries.append(
+                ProcessSummary(
+                    name=name,
+                    current_version=current.version if current else None,
+                    latest_version=latest,
+                    versions=count,
+                )
+            )
+        return summaries
+
+    async def _get(self, name: str, version: int) -> ProcessVersion:
+        found = await self.get(name, version)
+        if found is None:
+            raise VersionMissing(f"{name} version {version}")
+        return found
+
+    async def _refusal(self, name: str, version: int) -> None:
+        found = await self.get(name, version)
+        if found is None:
+            raise VersionMissing(f"{name} version {version}")
+        raise VersionFrozen(f"{name} version {version} is published")
+
+
+def _stored(definition: ProcessDefinition, version: int) -> dict[str, object]:
+    return definition.model_copy(update={"version": version}).model_dump(mode="json")
