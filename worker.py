@@ -15,6 +15,7 @@ from activities.read_model import ReadModelActivities
 from domain.channels import Delivery, DeliveryResult
 from domain.process import ProcessDefinition, ProcessDocument
 from store.db import Database
+from store.processes import adopt_process_file
 from vagt.process_file import ProcessFileError, load_process
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
@@ -33,7 +34,8 @@ def build_worker(
 ) -> Worker:
     """A worker with every workflow and activity Vagt runs, on the settings' task queue;
     `deliver` sends notifications (tests pass a recorder under the same activity name),
-    and incidents opened by alerts run on `process`."""
+    and incidents opened by alerts run on the current version of `process`'s process
+    (`process` itself while none is published)."""
     read_model = ReadModelActivities(database)
     incidents = IncidentActivities(database, process)
     return Worker(
@@ -51,6 +53,8 @@ def build_worker(
 async def run(settings: Settings, process: ProcessDocument) -> None:
     database = Database(settings.read_model_url)
     await database.migrate()
+    # Started before the API, the worker publishes a changed process file itself.
+    await adopt_process_file(database, process.definition())
     client = await wait_until_healthy(settings, within=120)
     # Idempotent; done here too so a cluster without `make run` gets them.
     await register_search_attributes(client)

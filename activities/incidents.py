@@ -6,19 +6,25 @@ from temporalio import activity
 from domain.process import ProcessDefinition
 from store.db import Database
 from store.incidents import IncidentRepository
+from store.processes import ProcessCatalog
 
 
 class PreparedIncident(BaseModel):
-    """A new incident number, and the process in force on this worker right now."""
+    """A new incident number, and the version of the process in force right now."""
 
     incident_id: int
     process: ProcessDefinition
 
 
 class IncidentActivities:
-    def __init__(self, database: Database, process: ProcessDefinition) -> None:
+    def __init__(
+        self, database: Database, process: ProcessDefinition, catalog: ProcessCatalog | None = None
+    ) -> None:
+        """Incidents take the current version of `process`'s process (the one published
+        last), or `process` itself while none is published."""
         self._database = database
         self._process = process
+        self._catalog = catalog or ProcessCatalog(database)
 
     @activity.defn(name="prepare_incident")
     async def prepare_incident(self) -> PreparedIncident:
@@ -26,4 +32,5 @@ class IncidentActivities:
         async with self._database.session() as session:
             incident_id = await IncidentRepository(session).allocate_id()
             await session.commit()
-        return PreparedIncident(incident_id=incident_id, process=self._process)
+        current = await self._catalog.by_key(self._process.name)
+        return PreparedIncident(incident_id=incident_id, process=current or self._process)

@@ -27,6 +27,7 @@ from api.routes import (
 )
 from domain.process import ProcessDocument
 from store.db import Database
+from store.processes import ProcessCatalog, adopt_process_file
 from store.users import bootstrap_admin
 from vagt.process_file import load_process
 from vagt.settings import Settings
@@ -56,6 +57,8 @@ def create_app(
                 stack.push_async_callback(db.dispose)
             await db.migrate()
             await _bootstrap_admin(settings, db)
+            # The process file publishes a version of its process when it changed.
+            await adopt_process_file(db, process.definition())
             # Lazy, so the API starts (and reports not ready) while Temporal is down.
             client = temporal or await connect(settings, lazy=True)
             gateway = IncidentGateway(client, settings.task_queue, settings.step_timeout_seconds)
@@ -70,6 +73,7 @@ def create_app(
                 rate_limiter=RateLimiter(),
                 integrations=IntegrationDirectory(db),
                 users=UserDirectory(db),
+                processes=ProcessCatalog(db),
             )
             yield
 

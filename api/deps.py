@@ -15,9 +15,10 @@ from api.gateway import IncidentGateway
 from api.ingest import AlertIngestor
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
-from domain.process import ProcessDocument
+from domain.process import ProcessDefinition, ProcessDocument
 from domain.roles import Role
 from store.db import Database
+from store.processes import ProcessCatalog
 from store.users import UserRecord
 from vagt.settings import Settings
 
@@ -42,6 +43,13 @@ class Services:
     rate_limiter: RateLimiter
     integrations: IntegrationDirectory
     users: UserDirectory
+    processes: ProcessCatalog  # the current version of each process, for new incidents
+
+    async def current_process(self) -> ProcessDefinition:
+        """The version of the process file's process that new incidents take now: the
+        one published last (the file's own until another is published)."""
+        current = await self.processes.by_key(self.process.name)
+        return current or self.process.definition()
 
 
 async def _services(request: Request) -> Services:

@@ -7,15 +7,26 @@ version they started with, carried whole in their workflow's input.
 """
 
 import builtins
+import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.process import ProcessDefinition
+from store.db import Database
+from store.directory import KeyDirectory
 from store.tables import ProcessVersionRow
+
+log = logging.getLogger("vagt.processes")
+
+# Who published the versions that came from the process file (VAGT_PROCESS_FILE).
+FILE_AUTHOR = "process-file"
 
 
 class VersionState(StrEnum):
@@ -176,6 +187,27 @@ class ProcessVersionRepository:
             )
         return summaries
 
+    async def adopt(self, definition: ProcessDefinition) -> ProcessVersion | None:
+        """Publish `definition` (the process file's) as a new version of its process,
+        unless it is what the file gave last time: the file publishes when it changes,
+        and versions published through the API stay current until it does. None if
+        nothing was published."""
+        last = await self._session.scalar(
+            select(ProcessVersionRow)
+            .where(
+                ProcessVersionRow.name == definition.name,
+                ProcessVersionRow.created_by == FILE_AUTHOR,
+            )
+            .order_by(ProcessVersionRow.version.desc())
+            .limit(1)
+        )
+        if last is not None and _same(
+            ProcessDefinition.model_validate(last.definition), definition
+        ):
+            return None
+        draft = await self.create_draft(definition, FILE_AUTHOR)
+        return await self.publish(draft.name, draft.version, FILE_AUTHOR)
+
     async def _get(self, name: str, version: int) -> ProcessVersion:
         found = await self.get(name, version)
         if found is None:
@@ -191,3 +223,46 @@ class ProcessVersionRepository:
 
 def _stored(definition: ProcessDefinition, version: int) -> dict[str, object]:
     return definition.model_copy(update={"version": version}).model_dump(mode="json")
+
+
+def _same(one: ProcessDefinition, other: ProcessDefinition) -> bool:
+    return one.model_dump(mode="json", exclude={"version"}) == other.model_dump(
+        mode="json", exclude={"version"}
+    )
+
+
+async def adopt_process_file(database: Database, definition: ProcessDefinition) -> None:
+    """At start: publish the process file's definition if it changed (see `adopt`).
+    The API and the workers start together and may all try; one wins, and the others
+    find the file's definition already there."""
+    for _ in range(3):
+        try:
+            async with database.session() as session:
+                published = await ProcessVersionRepository(session).adopt(definition)
+                await session.commit()
+        except IntegrityError:
+            continue  # another process published it, or another version, at that moment
+        if published is not None:
+            log.info(
+                "the process file's %r is published as version %d",
+                published.name,
+                published.version,
+            )
+        return
+
+
+class ProcessCatalog(KeyDirectory[ProcessDefinition]):
+    """The current version of each process by name, for new incidents, remembered for
+    a few seconds: a version published through another process is taken by new
+    incidents within `ttl`. While the read model cannot be reached, the last answer
+    is used again, so incidents still open."""
+
+    def __init__(
+        self, database: Database, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        async def load(name: str) -> ProcessDefinition | None:
+            async with database.session() as session:
+                current = await ProcessVersionRepository(session).current(name)
+            return None if current is None else current.definition
+
+        super().__init__(load, ttl=ttl, serve_stale=True, clock=clock)

@@ -73,7 +73,7 @@ async def declare_incident(
         raise Forbidden(f"{actor.name} may not declare incidents: no role allows it")
     now = datetime.now(UTC)
     # Checked before a number is taken, so a refused declaration changes nothing.
-    process = services.process.definition()
+    process = await services.current_process()
     process.check_classification(request.category, request.service)
     incident_id = await _start_incident(session, services, request, actor, now, process)
     response.headers["Location"] = f"{router.prefix}/{incident_id}"

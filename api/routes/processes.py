@@ -232,9 +232,14 @@ async def edit_draft(
 
 @router.post("/{name}/versions/{version}/publish", responses=_problems(401, 403, 404, 409, 422))
 async def publish(
-    name: ProcessName, version: VersionNumber, user: ProcessOwner, session: SessionDep
+    name: ProcessName,
+    version: VersionNumber,
+    user: ProcessOwner,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> VersionOut:
-    """Freeze a draft and make it the process's current version."""
+    """Freeze a draft and make it the process's current version: new incidents take
+    it (within 5 s on other API processes and workers); running incidents keep theirs."""
     repository = ProcessVersionRepository(session)
     try:
         published = await repository.publish(name, version, user.name)
@@ -243,6 +248,7 @@ async def publish(
     except VersionFrozen:
         raise _frozen(name, version) from None
     await session.commit()
+    services.processes.forget(name)  # this API's next declaration takes it at once
     return _out(published, published)
 
 

@@ -95,7 +95,9 @@ class TestDrafts:
         ]
         processes = (await api.get("/api/v1/processes", "vic")).json()
         assert processes == [
-            {"name": "ops", "current_version": 1, "latest_version": 3, "versions": 3}
+            # The process file's, published at start.
+            {"name": "default", "current_version": 1, "latest_version": 1, "versions": 1},
+            {"name": "ops", "current_version": 1, "latest_version": 3, "versions": 3},
         ]
 
     async def test_drafts_created_at_once_each_get_their_own_number(self, api: Api) -> None:
@@ -215,3 +217,33 @@ class TestDiff:
             "changed",
         )
         assert (acknowledge["before"], acknowledge["after"]) == ("15m", "5m")
+
+
+class TestCurrentVersion:
+    async def test_the_process_file_is_published_at_start(self, api: Api) -> None:
+        [version] = (await api.get("/api/v1/processes/default/versions", "vic")).json()
+
+        assert (version["version"], version["state"], version["current"]) == (1, "published", True)
+        assert version["created_by"] == "process-file"
+
+    async def test_new_incidents_take_the_version_published_last_and_running_ones_keep_theirs(
+        self, api: Api
+    ) -> None:
+        declaration = {"title": "Checkout down", "impact": 1, "urgency": 1}
+        before = await api.post("/api/v1/incidents", "alice", json=declaration)
+        assert before.status_code == 201, before.text
+        assert before.json()["process"] == {"name": "default", "version": 1}
+        assert before.json()["clocks"] == []  # version 1 sets no targets
+
+        targets = {"sla": {"targets": {"P1": {"acknowledge": "15m", "resolve": "4h"}}}}
+        defaults = "/api/v1/processes/default/versions"
+        assert (await api.post(defaults, "olive", json=targets)).status_code == 201
+        assert (await api.post(f"{defaults}/2/publish", "olive")).status_code == 200
+
+        after = await api.post("/api/v1/incidents", "alice", json=declaration)
+        assert after.status_code == 201, after.text
+        assert after.json()["process"] == {"name": "default", "version": 2}
+        assert {clock["name"] for clock in after.json()["clocks"]} == {"acknowledge", "resolve"}
+        kept = (await api.get(f"/api/v1/incidents/{before.json()['id']}", "alice")).json()
+        assert kept["process"] == {"name": "default", "version": 1}
+        assert kept["clocks"] == []
