@@ -74,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", nargs="?", type=Path)
     check.set_defaults(command=check_process)
+    export = commands.add_parser(
+        "export-history",
+        help="save a workflow's history into the replay suite (tests/workflows/histories)",
+    )
+    export.add_argument("target", help="an incident's number, or a workflow id")
+    export.add_argument(
+        "--dir", type=Path, default=None, help="where to write it (the replay suite's folder)"
+    )
+    export.add_argument(
+        "--label", default=None, help="the file's suffix (the code's short commit by default)"
+    )
+    export.set_defaults(command=export_history)
     return parser
 
 
@@ -185,6 +197,28 @@ def check_process(args: argparse.Namespace, settings: Settings) -> int:
         f"{len(document.escalation_policies)} escalation policies, "
         f"{len(document.schedules)} schedules, {len(document.channels)} channels."
     )
+    return 0
+
+
+def export_history(args: argparse.Namespace, settings: Settings) -> int:
+    from vagt import histories
+    from vagt.temporal import connect
+
+    async def export() -> Path:
+        try:
+            client = await connect(settings)
+        except RuntimeError as error:
+            raise CommandError(
+                f"cannot reach Temporal at {settings.temporal_target}: {error}"
+            ) from None
+        directory = args.dir or histories.HISTORIES
+        try:
+            return await histories.export_history(client, args.target, directory, args.label)
+        except histories.ExportError as error:
+            raise CommandError(str(error)) from None
+
+    path = asyncio.run(export())
+    print(f"Wrote {path}; tests/workflows/test_replay.py now replays it.")
     return 0
 
 

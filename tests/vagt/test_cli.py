@@ -141,3 +141,15 @@ class TestCheckProcess:
         err = capsys.readouterr().err
         assert "has 2 problem(s)" in err
         assert "sla.warn_at.0" in err and "notification_retry.max_attempts" in err
+
+
+class TestExportHistory:
+    def test_unreachable_temporal_is_reported_without_traceback(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("VAGT_TEMPORAL_ADDRESS", "127.0.0.1:1")
+
+        assert main(["export-history", "12"]) == 1
+        error = capsys.readouterr().err
+        assert "cannot reach Temporal at 127.0.0.1:1" in error
+        assert "Traceback" not in error

@@ -3,11 +3,14 @@
 from pathlib import Path
 
 import pytest
+from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
 
 from workflows.alert_group import AlertGroupWorkflow
+from workflows.contracts import IncidentInput, IncidentOutcome
 from workflows.incident import IncidentWorkflow
 
 HISTORIES = {
@@ -31,3 +34,27 @@ async def test_recorded_history_replays_on_current_code(name: str) -> None:
     result = await replayer.replay_workflow(history)  # raises on any mismatch
 
     assert result.replay_failure is None
+
+
+@workflow.defn(name="IncidentWorkflow")
+class _ChangedIncidentWorkflow(IncidentWorkflow):
+    """The incident workflow with a change made without a patch or a revision: a timer
+    before everything else, a command no recorded history has."""
+
+    @workflow.run
+    async def run(self, input: IncidentInput) -> IncidentOutcome:
+        await workflow.sleep(1)
+        return await super().run(input)
+
+
+async def test_the_suite_catches_a_change_that_breaks_running_workflows() -> None:
+    incidents = [name for name in HISTORIES if name.startswith("incident-")]
+    assert incidents
+    replayer = Replayer(
+        workflows=[_ChangedIncidentWorkflow, AlertGroupWorkflow],
+        data_converter=pydantic_data_converter,
+    )
+
+    for name in incidents:
+        with pytest.raises(NondeterminismError):
+            await replayer.replay_workflow(WorkflowHistory.from_json(name, HISTORIES[name]))
