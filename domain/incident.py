@@ -16,7 +16,7 @@ from domain.channels import Delivery, DeliveryResult, NotificationKind
 from domain.durations import format_duration
 from domain.errors import Forbidden, InvalidStep
 from domain.escalation import EscalationTarget, LevelPage
-from domain.lifecycle import IncidentState, Step, allowed_steps, next_state
+from domain.lifecycle import ACTIVE_STATES, IncidentState, Step, allowed_steps, next_state
 from domain.notices import Subject
 from domain.paging import recipients
 from domain.priority import Impact, Priority, Urgency
@@ -29,6 +29,7 @@ from domain.requests import (
     DeclareRequest,
     EscalateRequest,
     HoldRequest,
+    MigrateRequest,
     NoteRequest,
     ReopenRequest,
     RequestChangesRequest,
@@ -39,7 +40,7 @@ from domain.requests import (
     TriageRequest,
 )
 from domain.roles import Actor, may_take
-from domain.sla import ClockAlarm, DueAlarm
+from domain.sla import ClockAlarm, ClockName, DueAlarm
 from domain.timeline import EventKind, TimelineEvent
 from domain.watch import Moment, Watch
 
@@ -471,6 +472,54 @@ def _escalate_rule(incident: Incident, request: EscalateRequest) -> None:
         incident.watch.escalate(incident._moment(incident.updated_at))  # raises the reason
 
 
+def _migrate_rule(incident: Incident, request: MigrateRequest) -> None:
+    old, new = incident.process, request.process
+    if new.name != old.name:
+        raise InvalidStep(
+            f"the incident runs on process {old.name!r}; it can move to another version of "
+            f"it, not to {new.name!r}"
+        )
+    if new.version == old.version:
+        raise InvalidStep(f"the incident already runs on version {old.version} of {old.name!r}")
+    try:
+        new.check_classification(incident.category, incident.service)
+    except InvalidStep as refusal:
+        raise InvalidStep(
+            f"version {new.version} does not fit this incident: {refusal.message}; "
+            "triage it to a category and service the version knows first"
+        ) from None
+
+
+def _migrate(
+    incident: Incident, request: MigrateRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    old, new = incident.process, request.process
+    previous = incident.priority
+    incident.process = new
+    incident.priority = new.priority_matrix.priority(incident.impact, incident.urgency)
+    dropped_policy = None
+    if incident.routed_policy is not None and incident.routed_policy not in new.escalation_policies:
+        dropped_policy, incident.routed_policy = incident.routed_policy, None
+    # Phases still open: their clocks run under the new version even if the old had none.
+    running: set[ClockName] = set()
+    if incident.state in ACTIVE_STATES:
+        running.add(ClockName.RESOLVE)
+        if incident.acknowledged_at is None:
+            running.add(ClockName.ACKNOWLEDGE)
+    changed = incident.watch.migrate(old, incident._moment(now), incident.declared_at, running)
+    details: dict[str, Any] = {
+        "process": new.name,
+        "from_version": old.version,
+        "to_version": new.version,
+        "priority": incident.priority,
+        "previous_priority": previous,
+        "clocks": changed,
+    }
+    if dropped_policy:
+        details["routed_policy_dropped"] = dropped_policy
+    return EventKind.PROCESS_MIGRATED, details
+
+
 _Applier = Callable[[Incident, Any, Actor, datetime], tuple[EventKind, dict[str, Any]]]
 
 _APPLY: dict[Step, _Applier] = {
@@ -486,6 +535,7 @@ _APPLY: dict[Step, _Applier] = {
     Step.REQUEST_CHANGES: _request_changes,
     Step.APPROVE_REVIEW: _approve_review,
     Step.ESCALATE: _escalate,
+    Step.MIGRATE: _migrate,
 }
 
 _RULES: dict[Step, Callable[[Incident, Any], None]] = {
@@ -493,6 +543,7 @@ _RULES: dict[Step, Callable[[Incident, Any], None]] = {
     Step.RESOLVE: _resolve_rule,
     Step.SUBMIT_REVIEW: _review_rule,
     Step.ESCALATE: _escalate_rule,
+    Step.MIGRATE: _migrate_rule,
 }
 
 STEP_REQUESTS: dict[Step, type[StepRequest]] = {
@@ -508,4 +559,5 @@ STEP_REQUESTS: dict[Step, type[StepRequest]] = {
     Step.REQUEST_CHANGES: RequestChangesRequest,
     Step.APPROVE_REVIEW: ApproveReviewRequest,
     Step.ESCALATE: EscalateRequest,
+    Step.MIGRATE: MigrateRequest,
 }

@@ -29,6 +29,7 @@ class Step(StrEnum):
     REQUEST_CHANGES = "request_changes"
     APPROVE_REVIEW = "approve_review"
     ESCALATE = "escalate"
+    MIGRATE = "migrate"
 
 
 S = IncidentState
@@ -62,6 +63,12 @@ TRANSITIONS: Mapping[tuple[IncidentState, Step], IncidentState] = {
     **{
         (state, Step.ESCALATE): state
         for state in (S.DETECTED, S.TRIAGED, S.ACKNOWLEDGED, S.ON_HOLD)
+    },
+    # Moving an open incident to another version of its process (clocks and
+    # escalations re-planned); a closed one is history and keeps its version.
+    **{
+        (state, Step.MIGRATE): state
+        for state in (S.DETECTED, S.TRIAGED, S.ACKNOWLEDGED, S.ON_HOLD, S.RESOLVED, S.IN_REVIEW)
     },
 }
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from domain.priority import Impact, Urgency
+from domain.process import ProcessDefinition
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -99,3 +100,9 @@ class ApproveReviewRequest(StepRequest):
 
 class EscalateRequest(StepRequest):
     reason: Text = Field(description="Why the next level is needed now.")
+
+
+class MigrateRequest(StepRequest):
+    """Move the incident to another version of its process (looked up by the API)."""
+
+    process: ProcessDefinition

@@ -43,6 +43,7 @@ STEP_ROLES: Mapping[Step, frozenset[Role]] = {
     Step.REQUEST_CHANGES: _REVIEWERS,
     Step.APPROVE_REVIEW: _REVIEWERS,
     Step.ESCALATE: _WORKERS,
+    Step.MIGRATE: frozenset({R.COMMANDER, R.PROCESS_OWNER, R.ADMIN}),
 }
 
 DECLARE_ROLES = _WORKERS

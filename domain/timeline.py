@@ -28,6 +28,7 @@ class EventKind(StrEnum):
     ALERTS_RECEIVED = "alerts_received"
     SOURCE_RECOVERED = "source_recovered"
     SOURCE_STEP_IGNORED = "source_step_ignored"
+    PROCESS_MIGRATED = "process_migrated"
 
 
 class TimelineEvent(BaseModel):

@@ -60,7 +60,8 @@ class Watch(BaseModel):
         self._start_escalations(moment, {StopWhen.ACKNOWLEDGED, StopWhen.RESOLVED})
 
     def after_step(self, step: Step, moment: Moment, previous: Priority) -> None:
-        if moment.priority is not previous:
+        # A migration re-plans for its new version itself (`migrate`), whatever the state.
+        if moment.priority is not previous and step is not Step.MIGRATE:
             self._replan(moment)
         _AFTER.get(step, _nothing)(self, moment)
 
@@ -187,6 +188,54 @@ class Watch(BaseModel):
             if run.policy not in wanted:
                 run.stop()
         self._start_escalations(moment, {StopWhen.ACKNOWLEDGED, StopWhen.RESOLVED})
+
+    def migrate(
+        self, old: ProcessDefinition, moment: Moment, since: datetime, running: set[ClockName]
+    ) -> dict[str, list[str]]:
+        """Re-plan for another version of the process (`moment.process`; `old` is the one
+        left). Clocks not yet met take the new targets and calendars and keep the time
+        already counted; one the new version has no target for stops. A clock the
+        old version had no target for starts, counted from `since` (the declaration),
+        if its phase is still open (`running`). Escalations the new version no longer
+        has or wants stop; those it adds start now. Returns what changed, by kind."""
+        targets = moment.process.sla.targets_for(moment.priority)
+        changed: dict[str, list[str]] = {"retargeted": [], "dropped": [], "started": []}
+        for clock in list(self.clocks):
+            if clock.met_at is not None:
+                continue
+            target = targets.target(clock.name)
+            if target is None:
+                self.clocks.remove(clock)
+                changed["dropped"].append(clock.name)
+            else:
+                clock.retarget(target, targets.calendar, moment.now, old.calendar(clock.calendar))
+                changed["retargeted"].append(clock.name)
+        for name in sorted(running - {clock.name for clock in self.clocks}):
+            target = targets.target(name)
+            if target is None:
+                continue
+            clock = SlaClock(
+                name=name,
+                target=target,
+                calendar=targets.calendar,
+                epoch=moment.epoch,
+                started_at=since,
+                running_since=since,
+            )
+            if moment.on_hold and name is ClockName.RESOLVE:
+                clock.pause(moment.now, moment.process.calendar(clock.calendar))
+            self.clocks.append(clock)
+            changed["started"].append(name)
+        wanted = set(moment.policies)
+        known = set(moment.process.escalation_policies)
+        # A run of a policy the new version lacks could never page again: it goes.
+        self.escalations = [run for run in self.escalations if run.policy in known]
+        for run in self.escalations:
+            if run.policy not in wanted:
+                run.stop()
+        if running:  # service not yet restored: the new policies may still page
+            self._start_escalations(moment, {StopWhen.ACKNOWLEDGED, StopWhen.RESOLVED})
+        return changed
 
     def _meet(self, name: ClockName, moment: Moment) -> None:
         clock = self.clock(name)

@@ -22,6 +22,7 @@ from domain.requests import (
     DeclareRequest,
     EscalateRequest,
     HoldRequest,
+    MigrateRequest,
     NoteRequest,
     ReopenRequest,
     RequestChangesRequest,
@@ -142,6 +143,10 @@ class ApproveReviewCommand(StepCommand):
 
 class EscalateCommand(StepCommand):
     request: EscalateRequest
+
+
+class MigrateCommand(StepCommand):
+    request: MigrateRequest
 
 
 # The alert group's signal that carries a batch of alerts (sent with signal-with-start).

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         HoldCommand,
         IncidentInput,
         IncidentOutcome,
+        MigrateCommand,
         NoteCommand,
         ReopenCommand,
         RequestChangesCommand,
@@ -233,6 +234,14 @@ class IncidentWorkflow:
     @escalate.validator
     def _check_escalate(self, command: EscalateCommand) -> None:
         self._check(Step.ESCALATE, command.actor, command.request)
+
+    @workflow.update
+    def migrate(self, command: MigrateCommand) -> Incident:
+        return self._take(Step.MIGRATE, command.actor, command.request)
+
+    @migrate.validator
+    def _check_migrate(self, command: MigrateCommand) -> None:
+        self._check(Step.MIGRATE, command.actor, command.request)
 
     def _check(self, step: Step, actor: Actor, request: StepRequest) -> None:
         try:

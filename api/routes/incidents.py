@@ -5,14 +5,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CurrentUser, GatewayDep, IncidentId, Offset, ServicesDep, SessionDep
+from api.deps import (
+    MAX_INTEGER,
+    CurrentUser,
+    GatewayDep,
+    IncidentId,
+    Offset,
+    ServicesDep,
+    SessionDep,
+)
 from api.errors import Problem, problems
 from api.gateway import IncidentGone
 from api.schemas import IncidentOut
 from domain.errors import Forbidden
 from domain.incident import Incident
-from domain.lifecycle import IncidentState
+from domain.lifecycle import IncidentState, Step
 from domain.priority import Priority
 from domain.process import ProcessDefinition
 from domain.requests import (
@@ -22,6 +31,7 @@ from domain.requests import (
     DeclareRequest,
     EscalateRequest,
     HoldRequest,
+    MigrateRequest,
     NoteRequest,
     ReopenRequest,
     RequestChangesRequest,
@@ -30,8 +40,9 @@ from domain.requests import (
     SubmitReviewRequest,
     TriageRequest,
 )
-from domain.roles import Actor, may_declare
+from domain.roles import Actor, may_declare, may_take
 from store.incidents import IncidentPage, IncidentQuery, IncidentRepository, SlaFilter
+from store.processes import ProcessVersionRepository, VersionState
 from store.users import UserRecord, UserRepository
 from workflows import contracts
 from workflows import incident as wf
@@ -367,3 +378,48 @@ async def escalate(
     """Page the next escalation level now, saying why; works after acknowledgement too."""
     command = contracts.EscalateCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.escalate, command, user, session, gateway)
+
+
+class MigrateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(
+        ge=1, le=MAX_INTEGER, description="A published version of the incident's process."
+    )
+
+
+@router.post("/{incident_id}/migrate", responses=_STEP_PROBLEMS)
+async def migrate(
+    incident_id: IncidentId,
+    body: MigrateBody,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> IncidentOut:
+    """Move the incident to another published version of its process, on purpose: its
+    clocks take the version's targets and keep the time already counted, its escalation
+    follows the version's policies, and the timeline records the move."""
+    actor = user.actor()
+    if not may_take(actor.roles, Step.MIGRATE):
+        raise Forbidden(f"{actor.name} may not migrate: no role allows it")
+    incident = await IncidentRepository(session).get(incident_id) or await gateway.current(
+        incident_id
+    )
+    if incident is None:
+        raise _not_found(incident_id)
+    name = incident.process.name
+    found = await ProcessVersionRepository(session).get(name, body.version)
+    if found is None or found.state is not VersionState.PUBLISHED:
+        why = "is a draft; publish it first" if found else "does not exist"
+        raise Problem(
+            422,
+            "Invalid request",
+            f"Version {body.version} of process {name!r} {why}. "
+            f"GET /api/v1/processes/{name}/versions lists its versions.",
+            code="invalid-request",
+            errors=[{"field": "version", "message": why}],
+        )
+    command = contracts.MigrateCommand(
+        actor=actor, request=MigrateRequest(process=found.definition)
+    )
+    return await _take(incident_id, wf.IncidentWorkflow.migrate, command, user, session, gateway)

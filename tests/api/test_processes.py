@@ -2,6 +2,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -247,3 +248,75 @@ class TestCurrentVersion:
         kept = (await api.get(f"/api/v1/incidents/{before.json()['id']}", "alice")).json()
         assert kept["process"] == {"name": "default", "version": 1}
         assert kept["clocks"] == []
+
+
+@pytest.fixture
+async def timed_api(
+    own_time_skipping: WorkflowEnvironment,
+    database: Database,
+    run_worker: RunWorker,
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """The API on a time-skipping server of its own, so the test can move time on."""
+    process = ProcessDocument(sla=SlaPolicy(targets={}))
+    async with serve(own_time_skipping, database, run_worker, tmp_path, process) as running:
+        yield running
+
+
+def _acknowledge_clock(incident: dict[str, Any]) -> dict[str, Any]:
+    clock: dict[str, Any] = next(c for c in incident["clocks"] if c["name"] == "acknowledge")
+    return clock
+
+
+class TestMigrate:
+    async def test_a_migrated_incident_takes_the_new_targets_and_keeps_its_time(
+        self, timed_api: Api, own_time_skipping: WorkflowEnvironment
+    ) -> None:
+        api, defaults = timed_api, "/api/v1/processes/default/versions"
+        for acknowledge in ("30m", "10m"):  # versions 2 and 3
+            body = {"sla": {"warn_at": [], "targets": {"P1": {"acknowledge": acknowledge}}}}
+            created = (await api.post(defaults, "olive", json=body)).json()
+            if acknowledge == "30m":
+                await api.post(f"{defaults}/{created['version']}/publish", "olive")
+        declaration = {"title": "Checkout down", "impact": 1, "urgency": 1}
+        kept = (await api.post("/api/v1/incidents", "alice", json=declaration)).json()
+        moved = (await api.post("/api/v1/incidents", "alice", json=declaration)).json()
+        assert moved["process"] == {"name": "default", "version": 2}
+
+        await own_time_skipping.sleep(timedelta(minutes=5))
+        url = f"/api/v1/incidents/{moved['id']}/migrate"
+        assert (await api.post(url, "olive", json={"version": 3})).status_code == 422  # a draft
+        assert (await api.post(f"{defaults}/3/publish", "olive")).status_code == 200
+        assert (await api.post(url, "alice", json={"version": 3})).status_code == 403
+        assert (await api.post(url, "olive", json={"version": 9})).status_code == 422
+        answer = await api.post(url, "olive", json={"version": 3})
+
+        assert answer.status_code == 200, answer.text
+        migrated = answer.json()
+        assert migrated["process"] == {"name": "default", "version": 3}
+        assert _acknowledge_clock(migrated)["target_seconds"] == 600
+        event = migrated["timeline"][-1]
+        assert (event["kind"], event["actor"]) == ("process_migrated", "olive")
+        assert (event["details"]["from_version"], event["details"]["to_version"]) == (2, 3)
+        again = await api.post(url, "olive", json={"version": 3})
+        assert again.status_code == 422
+        assert "already runs on version 3" in again.json()["detail"]
+
+        # Ten minutes counted from the declaration, not from the move: five more breach it.
+        await own_time_skipping.sleep(timedelta(minutes=6))
+        shown = await _until_breached(api, moved["id"])
+        assert _acknowledge_clock(shown)["state"] == "breached"
+        left = (await api.get(f"/api/v1/incidents/{kept['id']}", "alice")).json()
+        assert left["process"] == {"name": "default", "version": 2}
+        assert _acknowledge_clock(left)["state"] == "running"
+        assert _acknowledge_clock(left)["target_seconds"] == 1800
+
+
+async def _until_breached(api: Api, incident_id: int) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for _ in range(100):
+        shown = (await api.get(f"/api/v1/incidents/{incident_id}", "alice")).json()
+        if any(event["kind"] == "sla_breached" for event in shown["timeline"]):
+            break
+        await asyncio.sleep(0.05)
+    return shown

@@ -15,6 +15,7 @@ from domain.requests import (
     DeclareRequest,
     EscalateRequest,
     HoldRequest,
+    MigrateRequest,
     NoteRequest,
     ReopenRequest,
     RequestChangesRequest,
@@ -67,6 +68,8 @@ REQUESTS: dict[Step, StepRequest] = {
     Step.REQUEST_CHANGES: RequestChangesRequest(reason="say why failover took 40 minutes"),
     Step.APPROVE_REVIEW: ApproveReviewRequest(comment="good review"),
     Step.ESCALATE: EscalateRequest(reason="the database team is needed"),
+    # The default process's next version: what `migrate` moves an incident to.
+    Step.MIGRATE: MigrateRequest(process=DEFAULT_PROCESS.model_copy(update={"version": 2})),
 }
 
 # The default process has no escalation policy, so it refuses `escalate`; this one pages

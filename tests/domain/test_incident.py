@@ -687,6 +687,7 @@ _POSSIBLE_IN: dict[Step, IncidentState] = {
     Step.REQUEST_CHANGES: S.IN_REVIEW,
     Step.APPROVE_REVIEW: S.IN_REVIEW,
     Step.ESCALATE: S.DETECTED,
+    Step.MIGRATE: S.DETECTED,
 }
 
 
@@ -842,16 +843,18 @@ class TestStepsOfferedToEachPerson:
             Step.NOTE,
             Step.RESOLVE,
             Step.ESCALATE,
+            Step.MIGRATE,
         ]
 
     def test_process_owner_is_not_offered_escalate(self) -> None:
-        assert declare(process=ESCALATING).allowed_steps(OLIVE) == [Step.NOTE]
+        assert declare(process=ESCALATING).allowed_steps(OLIVE) == [Step.NOTE, Step.MIGRATE]
 
     def test_process_owner_in_review(self) -> None:
         assert incident_in(S.IN_REVIEW).allowed_steps(OLIVE) == [
             Step.NOTE,
             Step.REQUEST_CHANGES,
             Step.APPROVE_REVIEW,
+            Step.MIGRATE,
         ]
 
     def test_approve_hidden_from_responders(self) -> None:
@@ -862,7 +865,7 @@ class TestStepsOfferedToEachPerson:
         take(incident, Step.ASSIGN, ADA, AssignRequest(commander="carol"))
         take(incident, Step.SUBMIT_REVIEW, CAROL)
 
-        assert incident.allowed_steps(CAROL) == [Step.ASSIGN, Step.NOTE]
+        assert incident.allowed_steps(CAROL) == [Step.ASSIGN, Step.NOTE, Step.MIGRATE]
 
     def test_approve_offered_to_the_commander_who_did_not_write_it(self) -> None:
         incident = incident_in(S.IN_REVIEW)

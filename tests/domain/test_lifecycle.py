@@ -50,6 +50,13 @@ EXPECTED: dict[tuple[IncidentState, Step], IncidentState] = {
     (S.TRIAGED, Step.ESCALATE): S.TRIAGED,
     (S.ACKNOWLEDGED, Step.ESCALATE): S.ACKNOWLEDGED,
     (S.ON_HOLD, Step.ESCALATE): S.ON_HOLD,
+    # move to another process version anywhere but closed (issue 6)
+    (S.DETECTED, Step.MIGRATE): S.DETECTED,
+    (S.TRIAGED, Step.MIGRATE): S.TRIAGED,
+    (S.ACKNOWLEDGED, Step.MIGRATE): S.ACKNOWLEDGED,
+    (S.ON_HOLD, Step.MIGRATE): S.ON_HOLD,
+    (S.RESOLVED, Step.MIGRATE): S.RESOLVED,
+    (S.IN_REVIEW, Step.MIGRATE): S.IN_REVIEW,
 }
 
 # What the web console offers in each state, in the order the process lists the steps.
@@ -61,6 +68,7 @@ OFFERED: dict[IncidentState, list[Step]] = {
         Step.NOTE,
         Step.RESOLVE,
         Step.ESCALATE,
+        Step.MIGRATE,
     ],
     S.TRIAGED: [
         Step.TRIAGE,
@@ -69,6 +77,7 @@ OFFERED: dict[IncidentState, list[Step]] = {
         Step.NOTE,
         Step.RESOLVE,
         Step.ESCALATE,
+        Step.MIGRATE,
     ],
     S.ACKNOWLEDGED: [
         Step.TRIAGE,
@@ -77,10 +86,17 @@ OFFERED: dict[IncidentState, list[Step]] = {
         Step.HOLD,
         Step.RESOLVE,
         Step.ESCALATE,
+        Step.MIGRATE,
     ],
-    S.ON_HOLD: [Step.TRIAGE, Step.ASSIGN, Step.NOTE, Step.RESUME, Step.ESCALATE],
-    S.RESOLVED: [Step.ASSIGN, Step.NOTE, Step.REOPEN, Step.SUBMIT_REVIEW],
-    S.IN_REVIEW: [Step.ASSIGN, Step.NOTE, Step.REQUEST_CHANGES, Step.APPROVE_REVIEW],
+    S.ON_HOLD: [Step.TRIAGE, Step.ASSIGN, Step.NOTE, Step.RESUME, Step.ESCALATE, Step.MIGRATE],
+    S.RESOLVED: [Step.ASSIGN, Step.NOTE, Step.REOPEN, Step.SUBMIT_REVIEW, Step.MIGRATE],
+    S.IN_REVIEW: [
+        Step.ASSIGN,
+        Step.NOTE,
+        Step.REQUEST_CHANGES,
+        Step.APPROVE_REVIEW,
+        Step.MIGRATE,
+    ],
     S.CLOSED: [],
 }
 

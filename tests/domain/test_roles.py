@@ -21,12 +21,13 @@ _WORK = {
 
 # Written from DESIGN.md, "Who uses it": responders work the incident (paging the next
 # escalation level is part of that work), the commander also assigns and approves,
-# process owners only review, admins do everything.
+# process owners only review, admins do everything. Issue 6: "a commander or process
+# owner can move one open incident to another version".
 MAY_TAKE: dict[Role, set[Step]] = {
     R.VIEWER: set(),
     R.RESPONDER: _WORK,
     R.COMMANDER: set(Step),
-    R.PROCESS_OWNER: {Step.NOTE, Step.REQUEST_CHANGES, Step.APPROVE_REVIEW},
+    R.PROCESS_OWNER: {Step.NOTE, Step.REQUEST_CHANGES, Step.APPROVE_REVIEW, Step.MIGRATE},
     R.ADMIN: set(Step),
 }
 
