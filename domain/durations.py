@@ -1,5 +1,6 @@
 """Durations as people write them in process files: `90s`, `15m`, `4h`, `5d`, `1h30m`."""
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -8,6 +9,8 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 _PART = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# Far beyond any SLA target or escalation delay, and far inside what timedelta holds.
+LONGEST = timedelta(days=3660)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -19,7 +22,7 @@ def parse_duration(text: str) -> timedelta:
             f"{text!r} is not a duration; write a number and a unit (s, m, h, d, w), "
             "for example 90s, 15m, 4h, 5d or 1h30m"
         )
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    return _bounded(sum(int(n) * _UNITS[u] for n, u in parts), text)
 
 
 def format_duration(value: timedelta) -> str:
@@ -39,8 +42,17 @@ def _coerce(value: Any) -> Any:
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return _bounded(value, value)
     return value
+
+
+def _bounded(seconds: float, written: object) -> timedelta:
+    if not math.isfinite(seconds) or abs(seconds) > LONGEST.total_seconds():
+        raise ValueError(
+            f"{written!r} is longer than any duration Vagt takes; the longest is "
+            f"{format_duration(LONGEST)} (about ten years)"
+        )
+    return timedelta(seconds=seconds)
 
 
 Duration = Annotated[
