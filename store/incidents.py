@@ -153,6 +153,23 @@ class IncidentRepository:
             offset=query.offset,
         )
 
+    async def open_on(self, process: str, version: int, limit: int) -> builtins.list[int]:
+        """Numbers of the incidents not closed that run on `version` of `process`,
+        oldest first."""
+        numbers = await self._session.scalars(
+            select(IncidentRow.id)
+            .where(*_open_on(process, version))
+            .order_by(IncidentRow.id)
+            .limit(limit)
+        )
+        return list(numbers)
+
+    async def count_open_on(self, process: str, version: int) -> int:
+        counted = await self._session.scalar(
+            select(func.count()).select_from(IncidentRow).where(*_open_on(process, version))
+        )
+        return counted or 0
+
     async def exists(self, incident_id: int) -> bool:
         found = await self._session.scalar(
             select(IncidentRow.id).where(IncidentRow.id == incident_id)
@@ -178,6 +195,14 @@ class IncidentRepository:
             )
             for row in rows
         ]
+
+
+def _open_on(process: str, version: int) -> list[ColumnElement[bool]]:
+    return [
+        IncidentRow.process_name == process,
+        IncidentRow.process_version == version,
+        IncidentRow.state != IncidentState.CLOSED.value,
+    ]
 
 
 @functools.cache

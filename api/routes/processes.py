@@ -5,18 +5,22 @@ and admins. A published version never changes again; the one published last is t
 process's current version.
 """
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import MAX_INTEGER, CurrentUser, ServicesDep, SessionDep, require
+from api.deps import MAX_INTEGER, CurrentUser, GatewayDep, ServicesDep, SessionDep, require
 from api.errors import Problem, problems
+from api.gateway import IncidentGone
 from domain.process import ProcessDefinition
 from domain.process_diff import ChangeKind, diff
+from domain.requests import MigrateRequest
 from domain.roles import Role
+from store.incidents import IncidentRepository
 from store.processes import (
     ProcessSummary,
     ProcessVersion,
@@ -26,6 +30,8 @@ from store.processes import (
     VersionState,
 )
 from store.users import UserRecord
+from workflows import contracts
+from workflows.incident import IncidentWorkflow
 
 router = APIRouter(prefix="/api/v1/processes", tags=["processes"])
 
@@ -57,6 +63,9 @@ ProcessOwner = Annotated[UserRecord, require(Role.PROCESS_OWNER, Role.ADMIN)]
 # Drafts created at the same moment for one process take the same number; the later
 # commit fails and is tried again with the next number.
 _CREATE_ATTEMPTS = 3
+# Moving open incidents in bulk: how many one request moves, and how many at once.
+BULK_LIMIT = 500
+_BULK_CONCURRENCY = 8
 
 
 class VersionOut(BaseModel):
@@ -274,3 +283,99 @@ async def diff_versions(
         for change in diff(before.definition, after.definition)
     ]
     return DiffOut(name=name, from_version=from_version, to_version=to_version, changes=changes)
+
+
+class MigrateOpen(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to_version: int = Field(
+        ge=1, le=MAX_INTEGER, description="A published version of the same process."
+    )
+
+
+class Refusal(BaseModel):
+    incident_id: int
+    status: int
+    detail: str
+
+
+class MigratedOut(BaseModel):
+    from_version: int
+    to_version: int
+    moved: list[int] = Field(description="The incidents now on `to_version`.")
+    refused: list[Refusal] = Field(
+        description="Incidents the move does not fit (say, a category the version lacks), "
+        "or that Temporal did not confirm; each with the reason."
+    )
+    remaining: int = Field(
+        description="Open incidents still on `from_version`: the refused ones, and any "
+        f"beyond the {BULK_LIMIT} one request moves (send it again for those)."
+    )
+
+
+@router.post(
+    "/{name}/versions/{version}/migrate-open",
+    responses=_problems(400, 401, 403, 404, 422),
+)
+async def migrate_open(
+    name: ProcessName,
+    version: VersionNumber,
+    body: MigrateOpen,
+    user: ProcessOwner,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> MigratedOut:
+    """Move every open incident on this version to another published version, as each
+    would be moved one by one (`POST /incidents/{id}/migrate`). A process owner's choice,
+    never automatic; one that does not fit is left where it is and listed with why."""
+    versions = ProcessVersionRepository(session)
+    if await versions.get(name, version) is None:
+        raise _missing(name, version)
+    target = await versions.get(name, body.to_version)
+    if target is None or target.state is not VersionState.PUBLISHED or target.version == version:
+        why = (
+            "is the version they are on"
+            if body.to_version == version
+            else "is a draft; publish it first"
+            if target
+            else "does not exist"
+        )
+        raise Problem(
+            422,
+            "Invalid request",
+            f"Version {body.to_version} of {name!r} {why}.",
+            code="invalid-request",
+            errors=[{"field": "to_version", "message": why}],
+        )
+    incidents = IncidentRepository(session)
+    numbers = await incidents.open_on(name, version, limit=BULK_LIMIT)
+    await session.commit()  # no transaction held while the workflows answer
+    command = contracts.MigrateCommand(
+        actor=user.actor(), request=MigrateRequest(process=target.definition)
+    )
+    moved: list[int] = []
+    refused: list[Refusal] = []
+    gate = asyncio.Semaphore(_BULK_CONCURRENCY)
+
+    async def move(number: int) -> None:
+        async with gate:
+            try:
+                await gateway.take_step(number, IncidentWorkflow.migrate, command)
+            except IncidentGone:
+                return  # closed meanwhile: it keeps its version
+            except Problem as problem:
+                refused.append(
+                    Refusal(incident_id=number, status=problem.status, detail=problem.detail)
+                )
+                return
+            moved.append(number)
+
+    await asyncio.gather(*(move(number) for number in numbers))
+    remaining = await incidents.count_open_on(name, version)
+    return MigratedOut(
+        from_version=version,
+        to_version=body.to_version,
+        moved=sorted(moved),
+        refused=sorted(refused, key=lambda refusal: refusal.incident_id),
+        remaining=remaining,
+    )

@@ -320,3 +320,41 @@ async def _until_breached(api: Api, incident_id: int) -> dict[str, Any]:
             break
         await asyncio.sleep(0.05)
     return shown
+
+
+class TestMigrateOpen:
+    async def test_every_open_incident_that_fits_moves_and_the_rest_say_why(self, api: Api) -> None:
+        defaults = "/api/v1/processes/default/versions"
+        assert (await api.post(defaults, "olive", json={})).status_code == 201
+        assert (await api.post(f"{defaults}/2/publish", "olive")).status_code == 200
+        declared = []
+        for category in ("database", None, None):
+            body = {"title": "Checkout down", "impact": 2, "urgency": 2, "category": category}
+            answer = await api.post("/api/v1/incidents", "alice", json=body)
+            assert answer.json()["process"]["version"] == 2
+            declared.append(answer.json()["id"])
+        narrower = {"categories": ["application", "network"]}
+        assert (await api.post(defaults, "olive", json=narrower)).status_code == 201
+        assert (await api.post(f"{defaults}/3/publish", "olive")).status_code == 200
+        url = f"{defaults}/2/migrate-open"
+
+        assert (await api.post(url, "alice", json={"to_version": 3})).status_code == 403
+        assert (await api.post(url, "olive", json={"to_version": 2})).status_code == 422
+        assert (await api.post(url, "olive", json={"to_version": 9})).status_code == 422
+        missing = await api.post(f"{defaults}/9/migrate-open", "olive", json={"to_version": 3})
+        assert missing.status_code == 404
+        answer = await api.post(url, "olive", json={"to_version": 3})
+
+        assert answer.status_code == 200, answer.text
+        result = answer.json()
+        assert result["moved"] == declared[1:]
+        [refusal] = result["refused"]
+        assert (refusal["incident_id"], refusal["status"]) == (declared[0], 422)
+        assert "unknown category 'database'" in refusal["detail"]
+        assert result["remaining"] == 1
+        for number, version in zip(declared, (2, 3, 3), strict=True):
+            shown = (await api.get(f"/api/v1/incidents/{number}", "alice")).json()
+            assert shown["process"]["version"] == version
+        # Nothing more to move: the refused one stays until it is triaged to fit.
+        again = (await api.post(url, "olive", json={"to_version": 3})).json()
+        assert (again["moved"], again["remaining"]) == ([], 1)
