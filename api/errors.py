@@ -89,6 +89,19 @@ def from_domain(error: DomainError) -> Problem:
     return Problem(error.status, error.title, error.message, code=code)
 
 
+def invalid(*errors: tuple[str, str]) -> Problem:
+    """A 422 naming each bad field (path, message), as a refused body is answered."""
+    listed = [{"field": field, "message": message} for field, message in errors]
+    summary = "; ".join(f"{field}: {message}" for field, message in errors)
+    return Problem(
+        422,
+        "Invalid request",
+        f"Fix these fields and send again: {summary}",
+        code="invalid-request",
+        errors=listed,
+    )
+
+
 def from_validation(error: RequestValidationError) -> Problem:
     # A document refused as a whole (a process definition) lists each of its problems.
     errors = [
@@ -102,14 +115,7 @@ def from_validation(error: RequestValidationError) -> Problem:
             "The request body is not valid JSON; send a JSON object.",
             errors=errors,
         )
-    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-    return Problem(
-        422,
-        "Invalid request",
-        f"Fix these fields and send again: {summary}",
-        code="invalid-request",
-        errors=errors,
-    )
+    return invalid(*((e["field"], e["message"]) for e in errors))
 
 
 def install(app: FastAPI) -> None:

@@ -100,41 +100,21 @@ class ProcessVersionRepository:
         self, name: str, version: int, definition: ProcessDefinition
     ) -> ProcessVersion:
         """Replace a draft's definition; VersionMissing or VersionFrozen if it cannot."""
-        changed = await self._session.execute(
-            update(ProcessVersionRow)
-            .where(
-                ProcessVersionRow.name == name,
-                ProcessVersionRow.version == version,
-                ProcessVersionRow.state == VersionState.DRAFT.value,
-            )
-            .values(definition=_stored(definition, version), updated_at=datetime.now(UTC))
-            .execution_options(synchronize_session=False)
+        return await self._change_draft(
+            name, version, definition=_stored(definition, version), updated_at=datetime.now(UTC)
         )
-        if changed.rowcount == 0:  # type: ignore[attr-defined]
-            await self._refusal(name, version)
-        return await self._get(name, version)
 
     async def publish(self, name: str, version: int, publisher: str) -> ProcessVersion:
         """Freeze a draft and make it current; VersionMissing or VersionFrozen if it cannot."""
         now = datetime.now(UTC)
-        changed = await self._session.execute(
-            update(ProcessVersionRow)
-            .where(
-                ProcessVersionRow.name == name,
-                ProcessVersionRow.version == version,
-                ProcessVersionRow.state == VersionState.DRAFT.value,
-            )
-            .values(
-                state=VersionState.PUBLISHED.value,
-                published_by=publisher,
-                published_at=now,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
+        return await self._change_draft(
+            name,
+            version,
+            state=VersionState.PUBLISHED.value,
+            published_by=publisher,
+            published_at=now,
+            updated_at=now,
         )
-        if changed.rowcount == 0:  # type: ignore[attr-defined]
-            await self._refusal(name, version)
-        return await self._get(name, version)
 
     async def get(self, name: str, version: int) -> ProcessVersion | None:
         row = await self._session.get(ProcessVersionRow, (name, version), populate_existing=True)
@@ -207,6 +187,22 @@ class ProcessVersionRepository:
             return None
         draft = await self.create_draft(definition, FILE_AUTHOR)
         return await self.publish(draft.name, draft.version, FILE_AUTHOR)
+
+    async def _change_draft(self, name: str, version: int, **values: object) -> ProcessVersion:
+        # One conditional UPDATE: a version published meanwhile is not changed.
+        changed = await self._session.execute(
+            update(ProcessVersionRow)
+            .where(
+                ProcessVersionRow.name == name,
+                ProcessVersionRow.version == version,
+                ProcessVersionRow.state == VersionState.DRAFT.value,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount == 0:  # type: ignore[attr-defined]
+            await self._refusal(name, version)
+        return await self._get(name, version)
 
     async def _get(self, name: str, version: int) -> ProcessVersion:
         found = await self.get(name, version)

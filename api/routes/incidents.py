@@ -16,7 +16,7 @@ from api.deps import (
     ServicesDep,
     SessionDep,
 )
-from api.errors import Problem, problems
+from api.errors import Problem, invalid, problems
 from api.gateway import IncidentGone
 from api.schemas import IncidentOut
 from domain.errors import Forbidden
@@ -410,15 +410,8 @@ async def migrate(
     name = incident.process.name
     found = await ProcessVersionRepository(session).get(name, body.version)
     if found is None or found.state is not VersionState.PUBLISHED:
-        why = "is a draft; publish it first" if found else "does not exist"
-        raise Problem(
-            422,
-            "Invalid request",
-            f"Version {body.version} of process {name!r} {why}. "
-            f"GET /api/v1/processes/{name}/versions lists its versions.",
-            code="invalid-request",
-            errors=[{"field": "version", "message": why}],
-        )
+        why = "is a draft; publish it first" if found else f"does not exist in {name!r}"
+        raise invalid(("version", f"{body.version} {why}"))
     command = contracts.MigrateCommand(
         actor=actor, request=MigrateRequest(process=found.definition)
     )

@@ -6,7 +6,6 @@ process's current version.
 """
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import MAX_INTEGER, CurrentUser, GatewayDep, ServicesDep, SessionDep, require
-from api.errors import Problem, problems
+from api.errors import Problem, invalid, problems
 from api.gateway import IncidentGone
 from domain.process import ProcessDefinition
 from domain.process_diff import ChangeKind, diff
@@ -68,17 +67,8 @@ BULK_LIMIT = 500
 _BULK_CONCURRENCY = 8
 
 
-class VersionOut(BaseModel):
-    name: str
-    version: int
-    state: VersionState
+class VersionOut(ProcessVersion):
     current: bool = Field(description="The version published last: new incidents take it.")
-    definition: ProcessDefinition
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    published_by: str | None
-    published_at: datetime | None
 
 
 class ChangeOut(BaseModel):
@@ -128,31 +118,17 @@ def _checked(
     errors = []
     given = definition.model_fields_set
     if "name" in given and definition.name != name:
-        errors.append(
-            {"field": "name", "message": f"is {definition.name!r}; the path says {name!r}"}
-        )
+        errors.append(("name", f"is {definition.name!r}; the path says {name!r}"))
     if "version" in given and definition.version != version:
         wanted = f"{version}" if version else "left out: Vagt numbers new drafts"
-        errors.append({"field": "version", "message": f"must be {wanted}"})
+        errors.append(("version", f"must be {wanted}"))
     # Channels hold secrets and live in the workers' process file; a version may only
     # name channels configured there.
     unknown = sorted(definition.channel_names() - set(services.process.channels))
     if unknown:
-        errors.append(
-            {
-                "field": "channels",
-                "message": f"not configured in the process file: {', '.join(unknown)}",
-            }
-        )
+        errors.append(("channels", f"not configured in the process file: {', '.join(unknown)}"))
     if errors:
-        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise Problem(
-            422,
-            "Invalid request",
-            f"Fix these fields and send again: {summary}",
-            code="invalid-request",
-            errors=errors,
-        )
+        raise invalid(*errors)
     return definition.model_copy(update={"name": name})
 
 
@@ -338,15 +314,9 @@ async def migrate_open(
             if body.to_version == version
             else "is a draft; publish it first"
             if target
-            else "does not exist"
+            else f"does not exist in {name!r}"
         )
-        raise Problem(
-            422,
-            "Invalid request",
-            f"Version {body.to_version} of {name!r} {why}.",
-            code="invalid-request",
-            errors=[{"field": "to_version", "message": why}],
-        )
+        raise invalid(("to_version", f"{body.to_version} {why}"))
     incidents = IncidentRepository(session)
     numbers = await incidents.open_on(name, version, limit=BULK_LIMIT)
     await session.commit()  # no transaction held while the workflows answer
