@@ -1,0 +1,156 @@
+"""What a version of the process would have done to an incident already recorded.
+
+`simulate` walks the incident's recorded timeline again on a twin declared under the
+candidate version: the same people take the same steps at the same moments, and
+between steps every clock and escalation level that falls due fires at its due
+instant. Nothing is sent (the twin's outbox is emptied as it fills), and the real
+incident is not touched. The twin's breaches and pages set beside the recorded ones
+say what the version would have changed.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from domain.errors import DomainError
+from domain.incident import STEP_REQUESTS, SYSTEM, Incident
+from domain.lifecycle import Step
+from domain.process import ProcessDefinition
+from domain.requests import DeclareRequest
+from domain.roles import Actor, Role
+from domain.timeline import EventKind, TimelineEvent
+
+# The recorded events that are people's (or a monitoring source's) steps, replayed on
+# the twin. Notes change no clock; a migration is what the what-if replaces.
+_STEPS: dict[EventKind, Step] = {
+    EventKind.TRIAGED: Step.TRIAGE,
+    EventKind.ACKNOWLEDGED: Step.ACKNOWLEDGE,
+    EventKind.ASSIGNED: Step.ASSIGN,
+    EventKind.PUT_ON_HOLD: Step.HOLD,
+    EventKind.RESUMED: Step.RESUME,
+    EventKind.RESOLVED: Step.RESOLVE,
+    EventKind.REOPENED: Step.REOPEN,
+    EventKind.REVIEW_SUBMITTED: Step.SUBMIT_REVIEW,
+    EventKind.CHANGES_REQUESTED: Step.REQUEST_CHANGES,
+    EventKind.REVIEW_APPROVED: Step.APPROVE_REVIEW,
+    EventKind.ESCALATED: Step.ESCALATE,
+}
+
+# Enough for any real incident; a version that kept firing forever would stop here.
+_MOST_FIRINGS = 10_000
+
+
+class Happening(BaseModel):
+    """One breach or page, recorded or simulated."""
+
+    kind: Literal["breach", "page"]
+    at: datetime
+    clock: str | None = None  # a breach's clock
+    policy: str | None = None  # a page's policy, round, level and who it reached
+    round: int | None = None
+    level: int | None = None
+    notified: list[str] = []
+
+
+class Outcome(BaseModel):
+    """One incident under the candidate version, beside what really happened."""
+
+    incident_id: int
+    recorded: list[Happening]
+    simulated: list[Happening]
+    skipped: list[str] = []  # recorded steps the version refuses, each with why
+
+
+def happenings(timeline: list[TimelineEvent]) -> list[Happening]:
+    """The breaches and pages on a timeline, in time order."""
+    found = []
+    for event in timeline:
+        details = event.details
+        if event.kind is EventKind.SLA_BREACHED:
+            due = details.get("due_at")
+            at = datetime.fromisoformat(due) if isinstance(due, str) else event.at
+            found.append(Happening(kind="breach", at=at, clock=details.get("clock")))
+        elif event.kind is EventKind.PAGED:
+            found.append(
+                Happening(
+                    kind="page",
+                    at=event.at,
+                    policy=details.get("policy"),
+                    round=details.get("round"),
+                    level=details.get("level"),
+                    notified=list(details.get("notified", [])),
+                )
+            )
+    return sorted(found, key=lambda happening: happening.at)
+
+
+def simulate(incident: Incident, process: ProcessDefinition, until: datetime) -> Outcome:
+    """`incident`'s recorded timeline again under `process`, up to `until` (its closing,
+    or now for one still open)."""
+    declared = incident.timeline[0]
+    skipped: list[str] = []
+    request = DeclareRequest.model_validate(
+        {k: v for k, v in declared.details.items() if k in DeclareRequest.model_fields}
+    )
+    routed = incident.routed_policy
+    if routed is not None and routed not in process.escalation_policies:
+        skipped.append(f"routed escalation policy {routed!r} is not in this version")
+        routed = None
+    try:
+        twin = Incident.declare(
+            incident.id,
+            request,
+            _actor(declared.actor),
+            incident.declared_at,
+            process,
+            incident.source,
+            routed,
+        )
+    except DomainError as refusal:
+        # Declared with a category or service the version does not know: declare it
+        # without them, as the version would have made its declarer do.
+        skipped.append(f"declared: {refusal.message}")
+        bare = request.model_copy(update={"category": None, "service": None})
+        twin = Incident.declare(
+            incident.id, bare, _actor(declared.actor), incident.declared_at, process, None, routed
+        )
+    for event in incident.timeline[1:]:
+        step = _STEPS.get(event.kind)
+        if step is None:
+            continue
+        _advance(twin, event.at)
+        try:
+            twin.apply(step, _request(step, event.details), _actor(event.actor), event.at)
+        except (DomainError, ValidationError) as refusal:
+            reason = refusal.message if isinstance(refusal, DomainError) else str(refusal)
+            skipped.append(f"{event.kind} at {event.at.isoformat()}: {reason}")
+    _advance(twin, until)
+    return Outcome(
+        incident_id=incident.id,
+        recorded=happenings(incident.timeline),
+        simulated=happenings(twin.timeline),
+        skipped=skipped,
+    )
+
+
+def _advance(twin: Incident, until: datetime) -> None:
+    """Fire, each at its own due instant, everything that falls due by `until`."""
+    for _ in range(_MOST_FIRINGS):
+        due = twin.due_at(set())
+        if due is None or due > until:
+            return
+        twin.fire_due(due)
+        twin.watch.outbox.clear()  # nothing is sent
+
+
+def _request(step: Step, details: dict[str, Any]) -> Any:
+    model = STEP_REQUESTS[step]
+    return model.model_validate({k: v for k, v in details.items() if k in model.model_fields})
+
+
+def _actor(name: str) -> Actor:
+    # Whoever took the step was allowed to then; the what-if asks what the clocks
+    # would have done, not who may act. Vagt's own events and sources are no person.
+    person = name != SYSTEM.name and not name.startswith("integration:")
+    return Actor(name=name, roles=frozenset(Role), person=person)
