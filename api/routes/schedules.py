@@ -1,4 +1,5 @@
-"""On-call schedules of the process in force: who is on call, now or at any time."""
+"""On-call schedules of the process in force (its current version, the one new incidents
+take): who is on call, now or at any time."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -7,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, ServicesDep
-from api.errors import Problem, problems
+from api.errors import Problem, invalid, problems
 from domain.schedules import OnCallSchedule, Shift
 
 router = APIRouter(
@@ -30,10 +31,11 @@ class ScheduleOut(BaseModel):
     next_shifts: list[Shift]
 
 
-def _schedule(services: ServicesDep, name: str) -> OnCallSchedule:
-    found = services.process.schedules.get(name)
+async def _schedule(services: ServicesDep, name: str) -> OnCallSchedule:
+    schedules = (await services.current_process()).schedules
+    found = schedules.get(name)
     if found is None:
-        known = ", ".join(sorted(services.process.schedules)) or "none are configured"
+        known = ", ".join(sorted(schedules)) or "none are configured"
         raise Problem(
             404,
             "Schedule not found",
@@ -54,7 +56,7 @@ async def list_schedules(user: CurrentUser, services: ServicesDep) -> list[Sched
             on_call_now=schedule.on_call(now),
             next_shifts=schedule.shifts(now, now + timedelta(days=7)),
         )
-        for name, schedule in sorted(services.process.schedules.items())
+        for name, schedule in sorted((await services.current_process()).schedules.items())
     ]
 
 
@@ -78,11 +80,6 @@ async def on_call(
     """Who is on call for a schedule at `at`."""
     moment = at or datetime.now(UTC)
     if moment.tzinfo is None:
-        raise Problem(
-            422,
-            "Invalid request",
-            "`at` needs a time zone offset, e.g. 2026-03-02T09:00:00+01:00 or ...Z.",
-            code="invalid-request",
-            errors=[{"field": "at", "message": "time zone offset missing"}],
-        )
-    return OnCall(schedule=name, at=moment, user=_schedule(services, name).on_call(moment))
+        raise invalid(("at", "time zone offset missing; e.g. 2026-03-02T09:00:00+01:00 or ...Z"))
+    schedule = await _schedule(services, name)
+    return OnCall(schedule=name, at=moment, user=schedule.on_call(moment))

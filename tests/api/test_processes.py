@@ -358,3 +358,20 @@ class TestMigrateOpen:
         # Nothing more to move: the refused one stays until it is triaged to fit.
         again = (await api.post(url, "olive", json={"to_version": 3})).json()
         assert (again["moved"], again["remaining"]) == ([], 1)
+
+
+class TestSchedulesOfTheCurrentVersion:
+    async def test_schedules_come_from_the_version_published_last(self, api: Api) -> None:
+        assert (await api.get("/api/v1/schedules", "vic")).json() == []
+        rotation = {"members": ["alice", "bob"], "length": "1w", "handoff": "2026-01-05T09:00"}
+        body = {"schedules": {"db": {"name": "db", "rotations": [rotation]}}}
+        defaults = "/api/v1/processes/default/versions"
+        assert (await api.post(defaults, "olive", json=body)).status_code == 201
+        assert (await api.get("/api/v1/schedules", "vic")).json() == []  # a draft: not yet
+
+        assert (await api.post(f"{defaults}/2/publish", "olive")).status_code == 200
+
+        listed = (await api.get("/api/v1/schedules", "vic")).json()
+        assert [schedule["name"] for schedule in listed] == ["db"]
+        on_call = await api.get("/api/v1/schedules/db/oncall", "vic", at="2026-01-13T12:00:00Z")
+        assert on_call.json()["user"] == "bob"
