@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from store.db import Database, normalise_url
+from tests.receivers import HttpReceiver
 
 pytest_plugins = ["tests.temporal_fixtures"]
 
@@ -57,3 +58,12 @@ async def _execute(url: str, statement: str) -> None:
             await connection.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def http_receiver() -> AsyncIterator[HttpReceiver]:
+    """A real HTTP server on a spare port that records every request sent to it."""
+    server = HttpReceiver()
+    await server.start()
+    yield server
+    await server.stop()

@@ -19,7 +19,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,20 +208,12 @@ async def _until(
     raise AssertionError(f"not within {seconds:g} s: {what}; seen: {seen()}")
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[HttpReceiver]:
-    server = HttpReceiver()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 class TestFaultDrills:
     async def test_sigkill_worker_api_and_temporal_during_a_storm_loses_nothing(
-        self, tmp_path: Path, receiver: HttpReceiver
+        self, tmp_path: Path, http_receiver: HttpReceiver
     ) -> None:
         process_file = tmp_path / "process.yaml"
-        process_file.write_text(PROCESS.replace("{url}", receiver.url))
+        process_file.write_text(PROCESS.replace("{url}", http_receiver.url))
         settings = Settings(
             data_dir=tmp_path,
             temporal_port=free_port(),
@@ -267,7 +259,7 @@ class TestFaultDrills:
                 return ids
 
             def notified(kind: str) -> Counter[int]:
-                bodies = (request.json() for request in receiver.requests)
+                bodies = (request.json() for request in http_receiver.requests)
                 return Counter(body["incident_id"] for body in bodies if body["kind"] == kind)
 
             async def delivered(incidents: list[int], kind: str, times: int, what: str) -> None:
@@ -282,15 +274,17 @@ class TestFaultDrills:
                     return all(counts[incident] >= times for incident in incidents)
 
                 def seen() -> str:
-                    bodies = [request.json() for request in receiver.requests]
+                    bodies = [request.json() for request in http_receiver.requests]
                     return ", ".join(f"{body['incident_id']}:{body['kind']}" for body in bodies)
 
                 async def recorded() -> bool:
                     # The read model shows an attempt only once the workflow recorded it.
-                    sent = {request.headers["idempotency-key"] for request in receiver.requests}
+                    sent = {
+                        request.headers["idempotency-key"] for request in http_receiver.requests
+                    }
                     attempted: set[str] = set()
                     for incident in {
-                        request.json()["incident_id"] for request in receiver.requests
+                        request.json()["incident_id"] for request in http_receiver.requests
                     }:
                         shown = (await http.get(f"/api/v1/incidents/{incident}")).json()
                         attempted |= {
@@ -345,7 +339,7 @@ class TestFaultDrills:
             assert fleet.api is not None and fleet.api.poll() is None, "API exited"
 
             await self._every_accepted_alert_is_counted(database, storm)
-            self._no_idempotency_key_twice(receiver)
+            self._no_idempotency_key_twice(http_receiver)
             assert [notified("page")[incident] for incident in paged] == [3] * DECLARED
             await self._read_model_matches_workflows(database, client, settings)
             failed = client.list_workflows(
@@ -378,8 +372,8 @@ class TestFaultDrills:
         for key, accepted in storm.accepted.items():
             assert accepted <= counts[key] <= storm.sent[key], (key, accepted, counts[key])
 
-    def _no_idempotency_key_twice(self, receiver: HttpReceiver) -> None:
-        keys = Counter(request.headers["idempotency-key"] for request in receiver.requests)
+    def _no_idempotency_key_twice(self, http_receiver: HttpReceiver) -> None:
+        keys = Counter(request.headers["idempotency-key"] for request in http_receiver.requests)
         assert [key for key, seen in keys.items() if seen > 1] == []
 
     async def _read_model_matches_workflows(

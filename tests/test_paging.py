@@ -4,7 +4,6 @@ import asyncio
 import hashlib
 import hmac
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +40,6 @@ notification_retry:
 """
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[HttpReceiver]:
-    server = HttpReceiver()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 async def _until(predicate: Any, seconds: float = 60) -> None:
     for _ in range(int(seconds * 10)):
         if await predicate():
@@ -59,11 +50,11 @@ async def _until(predicate: Any, seconds: float = 60) -> None:
 
 class TestPageDuringCrash:
     async def test_receiver_sees_one_idempotency_key_whatever_the_attempts(
-        self, dev_server: WorkflowEnvironment, receiver: HttpReceiver, tmp_path: Path
+        self, dev_server: WorkflowEnvironment, http_receiver: HttpReceiver, tmp_path: Path
     ) -> None:
         process_file = tmp_path / "process.yaml"
-        process_file.write_text(PROCESS_YAML.format(url=receiver.url, secret=SECRET))
-        receiver.script(Reply(hang=True))  # the first attempt never gets an answer
+        process_file.write_text(PROCESS_YAML.format(url=http_receiver.url, secret=SECRET))
+        http_receiver.script(Reply(hang=True))  # the first attempt never gets an answer
         log = tmp_path / "worker.log"
         async with api_stack(dev_server.client, tmp_path, process_file) as (http, settings, _):
             with worker_process(settings, log, process_file) as first:
@@ -74,7 +65,7 @@ class TestPageDuringCrash:
                 url = f"/api/v1/incidents/{declared.json()['id']}"
 
                 async def first_attempt_arrived() -> bool:
-                    return len(receiver.requests) == 1
+                    return len(http_receiver.requests) == 1
 
                 await _until(first_attempt_arrived)
                 first.send_signal(signal.SIGKILL)
@@ -93,10 +84,10 @@ class TestPageDuringCrash:
                 await _until(delivered)
                 shown = (await http.get(url)).json()
 
-        keys = {request.headers["idempotency-key"] for request in receiver.requests}
-        assert len(receiver.requests) == 2
+        keys = {request.headers["idempotency-key"] for request in http_receiver.requests}
+        assert len(http_receiver.requests) == 2
         assert len(keys) == 1
-        for request in receiver.requests:
+        for request in http_receiver.requests:
             expected = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
             assert request.headers["x-vagt-signature"] == f"sha256={expected}"
             assert request.json()["recipient"] == "alice"

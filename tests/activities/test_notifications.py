@@ -100,14 +100,6 @@ def only_alice(
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[HttpReceiver]:
-    server = HttpReceiver()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     mailbox = Mailbox()
     port = free_port()
@@ -121,20 +113,20 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 async def notifications(
-    receiver: HttpReceiver, smtp_server: SmtpServer
+    http_receiver: HttpReceiver, smtp_server: SmtpServer
 ) -> AsyncIterator[NotificationActivities]:
     email = {"type": "email", "host": "127.0.0.1", "port": smtp_server.port}
     email |= {"sender": "vagt@example.com", "recipients": ["oncall@example.com"]}
     channels: dict[str, Channel] = {
         "ops-webhook": WebhookChannel(
-            type="webhook", url=f"{receiver.url}/hooks/vagt", secret=SecretStr(SECRET)
+            type="webhook", url=f"{http_receiver.url}/hooks/vagt", secret=SecretStr(SECRET)
         ),
-        "plain-webhook": WebhookChannel(type="webhook", url=f"{receiver.url}/hooks/plain"),
+        "plain-webhook": WebhookChannel(type="webhook", url=f"{http_receiver.url}/hooks/plain"),
         "impatient-webhook": WebhookChannel(
-            type="webhook", url=f"{receiver.url}/hooks/slow", timeout=timedelta(seconds=0.2)
+            type="webhook", url=f"{http_receiver.url}/hooks/slow", timeout=timedelta(seconds=0.2)
         ),
         "nowhere": WebhookChannel(type="webhook", url=f"http://127.0.0.1:{free_port()}/"),
-        "slack": SlackChannel(type="slack", webhook_url=f"{receiver.url}{SLACK_PATH}"),
+        "slack": SlackChannel(type="slack", webhook_url=f"{http_receiver.url}{SLACK_PATH}"),
         "ops-email": EmailChannel.model_validate(email),
         "empty-email": EmailChannel.model_validate(email | {"recipients": []}),
         "login-email": EmailChannel.model_validate(
@@ -160,12 +152,12 @@ async def deliver(activities: NotificationActivities, attempt: Delivery) -> Deli
 
 class TestWebhook:
     async def test_delivered_as_signed_json(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
         result = await deliver(notifications, delivery("ops-webhook"))
 
         assert (result.outcome, result.status_code) == (DeliveryOutcome.DELIVERED, 200)
-        [request] = receiver.requests
+        [request] = http_receiver.requests
         assert (request.method, request.path) == ("POST", "/hooks/vagt")
         assert request.json() == page().model_dump(mode="json") | {"attempt": 1}
         assert request.headers["content-type"] == "application/json"
@@ -177,16 +169,16 @@ class TestWebhook:
         assert hmac.compare_digest(request.headers["x-vagt-signature"], f"sha256={expected}")
 
     async def test_unsigned_without_a_secret(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
         await deliver(notifications, delivery("plain-webhook"))
 
-        assert "x-vagt-signature" not in receiver.requests[0].headers
+        assert "x-vagt-signature" not in http_receiver.requests[0].headers
 
     async def test_every_attempt_carries_the_same_idempotency_key(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
-        receiver.script(Reply(500, body=b"database is down"))
+        http_receiver.script(Reply(500, body=b"database is down"))
 
         first = await deliver(notifications, delivery("ops-webhook", attempt=1))
         second = await deliver(notifications, delivery("ops-webhook", attempt=2))
@@ -194,14 +186,14 @@ class TestWebhook:
         assert (first.outcome, first.status_code) == (DeliveryOutcome.RETRY, 500)
         assert "database is down" in first.detail
         assert second.outcome == DeliveryOutcome.DELIVERED
-        assert [r.headers["idempotency-key"] for r in receiver.requests] == [KEY, KEY]
-        assert [r.json()["idempotency_key"] for r in receiver.requests] == [KEY, KEY]
-        assert [r.headers["x-vagt-delivery-attempt"] for r in receiver.requests] == ["1", "2"]
+        assert [r.headers["idempotency-key"] for r in http_receiver.requests] == [KEY, KEY]
+        assert [r.json()["idempotency_key"] for r in http_receiver.requests] == [KEY, KEY]
+        assert [r.headers["x-vagt-delivery-attempt"] for r in http_receiver.requests] == ["1", "2"]
 
     async def test_too_many_requests_retries_after_the_seconds_asked(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
-        receiver.script(Reply(429, {"Retry-After": "7"}))
+        http_receiver.script(Reply(429, {"Retry-After": "7"}))
 
         result = await deliver(notifications, delivery("ops-webhook"))
 
@@ -209,11 +201,11 @@ class TestWebhook:
         assert result.retry_after == timedelta(seconds=7)
 
     async def test_retry_after_as_http_date_is_measured_from_the_receivers_date(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
         sent = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
         later = format_datetime(sent + timedelta(minutes=2), usegmt=True)
-        receiver.script(
+        http_receiver.script(
             Reply(429, {"Date": format_datetime(sent, usegmt=True), "Retry-After": later})
         )
 
@@ -222,10 +214,10 @@ class TestWebhook:
         assert result.retry_after == timedelta(minutes=2)
 
     async def test_retry_after_as_http_date_without_a_date_uses_the_clock(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
         when = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
-        receiver.script(Reply(503, {"Retry-After": when}))
+        http_receiver.script(Reply(503, {"Retry-After": when}))
 
         result = await deliver(notifications, delivery("ops-webhook"))
 
@@ -234,9 +226,9 @@ class TestWebhook:
         assert timedelta(seconds=85) <= result.retry_after <= timedelta(seconds=90)
 
     async def test_retry_after_is_capped_at_an_hour(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
-        receiver.script(Reply(429, {"Retry-After": "86400"}))
+        http_receiver.script(Reply(429, {"Retry-After": "86400"}))
 
         result = await deliver(notifications, delivery("ops-webhook"))
 
@@ -244,9 +236,9 @@ class TestWebhook:
 
     @pytest.mark.parametrize("status", [408, 500, 502, 503])
     async def test_server_trouble_is_retried(
-        self, notifications: NotificationActivities, receiver: HttpReceiver, status: int
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver, status: int
     ) -> None:
-        receiver.script(Reply(status))
+        http_receiver.script(Reply(status))
 
         result = await deliver(notifications, delivery("ops-webhook"))
 
@@ -258,9 +250,9 @@ class TestWebhook:
 
     @pytest.mark.parametrize("status", [400, 401, 404, 410])
     async def test_client_errors_are_final(
-        self, notifications: NotificationActivities, receiver: HttpReceiver, status: int
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver, status: int
     ) -> None:
-        receiver.script(Reply(status, body=b"no such hook"))
+        http_receiver.script(Reply(status, body=b"no such hook"))
 
         result = await deliver(notifications, delivery("ops-webhook"))
 
@@ -276,9 +268,9 @@ class TestWebhook:
         assert "could not reach 127.0.0.1" in result.detail
 
     async def test_a_receiver_that_never_answers_is_retried_after_the_timeout(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
-        receiver.script(Reply(hang=True))
+        http_receiver.script(Reply(hang=True))
 
         result = await deliver(notifications, delivery("impatient-webhook"))
 
@@ -288,12 +280,12 @@ class TestWebhook:
 
 class TestSlack:
     async def test_posts_fallback_text_and_blocks(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
         result = await deliver(notifications, delivery("slack"))
 
         assert result.outcome == DeliveryOutcome.DELIVERED
-        [request] = receiver.requests
+        [request] = http_receiver.requests
         assert request.path == SLACK_PATH
         assert request.headers["idempotency-key"] == KEY
         body = request.json()
@@ -310,9 +302,9 @@ class TestSlack:
         assert "Incident #42" in context["elements"][0]["text"]
 
     async def test_unknown_webhook_is_final_and_detail_keeps_the_url_secret(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
-        receiver.script(Reply(404, body=b"no_service"))
+        http_receiver.script(Reply(404, body=b"no_service"))
 
         result = await deliver(notifications, delivery("slack"))
 
@@ -321,9 +313,9 @@ class TestSlack:
         assert "slack-path-is-a-secret" not in result.detail
 
     async def test_rate_limit_is_retried(
-        self, notifications: NotificationActivities, receiver: HttpReceiver
+        self, notifications: NotificationActivities, http_receiver: HttpReceiver
     ) -> None:
-        receiver.script(Reply(429, {"Retry-After": "30"}))
+        http_receiver.script(Reply(429, {"Retry-After": "30"}))
 
         result = await deliver(notifications, delivery("slack"))
 
