@@ -153,6 +153,13 @@ class IncidentRepository:
             offset=query.offset,
         )
 
+    async def process_of(self, incident_id: int) -> str | None:
+        """The name of the process the incident runs on, if it is in the read model."""
+        name: str | None = await self._session.scalar(
+            select(IncidentRow.process_name).where(IncidentRow.id == incident_id)
+        )
+        return name
+
     async def open_on(self, process: str, version: int, limit: int) -> builtins.list[int]:
         """Numbers of the incidents not closed that run on `version` of `process`,
         oldest first."""

@@ -143,29 +143,31 @@ class ProcessVersionRepository:
 
     async def list(self) -> builtins.list[ProcessSummary]:
         """Every named process, by name."""
-        rows = (
+        counts = (
             await self._session.execute(
-                select(
-                    ProcessVersionRow.name,
-                    func.max(ProcessVersionRow.version),
-                    func.count(),
-                )
+                select(ProcessVersionRow.name, func.max(ProcessVersionRow.version), func.count())
                 .group_by(ProcessVersionRow.name)
                 .order_by(ProcessVersionRow.name)
             )
         ).all()
-        summaries = []
-        for name, latest, count in rows:
-            current = await self.current(name)
-            summaries.append(
-                ProcessSummary(
-                    name=name,
-                    current_version=current.version if current else None,
-                    latest_version=latest,
-                    versions=count,
-                )
+        # The current version of each: the first of its published ones, newest first.
+        published = await self._session.execute(
+            select(ProcessVersionRow.name, ProcessVersionRow.version)
+            .where(ProcessVersionRow.state == VersionState.PUBLISHED.value)
+            .order_by(ProcessVersionRow.published_at.desc(), ProcessVersionRow.version.desc())
+        )
+        current: dict[str, int] = {}
+        for name, version in published:
+            current.setdefault(name, version)
+        return [
+            ProcessSummary(
+                name=name,
+                current_version=current.get(name),
+                latest_version=latest,
+                versions=count,
             )
-        return summaries
+            for name, latest, count in counts
+        ]
 
     async def adopt(self, definition: ProcessDefinition) -> ProcessVersion | None:
         """Publish `definition` (the process file's) as a new version of its process,
@@ -200,21 +202,16 @@ class ProcessVersionRepository:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        found = await self._get(name, version)  # VersionMissing if there is none
         if changed.rowcount == 0:  # type: ignore[attr-defined]
-            await self._refusal(name, version)
-        return await self._get(name, version)
+            raise VersionFrozen(f"{name} version {version} is published")
+        return found
 
     async def _get(self, name: str, version: int) -> ProcessVersion:
         found = await self.get(name, version)
         if found is None:
             raise VersionMissing(f"{name} version {version}")
         return found
-
-    async def _refusal(self, name: str, version: int) -> None:
-        found = await self.get(name, version)
-        if found is None:
-            raise VersionMissing(f"{name} version {version}")
-        raise VersionFrozen(f"{name} version {version} is published")
 
 
 def _stored(definition: ProcessDefinition, version: int) -> dict[str, object]:

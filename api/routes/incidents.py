@@ -402,12 +402,12 @@ async def migrate(
     actor = user.actor()
     if not may_take(actor.roles, Step.MIGRATE):
         raise Forbidden(f"{actor.name} may not migrate: no role allows it")
-    incident = await IncidentRepository(session).get(incident_id) or await gateway.current(
-        incident_id
-    )
-    if incident is None:
-        raise _not_found(incident_id)
-    name = incident.process.name
+    name = await IncidentRepository(session).process_of(incident_id)
+    if name is None:  # not projected yet: its workflow knows
+        live = await gateway.current(incident_id)
+        if live is None:
+            raise _not_found(incident_id)
+        name = live.process.name
     found = await ProcessVersionRepository(session).get(name, body.version)
     if found is None or found.state is not VersionState.PUBLISHED:
         why = "is a draft; publish it first" if found else f"does not exist in {name!r}"

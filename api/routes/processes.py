@@ -87,6 +87,7 @@ class DiffOut(BaseModel):
 
 
 def _out(found: ProcessVersion, current: ProcessVersion | None) -> VersionOut:
+    """`found`, saying whether it is `current` (the version published last)."""
     is_current = current is not None and current.version == found.version
     return VersionOut(**found.model_dump(), current=is_current)
 
@@ -173,7 +174,7 @@ async def create_draft(
                 await session.commit()
             except IntegrityError:
                 continue
-            return _out(created, await repository.current(name))
+            return _out(created, current=None)  # a draft is never current
     raise Problem(
         503,
         "Draft not created",
