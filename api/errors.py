@@ -104,18 +104,15 @@ def invalid(*errors: tuple[str, str]) -> Problem:
 
 def from_validation(error: RequestValidationError) -> Problem:
     # A document refused as a whole (a process definition) lists each of its problems.
-    errors = [
-        {"field": problem.path, "message": problem.message}
-        for problem in expand(error.errors(), prefix=("body",), top="body")
-    ]
+    found = expand(error.errors(), prefix=("body",), top="body")
     if any(e["type"] == "json_invalid" for e in error.errors()):
         return Problem(
             400,
             "Malformed JSON",
             "The request body is not valid JSON; send a JSON object.",
-            errors=errors,
+            errors=[{"field": path, "message": message} for path, message in found],
         )
-    return invalid(*((e["field"], e["message"]) for e in errors))
+    return invalid(*found)
 
 
 def install(app: FastAPI) -> None:

@@ -354,7 +354,7 @@ def _outcome(phase: Phase) -> str:
     offered = sent / phase.sending_took if phase.sending_took else 0.0
     return (
         f"- {phase.name}: sent {sent:,} alerts in {phase.sending_took:.1f} s "
-        f"({offered:.1f}/s offered), {sent - sum(not a.opens for a in phase.alerts):,} of them "
+        f"({offered:.1f}/s offered), {sum(a.opens for a in phase.alerts):,} of them "
         f"new keys; {accepted:,} answered 202, the others {refused or 'none'} (a 503: "
         f"Temporal did not confirm the alert within the API's step timeout), "
         f"{unanswered:,} not answered by the end of the wait; of the {openers:,} new keys "

@@ -98,23 +98,21 @@ def simulate(incident: Incident, process: ProcessDefinition, until: datetime) ->
         skipped.append(f"routed escalation policy {routed!r} is not in this version")
         routed = None
     try:
-        twin = Incident.declare(
-            incident.id,
-            request,
-            _actor(declared.actor),
-            incident.declared_at,
-            process,
-            incident.source,
-            routed,
-        )
+        process.check_classification(request.category, request.service)
     except DomainError as refusal:
         # Declared with a category or service the version does not know: declare it
         # without them, as the version would have made its declarer do.
         skipped.append(f"declared: {refusal.message}")
-        bare = request.model_copy(update={"category": None, "service": None})
-        twin = Incident.declare(
-            incident.id, bare, _actor(declared.actor), incident.declared_at, process, None, routed
-        )
+        request = request.model_copy(update={"category": None, "service": None})
+    twin = Incident.declare(
+        incident.id,
+        request,
+        _actor(declared.actor),
+        incident.declared_at,
+        process,
+        incident.source,
+        routed,
+    )
     for event in incident.timeline[1:]:
         step = _STEPS.get(event.kind)
         if step is None:

@@ -135,6 +135,8 @@ class AlertGroupWorkflow:
                 dedup_key=self._group.dedup_key,
                 group_workflow_id=workflow.info().workflow_id,
             )
+            if heard is None and self._revision >= 1:
+                heard = self._hand_over()
             declaration = Declaration(
                 incident_id=prepared.incident_id,
                 request=opening.request,
@@ -144,17 +146,8 @@ class AlertGroupWorkflow:
                 source=source,
                 routed_policy=opening.routed_policy,
                 routing_problems=opening.problems,
+                alerts=heard,
             )
-            if self._revision >= 1:
-                if heard is None:
-                    # Everything heard so far goes with the declaration; what comes
-                    # while the incident starts waits in `pending` for the next signal.
-                    heard = AlertNews(
-                        activity=self._group.pending,
-                        resolve_on_recovery=settings.resolve_on_recovery,
-                    )
-                    self._group.pending = AlertActivity()
-                declaration.alerts = heard
             try:
                 await workflow.start_child_workflow(
                     IncidentWorkflow.run,
@@ -166,6 +159,14 @@ class AlertGroupWorkflow:
                 continue  # that number names an incident already (an old read model): next
             self._group.opened(prepared.incident_id)
             return
+
+    def _hand_over(self) -> AlertNews:
+        """Everything heard so far, for the incident's declaration; what comes while the
+        incident starts waits in `pending` for the next signal."""
+        activity, self._group.pending = self._group.pending, AlertActivity()
+        return AlertNews(
+            activity=activity, resolve_on_recovery=self._group.settings.resolve_on_recovery
+        )
 
     async def _prepare(self) -> PreparedIncident:
         if self._revision >= 1 or workflow.patched(LOCAL_PREPARE):
