@@ -1,7 +1,7 @@
 """Every error leaves as `application/problem+json` (RFC 9457): what went wrong, how to fix it."""
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -48,6 +48,16 @@ def problems(descriptions: Mapping[int, str]) -> dict[int | str, dict[str, Any]]
         status: {"description": description, "content": content}
         for status, description in descriptions.items()
     }
+
+
+def problems_from(texts: Mapping[int, str]) -> Callable[..., dict[int | str, dict[str, Any]]]:
+    """`problems` for a route module's table of texts: `_problems(401, 404)` documents
+    those two statuses with the module's words for them."""
+
+    def chosen(*statuses: int) -> dict[int | str, dict[str, Any]]:
+        return problems({status: texts[status] for status in statuses})
+
+    return chosen
 
 
 class Problem(Exception):

@@ -16,7 +16,7 @@ from api.deps import (
     ServicesDep,
     SessionDep,
 )
-from api.errors import Problem, invalid, problems
+from api.errors import Problem, invalid, problems_from
 from api.gateway import IncidentGone
 from api.schemas import IncidentOut
 from domain.errors import Forbidden
@@ -63,8 +63,7 @@ _PROBLEM_TEXTS = {
 }
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return problems({status: _PROBLEM_TEXTS[status] for status in statuses})
+_problems = problems_from(_PROBLEM_TEXTS)
 
 
 _STEP_PROBLEMS = _problems(400, 401, 403, 404, 409, 422, 503)

@@ -1,13 +1,13 @@
 """Integrations: the monitoring tools allowed to send alerts; only admins manage them."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from api.deps import AdminUser, IntegrationId, SessionDep
-from api.errors import Problem, problems
+from api.errors import Problem, problems_from
 from domain.integrations import IntegrationChanges, IntegrationFormat, IntegrationSettings
 from domain.routing import Routing
 from store.integrations import IntegrationExists, IntegrationRecord, IntegrationRepository
@@ -27,8 +27,7 @@ _PROBLEM_TEXTS = {
 }
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return problems({status: _PROBLEM_TEXTS[status] for status in statuses})
+_problems = problems_from(_PROBLEM_TEXTS)
 
 
 KeyIn = Literal["routing_key", "bearer", "path"]

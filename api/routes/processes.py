@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import MAX_INTEGER, CurrentUser, GatewayDep, ServicesDep, SessionDep, require
-from api.errors import Problem, invalid, problems
+from api.errors import Problem, invalid, problems_from
 from api.gateway import IncidentGone
 from domain.process import ProcessDefinition
 from domain.process_diff import ChangeKind, diff
@@ -45,8 +45,7 @@ _PROBLEM_TEXTS = {
 }
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return problems({status: _PROBLEM_TEXTS[status] for status in statuses})
+_problems = problems_from(_PROBLEM_TEXTS)
 
 
 ProcessName = Annotated[
