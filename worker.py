@@ -1,4 +1,5 @@
-"""The Vagt worker: runs incident workflows and their activities until told to stop."""
+"""The Vagt worker: runs incident and what-if workflows and their activities until told
+to stop."""
 
 import asyncio
 import logging
@@ -12,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.incidents import IncidentActivities
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
+from activities.what_if import WhatIfActivities
 from domain.channels import Delivery, DeliveryResult
 from domain.process import ProcessDefinition, ProcessDocument
 from store.db import Database
@@ -21,6 +23,7 @@ from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.incident import IncidentWorkflow
+from workflows.what_if import WhatIfWorkflow
 
 log = logging.getLogger("vagt.worker")
 
@@ -38,11 +41,18 @@ def build_worker(
     (`process` itself while none is published)."""
     read_model = ReadModelActivities(database)
     incidents = IncidentActivities(database, process)
+    what_if = WhatIfActivities(database)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[IncidentWorkflow, AlertGroupWorkflow],
-        activities=[read_model.project_incident, incidents.prepare_incident, deliver],
+        workflows=[IncidentWorkflow, AlertGroupWorkflow, WhatIfWorkflow],
+        activities=[
+            read_model.project_incident,
+            incidents.prepare_incident,
+            what_if.examine_page,
+            what_if.record_failure,
+            deliver,
+        ],
         max_cached_workflows=settings.worker_cache_size,
         workflow_runner=(
             SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()

@@ -24,6 +24,7 @@ from api.routes import (
     processes,
     schedules,
     users,
+    what_if,
 )
 from domain.process import ProcessDocument
 from store.db import Database
@@ -90,6 +91,7 @@ def create_app(
         incidents,
         integrations,
         processes,
+        what_if,
         schedules,
         users,
         alerts,

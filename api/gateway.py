@@ -1,4 +1,5 @@
-"""The API's one door into Temporal: start incidents, take steps, read live state."""
+"""The API's one door into Temporal: start incidents and what-ifs, take steps, read live
+state."""
 
 import asyncio
 import logging
@@ -17,8 +18,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Problem, from_domain
 from domain.errors import ERRORS_BY_CODE
 from domain.incident import Incident
-from workflows.contracts import IncidentInput, StepCommand, workflow_id
+from workflows.contracts import (
+    IncidentInput,
+    StepCommand,
+    WhatIfInput,
+    what_if_workflow_id,
+    workflow_id,
+)
 from workflows.incident import IncidentWorkflow
+from workflows.what_if import WhatIfWorkflow
 
 log = logging.getLogger("vagt.api")
 
@@ -48,6 +56,20 @@ class IncidentGateway:
         except (RPCError, RuntimeError, TimeoutError) as error:
             raise self._unreachable(error, "the incident was not declared") from error
         return True
+
+    async def start_what_if(self, run_id: int) -> None:
+        """Start the workflow that works a what-if run through."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._client.start_workflow(
+                    WhatIfWorkflow.run,
+                    WhatIfInput(run_id=run_id),
+                    id=what_if_workflow_id(run_id),
+                    task_queue=self._task_queue,
+                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                )
+        except (RPCError, RuntimeError, TimeoutError) as error:
+            raise self._unreachable(error, "the what-if was not started") from error
 
     async def take_step(self, incident_id: int, update: Any, command: StepCommand) -> Incident:
         """Run one step's update; the workflow's validator may refuse it."""

@@ -9,9 +9,9 @@ say what the version would have changed.
 """
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from domain.errors import DomainError
 from domain.incident import STEP_REQUESTS, SYSTEM, Incident
@@ -37,6 +37,8 @@ _STEPS: dict[EventKind, Step] = {
     EventKind.ESCALATED: Step.ESCALATE,
 }
 
+_Key = TypeVar("_Key", str, int)
+
 # Enough for any real incident; a version that kept firing forever would stop here.
 _MOST_FIRINGS = 10_000
 
@@ -60,6 +62,73 @@ class Outcome(BaseModel):
     recorded: list[Happening]
     simulated: list[Happening]
     skipped: list[str] = []  # recorded steps the version refuses, each with why
+    # Set when the incident could not be walked again at all (its record is damaged);
+    # `simulated` is then empty and the incident counts as failed, not as changed.
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the version would have breached or paged differently."""
+        return self.error is None and self.simulated != self.recorded
+
+
+class Side(BaseModel):
+    """Breaches and pages counted over many incidents: what happened, or what would have."""
+
+    breaches: int = 0
+    breached_incidents: int = 0
+    breaches_by_clock: dict[str, int] = {}
+    pages: int = 0
+    paged_incidents: int = 0
+    # Policy, then level (1 is the first), to how many pages that level sent.
+    pages_by_level: dict[str, dict[int, int]] = {}
+    # Person (or `channel:<name>` for a channel paged as a whole) to how many pages.
+    pages_by_recipient: dict[str, int] = {}
+
+    def count(self, found: list[Happening]) -> None:
+        breaches = [happening for happening in found if happening.kind == "breach"]
+        pages = [happening for happening in found if happening.kind == "page"]
+        self.breaches += len(breaches)
+        self.breached_incidents += bool(breaches)
+        self.pages += len(pages)
+        self.paged_incidents += bool(pages)
+        for breach in breaches:
+            _bump(self.breaches_by_clock, breach.clock or "unknown")
+        for page in pages:
+            _bump(self.pages_by_level.setdefault(page.policy or "unknown", {}), page.level or 0)
+            for key in page.notified:
+                _bump(self.pages_by_recipient, _recipient(key))
+
+
+class Totals(BaseModel):
+    """A what-if over many incidents: what really happened beside what would have."""
+
+    incidents: int = 0
+    changed: int = 0  # incidents the version would have breached or paged differently
+    with_skipped_steps: int = 0  # incidents with a recorded step the version refuses
+    failed: int = 0  # incidents that could not be walked again
+    recorded: Side = Field(default_factory=Side)
+    simulated: Side = Field(default_factory=Side)
+
+    def add(self, outcome: Outcome) -> None:
+        self.incidents += 1
+        if outcome.error is not None:
+            self.failed += 1
+            return
+        self.changed += outcome.changed
+        self.with_skipped_steps += bool(outcome.skipped)
+        self.recorded.count(outcome.recorded)
+        self.simulated.count(outcome.simulated)
+
+
+def _bump(counts: dict[_Key, int], key: _Key) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _recipient(key: str) -> str:
+    """Who a page's recipient key (`user:channel:address`) names."""
+    user, _, rest = key.partition(":")
+    return user if user != "-" else f"channel:{rest.partition(':')[0]}"
 
 
 def happenings(timeline: list[TimelineEvent]) -> list[Happening]:

@@ -110,13 +110,31 @@ class IncidentRepository:
 
     async def get(self, incident_id: int) -> Incident | None:
         """The incident as last projected, with its whole timeline."""
-        snapshot = await self._session.scalar(
-            select(IncidentRow.snapshot).where(IncidentRow.id == incident_id)
+        found = await self.many([incident_id])
+        return found[0] if found else None
+
+    async def many(self, incident_ids: Sequence[int]) -> builtins.list[Incident]:
+        """The incidents among `incident_ids` in the read model, each as last projected
+        with its whole timeline, in number order; one query for all their timelines."""
+        snapshots = (
+            await self._session.execute(
+                select(IncidentRow.id, IncidentRow.snapshot)
+                .where(IncidentRow.id.in_(incident_ids))
+                .order_by(IncidentRow.id)
+            )
+        ).all()
+        timelines: dict[int, builtins.list[TimelineEvent]] = {number: [] for number, _ in snapshots}
+        rows = await self._session.scalars(
+            select(TimelineEventRow)
+            .where(TimelineEventRow.incident_id.in_(list(timelines)))
+            .order_by(TimelineEventRow.incident_id, TimelineEventRow.seq)
         )
-        if snapshot is None:
-            return None
-        timeline = await self.timeline(incident_id)
-        return Incident.model_validate({**snapshot, "timeline": timeline})
+        for row in rows:
+            timelines[row.incident_id].append(_event(row))
+        return [
+            Incident.model_validate({**snapshot, "timeline": timelines[number]})
+            for number, snapshot in snapshots
+        ]
 
     async def list(self, query: IncidentQuery) -> IncidentPage:
         """One page of the incidents matching `query`, newest first."""
@@ -190,18 +208,7 @@ class IncidentRepository:
             .where(TimelineEventRow.incident_id == incident_id)
             .order_by(TimelineEventRow.seq)
         )
-        return [
-            TimelineEvent(
-                id=row.id,
-                incident_id=row.incident_id,
-                seq=row.seq,
-                at=row.at,
-                actor=row.actor,
-                kind=EventKind(row.kind),
-                details=row.details,
-            )
-            for row in rows
-        ]
+        return [_event(row) for row in rows]
 
 
 def _open_on(process: str, version: int) -> list[ColumnElement[bool]]:
@@ -329,6 +336,18 @@ def _incident_row(incident: Incident) -> dict[str, Any]:
         ),
         "snapshot": incident.model_dump(mode="json", exclude={"timeline"}),
     }
+
+
+def _event(row: TimelineEventRow) -> TimelineEvent:
+    return TimelineEvent(
+        id=row.id,
+        incident_id=row.incident_id,
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        kind=EventKind(row.kind),
+        details=row.details,
+    )
 
 
 def _event_row(event: TimelineEvent) -> dict[str, Any]:

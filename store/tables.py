@@ -247,3 +247,62 @@ class ProcessVersionRow(Base):
     updated_at: Mapped[datetime]
     published_by: Mapped[str | None] = mapped_column(String(100))
     published_at: Mapped[datetime | None]
+
+
+class WhatIfRunRow(Base):
+    """One what-if: a process version walked again over a set of past incidents."""
+
+    __tablename__ = "what_if_runs"
+    # Never reused (AUTOINCREMENT on SQLite): the number names the run's workflow.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    process_name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int]
+    # The version's definition as it was asked about: a draft may change meanwhile.
+    definition: Mapped[dict[str, Any]]
+    # Which incidents: the request's period and filter.
+    filter: Mapped[dict[str, Any]]
+    # "running", "completed" or "failed".
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime]
+    # Incidents matching the filter when it was asked, and how many are done so far.
+    total: Mapped[int]
+    examined: Mapped[int]
+    # The highest incident number examined: the next page starts after it. A page's
+    # write moves it only from the value the page started at, so a page is counted once.
+    cursor: Mapped[int]
+    totals: Mapped[dict[str, Any]]
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+Index(
+    "ix_what_if_runs_process_name_version",
+    WhatIfRunRow.process_name,
+    WhatIfRunRow.version,
+    WhatIfRunRow.id.desc(),
+)
+
+
+class WhatIfOutcomeRow(Base):
+    """One incident of a what-if: its breaches and pages, recorded and simulated."""
+
+    __tablename__ = "what_if_outcomes"
+    __table_args__ = (
+        Index("ix_what_if_outcomes_run_id_changed", "run_id", "changed", "incident_id"),
+    )
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("what_if_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    incident_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    title: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[str] = mapped_column(String(8))
+    declared_at: Mapped[datetime]
+    changed: Mapped[bool] = mapped_column(Boolean)
+    recorded: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    simulated: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
+    skipped: Mapped[list[str]] = mapped_column(JSONDocument)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -3,7 +3,7 @@
 Every change to workflow code must replay the histories recorded before it; the
 suite in `tests/workflows/test_replay.py` replays each file there against the current
 code. `vagt export-history` adds one: a running or finished incident's (or alert
-group's) history, named after the workflow's kind and the code that recorded it.
+group's, or what-if's) history, named after the workflow's kind and the code that recorded it.
 """
 
 import asyncio
@@ -17,7 +17,11 @@ from temporalio.client import Client
 ROOT = Path(__file__).resolve().parent.parent
 HISTORIES = ROOT / "tests" / "workflows" / "histories"
 
-_KINDS = {"IncidentWorkflow": "incident", "AlertGroupWorkflow": "alert-group"}
+_KINDS = {
+    "IncidentWorkflow": "incident",
+    "AlertGroupWorkflow": "alert-group",
+    "WhatIfWorkflow": "what-if",
+}
 
 
 class ExportError(Exception):

@@ -166,3 +166,18 @@ class AlertGroupInput(BaseModel):
     group: AlertGroup | None = None  # carried over by continue-as-new
     history_limit: int = DEFAULT_HISTORY_LIMIT
     revision: int = 0  # CODE_REVISION of the code that started this run
+
+
+def what_if_workflow_id(run_id: int) -> str:
+    return f"what-if-{run_id}"
+
+
+class WhatIfInput(BaseModel):
+    run_id: int
+    after: int = 0  # the incident number the run has examined up to (continue-as-new)
+    # Incidents per activity: a page is simulated in a thread in well under a second, so
+    # the worker's live incidents are not kept waiting, and progress moves in small steps.
+    page_size: int = 50
+    # Pages before continuing as new (each page is 6 history events), unless Temporal
+    # suggests it earlier.
+    pages_per_run: int = 200

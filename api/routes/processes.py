@@ -91,7 +91,7 @@ def _out(found: ProcessVersion, current: ProcessVersion | None) -> VersionOut:
     return VersionOut(**found.model_dump(), current=is_current)
 
 
-def _missing(name: str, version: int | None = None) -> Problem:
+def missing(name: str, version: int | None = None) -> Problem:
     what = f"version {version} of process {name!r}" if version else f"process {name!r}"
     return Problem(
         404,
@@ -146,7 +146,7 @@ async def list_versions(
     repository = ProcessVersionRepository(session)
     versions = await repository.versions(name)
     if not versions:
-        raise _missing(name)
+        raise missing(name)
     current = await repository.current(name)
     return [_out(found, current) for found in versions]
 
@@ -189,7 +189,7 @@ async def get_version(
     repository = ProcessVersionRepository(session)
     found = await repository.get(name, version)
     if found is None:
-        raise _missing(name, version)
+        raise missing(name, version)
     return _out(found, await repository.current(name))
 
 
@@ -208,7 +208,7 @@ async def edit_draft(
     try:
         edited = await repository.edit_draft(name, version, draft)
     except VersionMissing:
-        raise _missing(name, version) from None
+        raise missing(name, version) from None
     except VersionFrozen:
         raise _frozen(name, version) from None
     await session.commit()
@@ -229,7 +229,7 @@ async def publish(
     try:
         published = await repository.publish(name, version, user.name)
     except VersionMissing:
-        raise _missing(name, version) from None
+        raise missing(name, version) from None
     except VersionFrozen:
         raise _frozen(name, version) from None
     await session.commit()
@@ -250,10 +250,10 @@ async def diff_versions(
     repository = ProcessVersionRepository(session)
     before = await repository.get(name, from_version)
     if before is None:
-        raise _missing(name, from_version)
+        raise missing(name, from_version)
     after = await repository.get(name, to_version)
     if after is None:
-        raise _missing(name, to_version)
+        raise missing(name, to_version)
     changes = [
         ChangeOut(**change.model_dump(), description=change.describe())
         for change in diff(before.definition, after.definition)
@@ -306,7 +306,7 @@ async def migrate_open(
     never automatic; one that does not fit is left where it is and listed with why."""
     versions = ProcessVersionRepository(session)
     if await versions.get(name, version) is None:
-        raise _missing(name, version)
+        raise missing(name, version)
     target = await versions.get(name, body.to_version)
     if target is None or target.state is not VersionState.PUBLISHED or target.version == version:
         why = (

@@ -12,6 +12,7 @@ from temporalio.workflow import NondeterminismError
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.contracts import IncidentInput, IncidentOutcome
 from workflows.incident import IncidentWorkflow
+from workflows.what_if import WhatIfWorkflow
 
 HISTORIES = {
     path.stem: path.read_text()
@@ -28,7 +29,8 @@ async def test_recorded_history_replays_on_current_code(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
     # The sandbox on, as in every test: replay also refuses non-deterministic calls.
     replayer = Replayer(
-        workflows=[IncidentWorkflow, AlertGroupWorkflow], data_converter=pydantic_data_converter
+        workflows=[IncidentWorkflow, AlertGroupWorkflow, WhatIfWorkflow],
+        data_converter=pydantic_data_converter,
     )
 
     result = await replayer.replay_workflow(history)  # raises on any mismatch
