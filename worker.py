@@ -7,6 +7,8 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -18,10 +20,12 @@ from domain.channels import Delivery, DeliveryResult
 from domain.process import ProcessDefinition, ProcessDocument
 from store.db import Database
 from store.processes import adopt_process_file
+from store.what_if import WhatIfRepository
 from vagt.process_file import ProcessFileError, load_process
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
 from workflows.alert_group import AlertGroupWorkflow
+from workflows.contracts import WhatIfInput, what_if_workflow_id
 from workflows.incident import IncidentWorkflow
 from workflows.what_if import WhatIfWorkflow
 
@@ -60,6 +64,26 @@ def build_worker(
     )
 
 
+async def ensure_what_ifs_running(client: Client, task_queue: str, database: Database) -> None:
+    """Start the workflow of every unfinished what-if that has none: one whose API
+    process died between storing it and starting it."""
+    async with database.session() as session:
+        unfinished = await WhatIfRepository(session).running()
+    for run_id in unfinished:
+        try:
+            await client.start_workflow(
+                WhatIfWorkflow.run,
+                WhatIfInput(run_id=run_id),
+                id=what_if_workflow_id(run_id),
+                task_queue=task_queue,
+                # Running: leave it. Finished (or ended by an operator): never again.
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            log.warning("what-if %s is unfinished but its workflow has ended", run_id)
+
+
 async def run(settings: Settings, process: ProcessDocument) -> None:
     database = Database(settings.read_model_url)
     await database.migrate()
@@ -70,6 +94,7 @@ async def run(settings: Settings, process: ProcessDocument) -> None:
     await register_search_attributes(client)
     notifications = NotificationActivities(process.channels)
     worker = build_worker(client, settings, database, notifications.deliver, process.definition())
+    await ensure_what_ifs_running(client, settings.task_queue, database)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

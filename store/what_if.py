@@ -153,6 +153,15 @@ class WhatIfRepository:
         row = await self._session.get(WhatIfRunRow, run_id, populate_existing=True)
         return WhatIfRun.model_validate(row) if row else None
 
+    async def running(self) -> builtins.list[int]:
+        """Numbers of the runs not finished, oldest first."""
+        numbers = await self._session.scalars(
+            select(WhatIfRunRow.id)
+            .where(WhatIfRunRow.status == RunStatus.RUNNING.value)
+            .order_by(WhatIfRunRow.id)
+        )
+        return list(numbers)
+
     async def runs(self, name: str, version: int) -> builtins.list[WhatIfRun]:
         """Every run of one version, newest first."""
         rows = await self._session.scalars(

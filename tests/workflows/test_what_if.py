@@ -28,7 +28,8 @@ from tests.what_if_cases import (
     record,
     slow_p2,
 )
-from workflows.contracts import WhatIfInput
+from worker import ensure_what_ifs_running
+from workflows.contracts import WhatIfInput, what_if_workflow_id
 from workflows.what_if import WhatIfWorkflow
 
 ASKED_AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -144,3 +145,25 @@ async def stored_raw_status(database: Database, run_id: int) -> tuple[str, str |
         row = await session.get(WhatIfRunRow, run_id)
         assert row is not None
         return row.status, row.error
+
+
+async def test_a_worker_starting_starts_a_what_if_whose_workflow_never_was(
+    own_time_skipping: WorkflowEnvironment, database: Database, run_worker: RunWorker
+) -> None:
+    await record(database, slow_p2(), quick_p2())
+    # Stored by an API process that died before it started the workflow.
+    run = await ask(database, WhatIfFilter())
+    client = own_time_skipping.client
+
+    handle = client.get_workflow_handle(what_if_workflow_id(run.id))
+
+    async with run_worker(client, database) as settings:
+        await ensure_what_ifs_running(client, settings.task_queue, database)
+        first = (await handle.describe()).run_id
+        await ensure_what_ifs_running(client, settings.task_queue, database)  # no second one
+        await handle.result()
+        await ensure_what_ifs_running(client, settings.task_queue, database)  # finished: none
+
+    assert (await handle.describe()).run_id == first
+    finished = await stored(database, run.id)
+    assert (finished.status, finished.examined) == (RunStatus.COMPLETED, 2)
