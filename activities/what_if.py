@@ -8,8 +8,9 @@ made, see domain.what_if).
 import asyncio
 import logging
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from domain.incident import Incident
 from domain.process import ProcessDefinition
@@ -48,7 +49,14 @@ class WhatIfActivities:
         """Walk the next page of the run's incidents again and store what each would
         have done. Safe to retry: a page is stored once (see WhatIfRepository)."""
         async with self._database.session() as session:
-            run = await WhatIfRepository(session).get(page.run_id)
+            try:
+                run = await WhatIfRepository(session).get(page.run_id)
+            except ValidationError as error:  # no attempt will read it better
+                raise ApplicationError(
+                    f"the what-if's stored request cannot be read: {error}",
+                    type="WhatIfUnreadable",
+                    non_retryable=True,
+                ) from error
         if run is None:  # asked for and then taken back (never started): nothing to do
             return WhatIfProgress(
                 run_id=page.run_id, cursor=page.after, examined=0, total=0, done=True

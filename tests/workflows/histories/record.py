@@ -7,8 +7,7 @@ alert groups and what-ifs through every step, signal, timer, activity, child
 workflow, continue-as-new and ending they have, and writes each run's history here
 as `<workflow>-<commit>-<path>.json`. Run it on a clean checkout (the files are named
 after its commit) before changing workflow code, and commit what it writes.
-Timers are seconds long here; it takes about five minutes, most of them a what-if
-failing its retries.
+Timers are seconds long here, so it takes about a minute.
 """
 
 import asyncio
@@ -57,7 +56,9 @@ PROCESS: dict[str, Any] = {
         "oncall": {
             "levels": [
                 {"targets": [{"user": "alice"}], "delay": "1s"},
-                {"targets": [{"user": "olive"}], "delay": "1s"},
+                # The next level an hour later: paged sooner by the escalate step.
+                {"targets": [{"user": "olive"}], "delay": "1h"},
+                {"targets": [{"user": "alice"}, {"user": "olive"}], "delay": "1h"},
             ]
         }
     },
@@ -93,21 +94,25 @@ class Recorder:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
         return response.json() if response.content else None
 
-    async def step(self, incident: int, step: str, who: str = "alice", body: Any = None) -> None:
+    async def step(self, incident: int, step: str, who: str = "rita", body: Any = None) -> None:
         await self.call("POST", f"/api/v1/incidents/{incident}/{step}", who, body or {})
 
-    async def export(self, workflow: str, path: str, run: str = "latest") -> None:
-        """Write one run of `workflow` (its first or its latest) as `<kind>-<label>-<path>`."""
+    async def export(self, workflow: str, path: str) -> None:
+        """Write every run of `workflow`, oldest first, as `<kind>-<label>-<path>.json`
+        (`-<path>-1.json`, `-<path>-2.json`... when it continued as new)."""
         runs = [
             execution.run_id
             async for execution in self.client.list_workflows(f"WorkflowId = '{workflow}'")
         ]
-        run_id = runs[-1] if run == "first" else runs[0]  # listed newest first
-        history = await self.client.get_workflow_handle(workflow, run_id=run_id).fetch_history()
+        runs.reverse()  # listed newest first
         kind = next(kind for prefix, kind in _KINDS if workflow.startswith(prefix))
-        target = HISTORIES / f"{kind}-{self.label}-{path}.json"
-        target.write_text(history.to_json())
-        self.written.append(target)
+        for number, run_id in enumerate(runs, start=1):
+            handle = self.client.get_workflow_handle(workflow, run_id=run_id)
+            history = await handle.fetch_history()
+            name = f"{path}-{number}" if len(runs) > 1 else path
+            target = HISTORIES / f"{kind}-{self.label}-{name}.json"
+            target.write_text(history.to_json())
+            self.written.append(target)
 
 
 async def lifecycle(recorder: Recorder) -> None:
@@ -117,12 +122,16 @@ async def lifecycle(recorder: Recorder) -> None:
     resolved, reopened, resolved again, reviewed, sent back, reviewed again and
     approved, which ends the workflow."""
     declared = await recorder.call(
-        "POST", "/api/v1/incidents", "alice", {"title": "Checkout down", "impact": 1, "urgency": 1}
+        "POST", "/api/v1/incidents", "rita", {"title": "Checkout down", "impact": 1, "urgency": 1}
     )
     number = declared["id"]
-    await asyncio.sleep(4)  # warning, breach and both levels, on their timers
-    await recorder.step(number, "triage", body={"impact": 1, "urgency": 2, "category": "database"})
-    await recorder.step(number, "assign", body={"commander": "alice"})
+    await asyncio.sleep(4)  # the warning, the breach and the first level, on their timers
+    await recorder.step(
+        number,
+        "triage",
+        body={"impact": 1, "urgency": 2, "category": "database", "service": "checkout"},
+    )
+    await recorder.step(number, "assign", body={"commander": "rita"})
     await recorder.step(number, "note", body={"text": "replica 400 s behind"})
     await recorder.step(number, "acknowledge")
     await recorder.step(number, "hold", body={"reason": "waiting for the vendor"})
@@ -183,13 +192,11 @@ async def alerts(recorder: Recorder, database: Database) -> None:
     await asyncio.sleep(3)
     await send("trigger")
     await asyncio.sleep(3)
-    group = group_workflow_id(integration.uid, dedup)
-    await recorder.export(group, "continued", run="first")
-    await recorder.export(group, "carried")
-    incidents = await recorder.call("GET", "/api/v1/incidents", "alice")
+    await recorder.export(group_workflow_id(integration.uid, dedup), "alerts")
+    incidents = await recorder.call("GET", "/api/v1/incidents", "rita")
     opened = sorted(item["id"] for item in incidents["items"] if item["title"] != "Checkout down")
-    await recorder.export(workflow_id(opened[0]), "alerted-continued", run="first")
-    await recorder.export(workflow_id(opened[0]), "alerted-carried")
+    for order, number in enumerate(opened, start=1):
+        await recorder.export(workflow_id(number), f"alerted-{order}")
 
 
 async def what_ifs(recorder: Recorder, database: Database) -> None:
@@ -219,8 +226,8 @@ async def what_ifs(recorder: Recorder, database: Database) -> None:
             task_queue=recorder.task_queue,
         )
         with contextlib.suppress(WorkflowFailureError):
-            await handle.result()  # the failing one retries each page for about 4 minutes
-        await recorder.export(handle.id, path, run="first")
+            await handle.result()
+        await recorder.export(handle.id, path)
 
 
 @asynccontextmanager
@@ -234,10 +241,10 @@ async def stack(label: str) -> AsyncIterator[tuple[Recorder, Database, Settings]
             async with api_stack(env.client, data, process_file) as (http, settings, database):
                 recorder = Recorder(env.client, http, settings.task_queue, label)
                 for name, roles in (
-                    ("alice", [Role.RESPONDER, Role.COMMANDER]),
+                    ("rita", [Role.RESPONDER, Role.COMMANDER]),
                     ("olive", [Role.PROCESS_OWNER, Role.ADMIN]),
                 ):
-                    _, recorder.tokens[name] = await create_user(database, f"{name}", roles)
+                    _, recorder.tokens[name] = await create_user(database, name, roles)
                 yield recorder, database, settings
     finally:
         await env.shutdown()
@@ -247,10 +254,6 @@ async def main() -> None:
     label = code_label()
     if label.endswith("+"):
         raise SystemExit("commit first: histories are named after a clean checkout's commit")
-    # Short histories for what alerts open, so the group and its incident continue as new.
-    for model in (contracts.IncidentInput, contracts.AlertGroupInput):
-        model.model_fields["history_limit"].default = SHORT_HISTORY
-        model.model_rebuild(force=True)
     async with stack(label) as (recorder, database, settings):
         receiver = Receiver()
         refused_once = DeliveryResult(outcome=DeliveryOutcome.RETRY, status_code=503, detail="busy")
@@ -259,6 +262,10 @@ async def main() -> None:
         worker = build_worker(recorder.client, settings, database, receiver.deliver, process)
         async with worker:
             await lifecycle(recorder)
+            # Short histories from here on, so the group and its incidents continue as new.
+            for model in (contracts.IncidentInput, contracts.AlertGroupInput):
+                model.model_fields["history_limit"].default = SHORT_HISTORY
+                model.model_rebuild(force=True)
             await alerts(recorder, database)
             await what_ifs(recorder, database)
     for path in recorder.written:
