@@ -40,12 +40,12 @@ async def test_recorded_history_replays_on_current_code(name: str) -> None:
 
 @workflow.defn(name="IncidentWorkflow")
 class _ChangedIncidentWorkflow(IncidentWorkflow):
-    """The incident workflow with a change made without a patch or a revision: a timer
-    before everything else, a command no recorded history has."""
+    """The incident workflow with a change made without a patch or a revision: a signal
+    to another workflow before everything else, a command no recorded run starts with."""
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
-        await workflow.sleep(1)
+        await workflow.get_external_workflow_handle("elsewhere").signal("changed")
         return await super().run(input)
 
 
