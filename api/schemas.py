@@ -13,6 +13,7 @@ from domain.priority import Priority
 from domain.roles import Actor, Role
 from domain.sla import ClockName, ClockState, SlaClock
 from domain.timeline import TimelineEvent
+from store.passwords import MAX_LENGTH, MIN_LENGTH
 
 
 class ProcessRef(BaseModel):
@@ -99,6 +100,13 @@ class IncidentOut(BaseModel):
         )
 
 
+Password = Annotated[
+    str,
+    StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH),
+    Field(description=f"At least {MIN_LENGTH} characters; a passphrase is best."),
+]
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,6 +117,15 @@ class UserCreate(BaseModel):
         ),
     ] = Field(description="Login name: letters, digits and . _ @ -")
     roles: list[Role] = Field(min_length=1)
+    password: Password | None = Field(
+        default=None, description="For the web console; without one, the user signs in nowhere."
+    )
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: Password
 
 
 class UserOut(BaseModel):

@@ -179,6 +179,21 @@ class UserRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # For the web console: scrypt, salted (store.passwords); none until one is set.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+class WebSessionRow(Base):
+    """A signed-in browser: the cookie's hash, whose it is, and its CSRF token."""
+
+    __tablename__ = "web_sessions"
+
+    # sha256 hex of the cookie's value, as for tokens.
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class IntegrationRow(Base):

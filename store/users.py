@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.roles import Actor, Role
 from store.db import Database
+from store.passwords import dummy_verify, hash_password, needs_rehash, verify_password
 from store.tables import UserRow
 
 ADMIN_NAME = "admin"
@@ -98,6 +99,27 @@ class UserRepository:
         row = await self._session.scalar(select(UserRow).where(UserRow.name == name))
         return None if row is None else UserRecord.model_validate(row)
 
+    async def set_password(self, name: str, password: str) -> bool:
+        """Give `name` a new web console password; False if there is no such user."""
+        hashed = await asyncio.to_thread(hash_password, password)
+        changed = await self._session.execute(
+            update(UserRow).where(UserRow.name == name).values(password_hash=hashed)
+        )
+        return bool(changed.rowcount)  # type: ignore[attr-defined]
+
+    async def authenticate(self, name: str, password: str) -> UserRecord | None:
+        """The enabled user `name` if `password` is theirs. As slow for an unknown name,
+        a disabled user or one without a password as for a wrong password."""
+        row = await self._session.scalar(select(UserRow).where(UserRow.name == name))
+        if row is None or row.password_hash is None or row.disabled:
+            await asyncio.to_thread(dummy_verify, password)
+            return None
+        if not await asyncio.to_thread(verify_password, password, row.password_hash):
+            return None
+        if needs_rehash(row.password_hash):
+            row.password_hash = await asyncio.to_thread(hash_password, password)
+        return UserRecord.model_validate(row)
+
     async def list(self) -> builtins.list[UserRecord]:
         rows = await self._session.scalars(select(UserRow).order_by(UserRow.name))
         return [UserRecord.model_validate(row) for row in rows]
@@ -119,11 +141,17 @@ class UserRepository:
         return sqlite.insert(UserRow)
 
 
-async def create_user(db: Database, name: str, roles: Iterable[Role]) -> tuple[UserRecord, str]:
-    """Create a user and commit; the plain token is returned here and nowhere else."""
+async def create_user(
+    db: Database, name: str, roles: Iterable[Role], password: str | None = None
+) -> tuple[UserRecord, str]:
+    """Create a user (with a web console password, if given) and commit; the plain
+    token is returned here and nowhere else."""
     token = issue_token()
     async with db.session() as session:
-        user = await UserRepository(session).create(name, roles, token)
+        users = UserRepository(session)
+        user = await users.create(name, roles, token)
+        if password is not None:
+            await users.set_password(name, password)
         await session.commit()
     return user, token
 

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from domain.process import ProcessDocument
 from domain.roles import Role
 from store import users as store_users
 from store.db import Database
+from store.passwords import MAX_LENGTH as MAX_PASSWORD
+from store.passwords import MIN_LENGTH as MIN_PASSWORD
 from vagt.process_file import ProcessFileError, load_process
 from vagt.settings import Settings
 
@@ -67,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a role of the user; repeat for several",
     )
     create.set_defaults(command=create_user)
+    password = commands.add_parser(
+        "set-password",
+        help="set a user's web console password (asked for, or read from standard input)",
+    )
+    password.add_argument("name")
+    password.set_defaults(command=set_password)
     commands.add_parser("worker", help="run the Temporal worker").set_defaults(command=run_worker)
     commands.add_parser("api", help="run the HTTP API").set_defaults(command=run_api)
     check = commands.add_parser(
@@ -127,6 +136,23 @@ def create_user(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def set_password(args: argparse.Namespace, settings: Settings) -> int:
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"New password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the two passwords differ; nothing changed", EXIT_USAGE)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise CommandError(
+            f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters; nothing changed",
+            EXIT_USAGE,
+        )
+    _run_database_task(_set_password(settings, args.name, password))
+    print(f"Set the web console password of {args.name!r}.", file=sys.stderr)
+    return 0
+
+
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: the worker pulls in every workflow and activity.
     import worker
@@ -174,6 +200,18 @@ async def _create_user(settings: Settings, name: str, roles: list[Role]) -> str:
     finally:
         await database.dispose()
     return token
+
+
+async def _set_password(settings: Settings, name: str, password: str) -> None:
+    database = Database(settings.read_model_url)
+    try:
+        await database.migrate()
+        async with database.session() as session:
+            if not await store_users.UserRepository(session).set_password(name, password):
+                raise CommandError(f"there is no user {name!r}", EXIT_USAGE)
+            await session.commit()
+    finally:
+        await database.dispose()
 
 
 def _run_database_task(task: Coroutine[Any, Any, T]) -> T:

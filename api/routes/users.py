@@ -1,10 +1,14 @@
 """Users and their tokens; only admins manage them."""
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from api.deps import AdminUser, CurrentUser, ServicesDep, SessionDep
 from api.errors import Problem, problems
-from api.schemas import UserCreate, UserCreated, UserOut
+from api.schemas import PasswordChange, UserCreate, UserCreated, UserOut
+from domain.errors import Forbidden
+from domain.roles import Role
 from store.users import UserExists, UserRecord, UserRepository, create_user
 
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -37,7 +41,7 @@ def _out(user: UserRecord) -> UserOut:
 async def create(body: UserCreate, admin: AdminUser, services: ServicesDep) -> UserCreated:
     """Create a user; the answer holds their token, which is never shown again."""
     try:
-        user, token = await create_user(services.database, body.name, body.roles)
+        user, token = await create_user(services.database, body.name, body.roles, body.password)
     except UserExists:
         raise Problem(
             409,
@@ -46,6 +50,36 @@ async def create(body: UserCreate, admin: AdminUser, services: ServicesDep) -> U
             code="user-exists",
         ) from None
     return UserCreated(user=_out(user), token=token)
+
+
+@router.put(
+    "/users/{name}/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(
+        _UNAUTHENTICATED
+        | {
+            400: "The body is not JSON.",
+            403: "Only admins set other users' passwords.",
+            404: "No such user.",
+            422: "The password is too short or too long.",
+        }
+    ),
+)
+async def set_password(
+    name: Annotated[str, Path(max_length=100)],
+    body: PasswordChange,
+    user: CurrentUser,
+    session: SessionDep,
+) -> None:
+    """Set the web console password of a user: admins for anyone, each user for
+    themself. Their API token does not change."""
+    if name != user.name and Role.ADMIN not in user.roles:
+        raise Forbidden(f"{user.name} may not set {name}'s password: only admins may")
+    if not await UserRepository(session).set_password(name, body.password):
+        raise Problem(
+            404, "User not found", f"There is no user {name!r}. GET /api/v1/users lists them."
+        )
+    await session.commit()
 
 
 @router.get("/users", responses=problems(_ADMINS_ONLY))

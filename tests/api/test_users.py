@@ -1,5 +1,6 @@
 """Admins make users and tokens; tokens authenticate and are shown once."""
 
+from store.users import UserRepository
 from tests.api.conftest import Api
 
 
@@ -29,3 +30,40 @@ class TestUsers:
         assert (
             await api.post("/api/v1/users", "ada", {"name": "fay", "roles": ["boss"]})
         ).status_code == 422
+
+
+class TestPasswords:
+    async def test_admins_set_anyones_password_and_users_their_own(self, api: Api) -> None:
+        async def put(path: str, who: str, body: object) -> int:
+            response = await api.http.put(path, headers=api.auth(who), json=body)
+            return response.status_code
+
+        created = await api.post(
+            "/api/v1/users",
+            "ada",
+            {"name": "erin", "roles": ["responder"], "password": "erin's first passphrase"},
+        )
+        assert created.status_code == 201, created.text
+        assert (
+            await put("/api/v1/users/alice/password", "ada", {"password": "set by the admin"})
+            == 204
+        )
+        assert (
+            await put("/api/v1/users/alice/password", "alice", {"password": "chosen by alice"})
+            == 204
+        )
+        assert (
+            await put("/api/v1/users/alice/password", "bob", {"password": "bob meddling here"})
+            == 403
+        )
+        assert (
+            await put("/api/v1/users/nobody/password", "ada", {"password": "for a stranger!"})
+            == 404
+        )
+        assert await put("/api/v1/users/alice/password", "alice", {"password": "short"}) == 422
+
+        async with api.database.session() as session:
+            users = UserRepository(session)
+            assert await users.authenticate("erin", "erin's first passphrase") is not None
+            assert await users.authenticate("alice", "chosen by alice") is not None
+            assert await users.authenticate("alice", "set by the admin") is None

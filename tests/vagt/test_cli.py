@@ -1,8 +1,12 @@
+import asyncio
+import io
 import os
 from pathlib import Path
 
 import pytest
 
+from store.db import Database
+from store.users import UserRepository
 from vagt.cli import build_parser, main
 
 
@@ -119,6 +123,43 @@ class TestCreateUser:
         assert "already exists" in output.err
         assert "Traceback" not in output.err
         assert output.out == ""
+
+
+class TestSetPassword:
+    def test_sets_a_password_read_from_standard_input(
+        self,
+        settings_env: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        assert main(["create-user", "alice", "--role", "responder"]) == 0
+        monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase\n"))
+
+        assert main(["set-password", "alice"]) == 0
+
+        assert "Set the web console password" in capsys.readouterr().err
+        signed_in = asyncio.run(_authenticate(settings_env, "alice", "a long passphrase"))
+        assert signed_in
+
+    def test_a_short_password_or_unknown_user_changes_nothing(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+        assert main(["set-password", "alice"]) == 2
+        assert "12 to 1024 characters" in capsys.readouterr().err
+
+        monkeypatch.setattr("sys.stdin", io.StringIO("a long passphrase\n"))
+        assert main(["set-password", "nobody"]) == 2
+        assert "there is no user 'nobody'" in capsys.readouterr().err
+
+
+async def _authenticate(data_dir: Path, name: str, password: str) -> bool:
+    database = Database(f"sqlite+aiosqlite:///{data_dir / 'vagt.db'}")
+    try:
+        async with database.session() as session:
+            return await UserRepository(session).authenticate(name, password) is not None
+    finally:
+        await database.dispose()
 
 
 class TestCheckProcess:
