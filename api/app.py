@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors
+from api import errors, web
 from api.deps import Services
 from api.directories import IntegrationDirectory, UserDirectory
 from api.gateway import IncidentGateway
@@ -86,6 +86,7 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
+    web.install(app)
     for module in (
         health,
         incidents,

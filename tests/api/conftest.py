@@ -35,6 +35,7 @@ class Api:
     http: httpx.AsyncClient
     tokens: dict[str, str]
     database: Database
+    transport: httpx.AsyncBaseTransport
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -73,4 +74,4 @@ async def serve(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://vagt") as http:
-                yield Api(http=http, tokens=tokens, database=database)
+                yield Api(http=http, tokens=tokens, database=database, transport=transport)

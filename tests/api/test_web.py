@@ -1,0 +1,162 @@
+"""The web console over HTTP: sign-in, CSRF, the desk and an incident's forms."""
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from store.users import UserRepository
+from tests.api.conftest import Api
+
+PASSWORD = "a long enough passphrase"
+
+
+@pytest.fixture
+async def people(api: Api) -> Api:
+    async with api.database.session() as session:
+        users = UserRepository(session)
+        for name in ("alice", "carol", "olive", "vic"):
+            await users.set_password(name, PASSWORD)
+        await session.commit()
+    return api
+
+
+class Browser:
+    """One person's browser: its own cookies, and the CSRF token of the last page."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.csrf = ""
+
+    async def get(self, path: str) -> httpx.Response:
+        page = await self.http.get(path)
+        found = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+        if found:
+            self.csrf = found.group(1)
+        return page
+
+    async def post(self, path: str, fields: dict[str, str], csrf: bool = True) -> httpx.Response:
+        data = {"csrf_token": self.csrf, **fields} if csrf else fields
+        return await self.http.post(path, data=data)
+
+    async def sign_in(self, name: str, password: str = PASSWORD) -> httpx.Response:
+        await self.get("/login")
+        return await self.post("/login", {"username": name, "password": password})
+
+
+@pytest.fixture
+async def browser(people: Api) -> AsyncIterator[Browser]:
+    async with httpx.AsyncClient(transport=people.transport, base_url="http://vagt") as http:
+        yield Browser(http)
+
+
+async def open_browser(api: Api) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=api.transport, base_url="http://vagt")
+
+
+class TestSignIn:
+    async def test_pages_need_a_session_and_send_the_browser_to_sign_in(
+        self, browser: Browser
+    ) -> None:
+        page = await browser.http.get("/incidents/1")
+        assert page.status_code == 303
+        assert page.headers["location"] == "/login?next=/incidents/1"
+
+    async def test_signing_in_opens_a_session_cookie_that_scripts_cannot_read(
+        self, browser: Browser
+    ) -> None:
+        signed_in = await browser.sign_in("alice")
+
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
+        cookie = signed_in.headers["set-cookie"]
+        assert "vagt_session=" in cookie
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+        desk = await browser.get("/")
+        assert desk.status_code == 200
+        assert "Nothing is burning." in desk.text
+
+    async def test_a_wrong_password_or_unknown_name_is_refused_alike(
+        self, browser: Browser
+    ) -> None:
+        wrong = await browser.sign_in("alice", "not alice's passphrase")
+        unknown = await browser.sign_in("mallory", PASSWORD)
+
+        assert wrong.status_code == unknown.status_code == 401
+        assert "Unknown name or wrong password." in wrong.text
+        assert "vagt_session" not in wrong.headers.get("set-cookie", "")
+
+    async def test_signing_in_without_the_forms_token_is_refused(self, browser: Browser) -> None:
+        await browser.get("/login")
+        forged = await browser.post(
+            "/login", {"username": "alice", "password": PASSWORD}, csrf=False
+        )
+
+        assert forged.status_code == 403
+        assert (await browser.http.get("/")).status_code == 303  # still signed out
+
+    async def test_signing_out_ends_the_session(self, browser: Browser) -> None:
+        await browser.sign_in("alice")
+        await browser.get("/")
+
+        signed_out = await browser.post("/logout", {})
+
+        assert signed_out.status_code == 303
+        assert (await browser.http.get("/")).status_code == 303
+
+
+class TestIncidentForms:
+    async def test_a_responder_declares_acknowledges_and_sees_a_refusal_with_its_reason(
+        self, browser: Browser
+    ) -> None:
+        await browser.sign_in("alice")
+        await browser.get("/declare")
+
+        declared = await browser.post(
+            "/declare", {"title": "Checkout is down", "impact": "1", "urgency": "1"}
+        )
+        assert declared.status_code == 303
+        path = declared.headers["location"]
+        page = await browser.get(path)
+        assert "Checkout is down" in page.text
+        assert 'action="' + path + '/acknowledge"' in page.text
+        assert "/approve" not in page.text  # a responder never approves
+
+        acknowledged = await browser.post(f"{path}/acknowledge", {})
+        assert acknowledged.status_code == 303
+        page = await browser.get(path)
+        assert "acknowledged" in page.text
+
+        # Resolving needs a root cause the process knows.
+        refused = await browser.post(
+            f"{path}/resolve", {"summary": "Restarted", "root_cause_category": "gremlins"}
+        )
+        assert refused.status_code == 422
+        assert "Refused:" in refused.text and "gremlins" in refused.text
+
+    async def test_a_form_without_the_csrf_token_is_refused_and_changes_nothing(
+        self, browser: Browser
+    ) -> None:
+        await browser.sign_in("alice")
+        await browser.get("/declare")
+
+        forged = await browser.post(
+            "/declare", {"title": "Forged", "impact": "1", "urgency": "1"}, False
+        )
+        wrong = await browser.http.post(
+            "/declare",
+            data={"csrf_token": "guessed", "title": "Forged", "impact": "1", "urgency": "1"},
+        )
+
+        assert forged.status_code == wrong.status_code == 403
+        assert "CSRF" in forged.text
+        desk = await browser.get("/")
+        assert "Forged" not in desk.text
+
+    async def test_a_viewer_sees_the_desk_and_no_forms(self, people: Api) -> None:
+        async with await open_browser(people) as http:
+            viewer = Browser(http)
+            await viewer.sign_in("vic")
+            desk = await viewer.get("/")
+        assert desk.status_code == 200
+        assert "Declare an incident" not in desk.text
