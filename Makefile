@@ -19,6 +19,10 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[dev]'
+	@# The web console's browser tests drive Debian's Chromium; installed where we may.
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get install -y -q chromium >/dev/null && echo "installed Debian's chromium"; } \
+		|| test -x /usr/bin/chromium || echo "no /usr/bin/chromium: the browser tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install Vagt with its dev tools

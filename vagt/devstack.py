@@ -313,6 +313,7 @@ def banner(settings: Settings, children: Sequence[Child]) -> str:
     curl = f'curl -H "Authorization: Bearer $(cat {shlex.quote(str(token_file))})" {api}/api/v1/me'
     lines = [
         "Vagt is running. Press Ctrl-C to stop.",
+        f"  Console      {api}/ (a password first: .venv/bin/vagt set-password admin)",
         f"  API docs     {api}/docs",
         f"  Temporal UI  http://127.0.0.1:{settings.temporal_ui_port}",
         f"  Data         {data_dir}",
