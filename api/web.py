@@ -226,7 +226,7 @@ async def desk(
     page = await repository.list(query)
     now = datetime.now(UTC)
     clocks: dict[int, list[ClockOut]] = {}
-    for incident in await repository.many([item.id for item in page.items]):
+    for incident in await repository.many([item.id for item in page.items], timelines=False):
         clocks[incident.id] = [ClockOut.of(c, incident, now) for c in incident.watch.clocks]
     items = sorted(page.items, key=lambda item: (item.priority, -item.declared_at.timestamp()))
     context = {

@@ -113,9 +113,12 @@ class IncidentRepository:
         found = await self.many([incident_id])
         return found[0] if found else None
 
-    async def many(self, incident_ids: Sequence[int]) -> builtins.list[Incident]:
+    async def many(
+        self, incident_ids: Sequence[int], *, timelines: bool = True
+    ) -> builtins.list[Incident]:
         """The incidents among `incident_ids` in the read model, each as last projected
-        with its whole timeline, in number order; one query for all their timelines."""
+        with its whole timeline (or none, if not `timelines`), in number order; one
+        query for all their timelines."""
         snapshots = (
             await self._session.execute(
                 select(IncidentRow.id, IncidentRow.snapshot)
@@ -123,16 +126,17 @@ class IncidentRepository:
                 .order_by(IncidentRow.id)
             )
         ).all()
-        timelines: dict[int, builtins.list[TimelineEvent]] = {number: [] for number, _ in snapshots}
-        rows = await self._session.scalars(
-            select(TimelineEventRow)
-            .where(TimelineEventRow.incident_id.in_(list(timelines)))
-            .order_by(TimelineEventRow.incident_id, TimelineEventRow.seq)
-        )
-        for row in rows:
-            timelines[row.incident_id].append(_event(row))
+        events: dict[int, builtins.list[TimelineEvent]] = {number: [] for number, _ in snapshots}
+        if timelines:
+            rows = await self._session.scalars(
+                select(TimelineEventRow)
+                .where(TimelineEventRow.incident_id.in_(list(events)))
+                .order_by(TimelineEventRow.incident_id, TimelineEventRow.seq)
+            )
+            for row in rows:
+                events[row.incident_id].append(_event(row))
         return [
-            Incident.model_validate({**snapshot, "timeline": timelines[number]})
+            Incident.model_validate({**snapshot, "timeline": events[number]})
             for number, snapshot in snapshots
         ]
 

@@ -2,14 +2,21 @@
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
+from domain.incident import Incident
+from domain.process import DEFAULT_PROCESS
+from domain.requests import DeclareRequest
+from domain.roles import Actor, Role
+from store.incidents import IncidentRepository
 from store.users import UserRepository
 from tests.api.conftest import Api
 
 PASSWORD = "a long enough passphrase"
+ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
 
 
 @pytest.fixture
@@ -160,3 +167,36 @@ class TestIncidentForms:
             desk = await viewer.get("/")
         assert desk.status_code == 200
         assert "Declare an incident" not in desk.text
+
+
+class TestDesk:
+    async def test_shows_each_clocks_time_left_and_marks_breaches(
+        self, browser: Browser, people: Api
+    ) -> None:
+        now = datetime.now(UTC)
+        fresh = Incident.declare(
+            1, DeclareRequest(title="Fresh P1", impact=1, urgency=1), ALICE, now, DEFAULT_PROCESS
+        )
+        late = Incident.declare(
+            2,
+            DeclareRequest(title="Late P1", impact=1, urgency=1),
+            ALICE,
+            now - timedelta(hours=1),
+            DEFAULT_PROCESS,
+        )
+        late.fire_due(now)  # its acknowledge clock breached
+        async with people.database.session() as session:
+            for incident in (fresh, late):
+                await IncidentRepository(session).project(incident, incident.timeline)
+            await session.commit()
+        await browser.sign_in("vic")
+
+        desk = (await browser.get("/")).text
+
+        fresh_line = desk[desk.index("Fresh P1") :]
+        # P1s have 5 minutes to be acknowledged and 4 hours to be resolved.
+        assert re.search(r"acknowledge:\s*<span class=\"left\">4m \d+s</span> left", fresh_line)
+        assert re.search(r"resolve:\s*<span class=\"left\">3h 59m</span> left", fresh_line)
+        late_item = desk[desk.rindex("<li", 0, desk.index("Late P1")) : desk.index("Late P1")]
+        assert "breached" in late_item
+        assert "SLA breached" in desk
