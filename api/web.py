@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from api.deps import MAX_INTEGER, ServicesDep, SessionDep
 from api.errors import Problem
@@ -93,7 +94,10 @@ SignedIn = Annotated[WebSession, Depends(_signed_in)]
 
 def install(app: FastAPI) -> None:
     """The console's routes, its static files, and its sign-in redirect."""
+    from api import web_processes  # it builds on this module's helpers
+
     app.include_router(router)
+    app.include_router(web_processes.router)
     app.mount("/static", StaticFiles(directory=FilePath(__file__).parent / "static"), name="static")
     app.add_exception_handler(SignInNeeded, _sign_in)  # type: ignore[arg-type]
 
@@ -102,7 +106,7 @@ async def _sign_in(request: Request, error: SignInNeeded) -> Response:
     return RedirectResponse(f"/login?next={quote(error.next_path)}", status_code=303)
 
 
-def _page(
+def page(
     request: Request,
     name: str,
     context: dict[str, Any],
@@ -118,6 +122,16 @@ def _page(
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
     )
     return response
+
+
+async def checked_form(request: Request, web: WebSession) -> FormData | Response:
+    """The posted form if it carries the session's CSRF token, else the refusal page."""
+    form = await request.form()
+    try:
+        _checked(web, form)
+    except Problem as problem:
+        return error_page(request, web, problem.status, problem.title, problem.detail)
+    return form
 
 
 def _checked(web: WebSession, form: Any) -> None:
@@ -143,7 +157,7 @@ def _local(path: str) -> str:
 @router.get("/login")
 async def login_page(request: Request, next: str = "/") -> Response:
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    response = _page(request, "login.html", {"login_csrf": token, "next": _local(next)})
+    response = page(request, "login.html", {"login_csrf": token, "next": _local(next)})
     response.set_cookie(
         LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
     )
@@ -160,13 +174,13 @@ async def login(request: Request, session: SessionDep) -> Response:
     if not cookie_token or not secrets.compare_digest(cookie_token.encode(), form_token.encode()):
         context = {"login_csrf": cookie_token, "next": next_path, "username": name}
         context["error"] = "The sign-in form expired. Sign in again."
-        return _page(request, "login.html", context, status_code=403)
+        return page(request, "login.html", context, status_code=403)
     user = await UserRepository(session).authenticate(name, password)
     if user is None:
         await session.commit()  # a rehash is no reason to fail, but keep nothing else
         context = {"login_csrf": cookie_token, "next": next_path, "username": name}
         context["error"] = "Unknown name or wrong password."
-        return _page(request, "login.html", context, status_code=401)
+        return page(request, "login.html", context, status_code=401)
     cookie, _ = await WebSessionRepository(session).open(user)
     await session.commit()
     response = RedirectResponse(next_path, status_code=303)
@@ -223,16 +237,16 @@ async def desk(
         limit=50,
         offset=offset,
     )
-    page = await repository.list(query)
+    listed = await repository.list(query)
     now = datetime.now(UTC)
     clocks: dict[int, list[ClockOut]] = {}
-    for incident in await repository.many([item.id for item in page.items], timelines=False):
+    for incident in await repository.many([item.id for item in listed.items], timelines=False):
         clocks[incident.id] = [ClockOut.of(c, incident, now) for c in incident.watch.clocks]
-    items = sorted(page.items, key=lambda item: (item.priority, -item.declared_at.timestamp()))
+    items = sorted(listed.items, key=lambda item: (item.priority, -item.declared_at.timestamp()))
     context = {
         "view": view,
-        "items": items if view == "open" else page.items,
-        "total": page.total,
+        "items": items if view == "open" else listed.items,
+        "total": listed.total,
         "offset": offset,
         "clocks": clocks,
         "now": now,
@@ -240,7 +254,7 @@ async def desk(
         "priorities": list(Priority),
         "may_declare": may_declare(web.user.roles),
     }
-    return _page(request, "desk.html", context, web)
+    return page(request, "desk.html", context, web)
 
 
 # One incident
@@ -270,7 +284,7 @@ async def _incident(
     try:
         shown = await api_incidents.get_incident(incident_id, web.user, session, services.gateway)
     except Problem as problem:
-        return _error(request, web, problem.status, problem.title, problem.detail)
+        return error_page(request, web, problem.status, problem.title, problem.detail)
     process = await services.processes.by_key(shown.process.name)
     context = {
         "incident": shown,
@@ -282,7 +296,7 @@ async def _incident(
         "now": datetime.now(UTC),
         "today": date.today(),
     }
-    return _page(request, "incident.html", context, web, status_code)
+    return page(request, "incident.html", context, web, status_code)
 
 
 @router.post("/incidents/{incident_id}/{slug}")
@@ -300,10 +314,10 @@ async def take_step(
     try:
         _checked(web, form)
     except Problem as problem:
-        return _error(request, web, problem.status, problem.title, problem.detail)
+        return error_page(request, web, problem.status, problem.title, problem.detail)
     step = _BY_SLUG.get(slug)
     if step is None:
-        return _error(request, web, 404, "No such step", f"Vagt has no step {slug!r}.")
+        return error_page(request, web, 404, "No such step", f"Vagt has no step {slug!r}.")
     _, model, route = STEPS[step]
     try:
         body = model.model_validate(_fields(step, form))
@@ -316,8 +330,8 @@ async def take_step(
         )
     except (ValidationError, Problem, DomainError) as refusal:
         await session.rollback()
-        reason, status = _reason(refusal)
-        return await _incident(request, incident_id, web, session, services, reason, slug, status)
+        why, status = reason(refusal)
+        return await _incident(request, incident_id, web, session, services, why, slug, status)
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
@@ -344,7 +358,7 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _reason(refusal: ValidationError | Problem | DomainError) -> tuple[str, int]:
+def reason(refusal: ValidationError | Problem | DomainError) -> tuple[str, int]:
     """Why a form was refused, in words, and the status to answer with."""
     if isinstance(refusal, ValidationError):
         fields = (
@@ -360,8 +374,8 @@ def _reason(refusal: ValidationError | Problem | DomainError) -> tuple[str, int]
     return refusal.message, refusal.status
 
 
-def _error(request: Request, web: WebSession, status: int, title: str, detail: str) -> Response:
-    return _page(request, "error.html", {"title": title, "detail": detail}, web, status)
+def error_page(request: Request, web: WebSession, status: int, title: str, detail: str) -> Response:
+    return page(request, "error.html", {"title": title, "detail": detail}, web, status)
 
 
 # Declaring
@@ -371,7 +385,7 @@ def _error(request: Request, web: WebSession, status: int, title: str, detail: s
 async def declare_page(request: Request, web: SignedIn, services: ServicesDep) -> Response:
     process = await services.current_process()
     context: dict[str, Any] = {"categories": process.categories, "form": {}, "error": None}
-    return _page(request, "declare.html", context, web)
+    return page(request, "declare.html", context, web)
 
 
 @router.post("/declare")
@@ -382,7 +396,7 @@ async def declare(
     try:
         _checked(web, form)
     except Problem as problem:
-        return _error(request, web, problem.status, problem.title, problem.detail)
+        return error_page(request, web, problem.status, problem.title, problem.detail)
     fields = {key: str(value).strip() for key, value in form.items() if key != "csrf_token"}
     try:
         body = DeclareRequest.model_validate({k: v for k, v in fields.items() if v != ""})
@@ -391,8 +405,8 @@ async def declare(
         )
     except (ValidationError, Problem, DomainError) as refusal:
         await session.rollback()
-        reason, status = _reason(refusal)
+        why, status = reason(refusal)
         process = await services.current_process()
-        context = {"categories": process.categories, "form": fields, "error": reason}
-        return _page(request, "declare.html", context, web, status)
+        context = {"categories": process.categories, "form": fields, "error": why}
+        return page(request, "declare.html", context, web, status)
     return RedirectResponse(f"/incidents/{declared.id}", status_code=303)
