@@ -148,7 +148,9 @@ def _checked(web: WebSession, form: Any) -> None:
 
 def _local(path: str) -> str:
     """`path` if it stays on this site, else the desk."""
-    return path if path.startswith("/") and not path.startswith("//") else "/"
+    # Browsers read `/\\host` as `//host`: another site.
+    local = path.startswith("/") and not path.startswith(("//", "/\\"))
+    return path if local else "/"
 
 
 # Signing in and out

@@ -3,6 +3,7 @@
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -200,3 +201,24 @@ class TestDesk:
         late_item = desk[desk.rindex("<li", 0, desk.index("Late P1")) : desk.index("Late P1")]
         assert "breached" in late_item
         assert "SLA breached" in desk
+
+
+async def test_after_signing_in_the_browser_goes_back_but_never_to_another_site(
+    browser: Browser,
+) -> None:
+    for asked, landed in (
+        ("/incidents/3", "/incidents/3"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example/", "/"),
+        ("https://evil.example/", "/"),
+    ):
+        form = await browser.get(f"/login?next={quote(asked)}")
+        next_field = re.search(r'name="next" value="([^"]*)"', form.text)
+        assert next_field is not None
+        fields = {"username": "alice", "password": PASSWORD, "next": next_field.group(1)}
+        signed_in = await browser.post("/login", fields)
+        assert signed_in.headers["location"] == landed
+        # A next given straight to the post is checked again.
+        await browser.get("/login")
+        fields["next"] = asked
+        assert (await browser.post("/login", fields)).headers["location"] == landed
