@@ -92,6 +92,16 @@ async def sign_in(browser: Browser, site: str, name: str, **context: object) -> 
     return page
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(field => field.labels.length === 0).map(field => field.name)"""
+
+
+async def unlabelled(page: Page) -> list[str]:
+    """The page's inputs without a label: none, on every page."""
+    names: list[str] = await page.evaluate(UNLABELLED)
+    return names
+
+
 async def take(page: Page, step: str, **fields: str) -> None:
     """Open a step's form, fill it by its labels, and send it."""
     summary = page.locator("summary", has_text=re.compile(f"^\\s*{step}\\s*$"))
@@ -112,7 +122,9 @@ async def test_an_incident_from_declaration_to_approved_review_through_the_forms
     site: str, browser: Browser
 ) -> None:
     alice = await sign_in(browser, site, "alice")
+    assert await unlabelled(alice) == []
     await alice.get_by_role("link", name="Declare an incident").click()
+    assert await unlabelled(alice) == []
     await alice.get_by_label("Title").fill("Checkout is down")
     await alice.get_by_label("Impact").select_option("1")
     await alice.get_by_label("Urgency").select_option("1")
@@ -120,6 +132,7 @@ async def test_an_incident_from_declaration_to_approved_review_through_the_forms
     await expect(alice.get_by_role("heading", name="Checkout is down")).to_be_visible()
     incident = alice.url
 
+    assert await unlabelled(alice) == []
     await take(alice, "Triage", Category="database", Service="checkout", Urgency="2")
     await expect(alice.locator(".facts")).to_contain_text("checkout")
     await take(alice, "Acknowledge")
@@ -157,6 +170,9 @@ async def test_an_incident_from_declaration_to_approved_review_through_the_forms
         await alice.goto(incident)
 
     olive = await sign_in(browser, site, "olive")
+    await olive.goto("/processes/default/versions/1")
+    await expect(olive.get_by_role("button", name="Ask what-if")).to_be_visible()
+    assert await unlabelled(olive) == []
     await olive.goto(incident)
     await take(olive, "Approve")
     await expect(olive.locator(".state")).to_have_text("closed")
