@@ -70,6 +70,7 @@ STEPS: dict[Step, tuple[str, type[Any], Any]] = {
     Step.REQUEST_CHANGES: ("request-changes", RequestChangesRequest, api_incidents.request_changes),
     Step.APPROVE_REVIEW: ("approve", ApproveReviewRequest, api_incidents.approve_review),
     Step.ESCALATE: ("escalate", EscalateRequest, api_incidents.escalate),
+    Step.MIGRATE: ("migrate", api_incidents.MigrateBody, api_incidents.migrate),
 }
 _BY_SLUG = {slug: step for step, (slug, _, _) in STEPS.items()}
 
@@ -179,7 +180,6 @@ async def login(request: Request, session: SessionDep) -> Response:
         return page(request, "login.html", context, status_code=403)
     user = await UserRepository(session).authenticate(name, password)
     if user is None:
-        await session.commit()  # a rehash is no reason to fail, but keep nothing else
         context = {"login_csrf": cookie_token, "next": next_path, "username": name}
         context["error"] = "Unknown name or wrong password."
         return page(request, "login.html", context, status_code=401)
@@ -323,12 +323,14 @@ async def take_step(
     _, model, route = STEPS[step]
     try:
         body = model.model_validate(_fields(step, form))
+        # Each route takes its body as `request`, but migrate's is a version number.
+        given = {"body" if step is Step.MIGRATE else "request": body}
         await route(
             incident_id=incident_id,
-            request=body,
             user=web.user,
             session=session,
             gateway=services.gateway,
+            **given,
         )
     except (ValidationError, Problem, DomainError) as refusal:
         await session.rollback()

@@ -222,3 +222,30 @@ async def test_after_signing_in_the_browser_goes_back_but_never_to_another_site(
         await browser.get("/login")
         fields["next"] = asked
         assert (await browser.post("/login", fields)).headers["location"] == landed
+
+
+async def test_a_commander_moves_an_incident_to_another_version_by_its_form(
+    people: Api, browser: Browser
+) -> None:
+    current = (await people.get("/api/v1/processes/default/versions/1", "olive")).json()
+    definition = {k: v for k, v in current["definition"].items() if k != "version"}
+    assert (
+        await people.post("/api/v1/processes/default/versions", "olive", definition)
+    ).status_code == 201
+    assert (
+        await people.post("/api/v1/processes/default/versions/2/publish", "olive")
+    ).status_code == 200
+    await browser.sign_in("carol")
+    await browser.get("/declare")
+    declared = await browser.post("/declare", {"title": "Slow", "impact": "2", "urgency": "2"})
+    path = declared.headers["location"]
+    page = await browser.get(path)
+    assert "default version 2" in page.text  # new incidents take the current version
+
+    # Version 1 again, then a version that does not exist.
+    moved = await browser.post(f"{path}/migrate", {"version": "1"})
+    refused = await browser.post(f"{path}/migrate", {"version": "9"})
+
+    assert moved.status_code == 303
+    assert refused.status_code == 422 and "9 does not exist" in refused.text
+    assert "default version 1" in (await browser.get(path)).text
