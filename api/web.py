@@ -159,8 +159,17 @@ def _local(path: str) -> str:
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "/") -> Response:
+    return _login_form(request, _local(next))
+
+
+def _login_form(
+    request: Request, next_path: str, name: str = "", error: str | None = None, status: int = 200
+) -> Response:
+    """The sign-in form, with its token in a cookie beside it (kept if the browser has
+    one, else a new one), so it can always be sent again."""
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    response = page(request, "login.html", {"login_csrf": token, "next": _local(next)})
+    context = {"login_csrf": token, "next": next_path, "username": name, "error": error}
+    response = page(request, "login.html", context, status_code=status)
     response.set_cookie(
         LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
     )
@@ -175,14 +184,12 @@ async def login(request: Request, session: SessionDep) -> Response:
     cookie_token = request.cookies.get(LOGIN_COOKIE, "")
     form_token = str(form.get("csrf_token", ""))
     if not cookie_token or not secrets.compare_digest(cookie_token.encode(), form_token.encode()):
-        context = {"login_csrf": cookie_token, "next": next_path, "username": name}
-        context["error"] = "The sign-in form expired. Sign in again."
-        return page(request, "login.html", context, status_code=403)
+        expired = "The sign-in form expired. Sign in again."
+        return _login_form(request, next_path, name, expired, 403)
     user = await UserRepository(session).authenticate(name, password)
     if user is None:
-        context = {"login_csrf": cookie_token, "next": next_path, "username": name}
-        context["error"] = "Unknown name or wrong password."
-        return page(request, "login.html", context, status_code=401)
+        wrong = "Unknown name or wrong password."
+        return _login_form(request, next_path, name, wrong, 401)
     cookie, _ = await WebSessionRepository(session).open(user)
     await session.commit()
     response = RedirectResponse(next_path, status_code=303)
@@ -200,7 +207,9 @@ async def login(request: Request, session: SessionDep) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, web: SignedIn, session: SessionDep) -> Response:
-    _checked(web, await request.form())
+    form = await checked_form(request, web)
+    if isinstance(form, Response):
+        return form
     await WebSessionRepository(session).close(request.cookies[SESSION_COOKIE])
     await session.commit()
     response = RedirectResponse("/login", status_code=303)

@@ -102,6 +102,12 @@ class TestSignIn:
 
         assert forged.status_code == 403
         assert (await browser.http.get("/")).status_code == 303  # still signed out
+        # The refusal's form (a fresh token in it and its cookie) signs in.
+        found = re.search(r'name="csrf_token" value="([^"]+)"', forged.text)
+        assert found is not None
+        browser.csrf = found.group(1)
+        again = await browser.post("/login", {"username": "alice", "password": PASSWORD})
+        assert again.status_code == 303
 
     async def test_signing_out_ends_the_session(self, browser: Browser) -> None:
         await browser.sign_in("alice")
