@@ -24,10 +24,16 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, body: bytes) -> int:
+    async def post(self, path: str, body: bytes, headers: str = "") -> int:
         """POST `body` as JSON; the answer's status (0: the connection failed)."""
+        status, _ = await self.exchange(path, body, headers)
+        return status
+
+    async def exchange(self, path: str, body: bytes, headers: str = "") -> tuple[int, bytes]:
+        """POST `body` as JSON with extra `headers` (whole `Name: value\\r\\n` lines);
+        the answer's status (0: the connection failed) and body."""
         head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {self._host}\r\n{headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode("latin-1")
         try:
@@ -36,13 +42,13 @@ class Connection:
             assert self._reader is not None
             self._writer.write(head + body)
             status, length, close = _parse_head(await self._reader.readuntil(b"\r\n\r\n"))
-            await self._reader.readexactly(length)
+            answer = await self._reader.readexactly(length)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             await self.close()
-            return 0
+            return 0, b""
         if close:
             await self.close()
-        return status
+        return status, answer
 
     async def close(self) -> None:
         if self._writer is not None:

@@ -219,9 +219,9 @@ def _stored(definition: ProcessDefinition, version: int) -> dict[str, object]:
 
 
 def _same(one: ProcessDefinition, other: ProcessDefinition) -> bool:
-    return one.model_dump(mode="json", exclude={"version"}) == other.model_dump(
-        mode="json", exclude={"version"}
-    )
+    # Compared as models, not as dumps: a set (say, review approver roles) dumps as a
+    # list in an order that differs between two equal sets built in different orders.
+    return one.model_copy(update={"version": other.version}) == other
 
 
 async def adopt_process_file(database: Database, definition: ProcessDefinition) -> None:

@@ -3,7 +3,8 @@ process file publishing itself when it changes."""
 
 import pytest
 
-from domain.process import ProcessDefinition
+from domain.process import ProcessDefinition, ReviewRequirements
+from domain.roles import Role
 from store.db import Database
 from store.processes import (
     FILE_AUTHOR,
@@ -12,6 +13,7 @@ from store.processes import (
     VersionFrozen,
     VersionMissing,
     VersionState,
+    _same,
     adopt_process_file,
 )
 
@@ -98,3 +100,16 @@ class TestCatalog:
         now[0] = 6
         current = await catalog.by_key("ops")
         assert current is not None and current.version == 1
+
+
+def test_a_definition_is_the_same_whatever_order_its_sets_were_built_in() -> None:
+    roles = [Role.PROCESS_OWNER, Role.ADMIN, Role.COMMANDER, Role.RESPONDER, Role.VIEWER]
+    orders = [roles, list(reversed(roles)), roles[2:] + roles[:2]]
+    definitions = [
+        OPS.model_copy(update={"review": ReviewRequirements(approver_roles=frozenset(order))})
+        for order in orders
+    ]
+
+    for definition in definitions:
+        stored = ProcessDefinition.model_validate(definition.model_dump(mode="json"))
+        assert all(_same(stored, other) for other in definitions)
