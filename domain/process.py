@@ -10,7 +10,7 @@ from domain.durations import Duration
 from domain.errors import InvalidStep
 from domain.escalation import EscalationPolicy, EscalationTarget
 from domain.priority import Priority, PriorityMatrix
-from domain.roles import Role
+from domain.roles import Role, Roles
 from domain.schedules import OnCallSchedule
 from domain.sla import SlaPolicy
 from domain.validation import FieldProblem, refuse
@@ -45,7 +45,7 @@ DEFAULT_ROOT_CAUSE_CATEGORIES = [
 class ReviewRequirements(BaseModel):
     """What a review must hold before it can be approved, and who approves it."""
 
-    approver_roles: frozenset[Role] = frozenset({Role.PROCESS_OWNER, Role.ADMIN})
+    approver_roles: Roles = frozenset({Role.PROCESS_OWNER, Role.ADMIN})
     min_action_items: dict[Priority, int] = Field(
         default_factory=lambda: {Priority.P1: 1, Priority.P2: 1}
     )

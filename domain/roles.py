@@ -2,8 +2,9 @@
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 from domain.lifecycle import Step
 
@@ -16,11 +17,16 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+# A set of roles, written out sorted: two equal sets then give the same JSON, whatever
+# order they were built in (stored definitions are compared and diffed as JSON).
+Roles = Annotated[frozenset[Role], PlainSerializer(lambda roles: sorted(roles), when_used="json")]
+
+
 class Actor(BaseModel):
     """The authenticated person behind a step; named on every timeline event."""
 
     name: str = Field(min_length=1, max_length=100)
-    roles: frozenset[Role] = frozenset()
+    roles: Roles = frozenset()
     person: bool = Field(
         default=True, description="False for Vagt itself and for monitoring integrations."
     )
