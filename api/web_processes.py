@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from api.deps import MAX_INTEGER, ServicesDep, SessionDep
 from api.errors import Problem
@@ -20,6 +21,7 @@ from api.routes import what_if as api_what_if
 from api.web import SignedIn, checked_form, error_page, page, reason
 from domain.priority import Priority
 from domain.roles import Role
+from store.web_sessions import WebSession
 from store.what_if import WhatIfFilter
 
 router = APIRouter(include_in_schema=False)
@@ -55,7 +57,7 @@ async def _version(
     request: Request,
     name: str,
     version: int,
-    web: Any,
+    web: WebSession,
     session: SessionDep,
     error: str | None = None,
     status_code: int = 200,
@@ -85,13 +87,9 @@ async def publish(
     session: SessionDep,
     services: ServicesDep,
 ) -> Response:
-    form = await checked_form(request, web)
+    form = await _owners_form(request, web, "publish versions")
     if isinstance(form, Response):
         return form
-    if not _OWNERS & web.user.roles:
-        return error_page(
-            request, web, 403, "Not allowed", "Only process owners and admins publish."
-        )
     try:
         await api_processes.publish(name, version, web.user, session, services)
     except Problem as problem:
@@ -99,6 +97,17 @@ async def publish(
         why, status = reason(problem)
         return await _version(request, name, version, web, session, why, status)
     return RedirectResponse(f"/processes/{name}/versions/{version}", status_code=303)
+
+
+async def _owners_form(request: Request, web: WebSession, action: str) -> FormData | Response:
+    """The posted form of a process owner or admin, else the page that refuses it."""
+    form = await checked_form(request, web)
+    if isinstance(form, Response):
+        return form
+    if not _OWNERS & web.user.roles:
+        detail = f"Only process owners and admins {action}."
+        return error_page(request, web, 403, "Not allowed", detail)
+    return form
 
 
 @router.get("/processes/{name}/diff")
@@ -126,11 +135,9 @@ async def ask_what_if(
     session: SessionDep,
     services: ServicesDep,
 ) -> Response:
-    form = await checked_form(request, web)
+    form = await _owners_form(request, web, "ask what-ifs")
     if isinstance(form, Response):
         return form
-    if not _OWNERS & web.user.roles:
-        return error_page(request, web, 403, "Not allowed", "Only process owners ask what-ifs.")
     try:
         wanted = WhatIfFilter.model_validate(
             {

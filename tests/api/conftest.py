@@ -16,6 +16,15 @@ from domain.sla import SlaPolicy
 from store.db import Database
 from store.users import create_user
 from tests.temporal_fixtures import Receiver, RunWorker
+from tests.what_if_cases import (
+    V1_DEFINITION,
+    V2_DEFINITION,
+    last_week,
+    quick_p2,
+    quiet_p3,
+    record,
+    slow_p2,
+)
 
 # No SLA targets, so timelines hold only what people did; clocks are tested elsewhere.
 PLAIN = ProcessDocument(sla=SlaPolicy(targets={}))
@@ -75,3 +84,29 @@ async def serve(
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://vagt") as http:
                 yield Api(http=http, tokens=tokens, database=database, transport=transport)
+
+
+@pytest.fixture
+async def ops_api(
+    time_skipping: WorkflowEnvironment,
+    database: Database,
+    run_worker: RunWorker,
+    receiver: Receiver,
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """For what-ifs: version 1 of `ops` published and version 2 a draft, and incidents 7
+    to 10 recorded under version 1 (tests.what_if_cases). Notifications go to
+    `receiver`; the workers' process file configures the `ops` channel."""
+    process = ProcessDocument.model_validate(
+        {"channels": {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/"}}}
+    )
+    process.sla = SlaPolicy(targets={})
+    versions = "/api/v1/processes/ops/versions"
+    async with serve(time_skipping, database, run_worker, tmp_path, process, receiver) as running:
+        for definition in (V1_DEFINITION, V2_DEFINITION):
+            body = {k: v for k, v in definition.items() if k != "version"}
+            created = await running.post(versions, "olive", json=body)
+            assert created.status_code == 201, created.text
+        assert (await running.post(f"{versions}/1/publish", "olive")).status_code == 200
+        await record(database, slow_p2(), quick_p2(), last_week(), quiet_p3())
+        yield running

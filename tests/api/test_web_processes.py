@@ -3,57 +3,28 @@
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from domain.process import ProcessDocument
-from domain.sla import SlaPolicy
-from store.db import Database
 from store.users import UserRepository
-from tests.api.conftest import Api, serve
+from tests.api.conftest import Api
 from tests.api.test_web import PASSWORD, Browser
-from tests.temporal_fixtures import Receiver, RunWorker
-from tests.what_if_cases import (
-    V1_DEFINITION,
-    V2_DEFINITION,
-    last_week,
-    quick_p2,
-    quiet_p3,
-    record,
-    slow_p2,
-)
 from workflows.contracts import what_if_workflow_id
 
 VERSIONS = "/api/v1/processes/ops/versions"
 
 
 @pytest.fixture
-async def api(
-    time_skipping: WorkflowEnvironment,
-    database: Database,
-    run_worker: RunWorker,
-    receiver: Receiver,
-    tmp_path: Path,
-) -> AsyncIterator[Api]:
-    """`ops` version 1 published, version 2 a draft, incidents 7 to 10 recorded on 1."""
-    process = ProcessDocument.model_validate(
-        {"channels": {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/"}}}
-    )
-    process.sla = SlaPolicy(targets={})
-    async with serve(time_skipping, database, run_worker, tmp_path, process, receiver) as running:
-        for definition in (V1_DEFINITION, V2_DEFINITION):
-            body = {k: v for k, v in definition.items() if k != "version"}
-            assert (await running.post(VERSIONS, "olive", json=body)).status_code == 201
-        assert (await running.post(f"{VERSIONS}/1/publish", "olive")).status_code == 200
-        await record(database, slow_p2(), quick_p2(), last_week(), quiet_p3())
-        async with database.session() as session:
-            for name in ("alice", "olive"):
-                await UserRepository(session).set_password(name, PASSWORD)
-            await session.commit()
-        yield running
+async def api(ops_api: Api) -> Api:
+    """`ops` versions 1 (published) and 2 (a draft), incidents 7 to 10 on version 1, and
+    passwords for alice (a responder) and olive (a process owner)."""
+    async with ops_api.database.session() as session:
+        for name in ("alice", "olive"):
+            await UserRepository(session).set_password(name, PASSWORD)
+        await session.commit()
+    return ops_api
 
 
 @asynccontextmanager

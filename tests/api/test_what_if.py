@@ -1,33 +1,21 @@
 """What-if through the API: asked by a process owner, worked by the real worker, read back."""
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from domain.process import ProcessDocument
-from domain.sla import SlaPolicy
 from domain.what_if import Happening, Totals
-from store.db import Database
-from tests.api.conftest import Api, serve
+from tests.api.conftest import Api
 from tests.domain.builders import T0
-from tests.temporal_fixtures import Receiver, RunWorker
+from tests.temporal_fixtures import Receiver
 from tests.what_if_cases import (
     HOUR,
     RECORDED_TOTALS,
     SIMULATED_TOTALS,
     SLOW_P2_RECORDED,
     SLOW_P2_SIMULATED,
-    V1_DEFINITION,
-    V2_DEFINITION,
-    last_week,
-    quick_p2,
-    quiet_p3,
-    record,
-    slow_p2,
 )
 from workflows.contracts import what_if_workflow_id
 
@@ -39,27 +27,9 @@ FIRST_HOURS = {
 
 
 @pytest.fixture
-async def api(
-    time_skipping: WorkflowEnvironment,
-    database: Database,
-    run_worker: RunWorker,
-    receiver: Receiver,
-    tmp_path: Path,
-) -> AsyncIterator[Api]:
-    """Version 1 of `ops` published and version 2 a draft; incidents 7 to 10 recorded
-    under version 1 (tests.what_if_cases)."""
-    process = ProcessDocument.model_validate(
-        {"channels": {"ops": {"type": "webhook", "url": "http://127.0.0.1:9/"}}}
-    )
-    process.sla = SlaPolicy(targets={})
-    async with serve(time_skipping, database, run_worker, tmp_path, process, receiver) as running:
-        for definition in (V1_DEFINITION, V2_DEFINITION):
-            body = {k: v for k, v in definition.items() if k != "version"}
-            created = await running.post(VERSIONS, "olive", json=body)
-            assert created.status_code == 201, created.text
-        assert (await running.post(f"{VERSIONS}/1/publish", "olive")).status_code == 200
-        await record(database, slow_p2(), quick_p2(), last_week(), quiet_p3())
-        yield running
+def api(ops_api: Api) -> Api:
+    """`ops` versions 1 (published) and 2 (a draft), and incidents 7 to 10 on version 1."""
+    return ops_api
 
 
 async def finished(env: WorkflowEnvironment, run: dict[str, Any]) -> None:
