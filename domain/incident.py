@@ -561,3 +561,20 @@ STEP_REQUESTS: dict[Step, type[StepRequest]] = {
     Step.ESCALATE: EscalateRequest,
     Step.MIGRATE: MigrateRequest,
 }
+
+# The event each step records: read back, a timeline says which steps were taken.
+STEPS_BY_EVENT: dict[EventKind, Step] = {
+    EventKind.TRIAGED: Step.TRIAGE,
+    EventKind.ACKNOWLEDGED: Step.ACKNOWLEDGE,
+    EventKind.ASSIGNED: Step.ASSIGN,
+    EventKind.NOTE_ADDED: Step.NOTE,
+    EventKind.PUT_ON_HOLD: Step.HOLD,
+    EventKind.RESUMED: Step.RESUME,
+    EventKind.RESOLVED: Step.RESOLVE,
+    EventKind.REOPENED: Step.REOPEN,
+    EventKind.REVIEW_SUBMITTED: Step.SUBMIT_REVIEW,
+    EventKind.CHANGES_REQUESTED: Step.REQUEST_CHANGES,
+    EventKind.REVIEW_APPROVED: Step.APPROVE_REVIEW,
+    EventKind.ESCALATED: Step.ESCALATE,
+    EventKind.PROCESS_MIGRATED: Step.MIGRATE,
+}

@@ -4,7 +4,8 @@ Every measure is defined from an incident's timeline, so it means the same whate
 process version the incident ran on:
 
 - time to acknowledge: from the declaration to the first acknowledgement (by a
-  person or by the alert's source). An incident resolved without one has none.
+  person or by the alert's source; reopening an incident nobody acknowledged
+  acknowledges it). An incident resolved without one has none.
 - time to resolve: from the declaration to the resolution that stuck, the last one
   not followed by a reopening. Time on hold is included; it is shown apart, as the
   time spent in the on-hold state. An incident not resolved (or reopened and not
@@ -29,24 +30,10 @@ from typing import Literal
 from pydantic import BaseModel
 
 from domain.errors import DomainError
-from domain.incident import Incident
+from domain.incident import STEPS_BY_EVENT, Incident
 from domain.lifecycle import IncidentState, Step, next_state
 from domain.priority import Priority
 from domain.sla import ClockName, ClockState
-from domain.timeline import EventKind
-
-# The events that move an incident from one state to another, as the step each records.
-_STEPS: dict[EventKind, Step] = {
-    EventKind.TRIAGED: Step.TRIAGE,
-    EventKind.ACKNOWLEDGED: Step.ACKNOWLEDGE,
-    EventKind.PUT_ON_HOLD: Step.HOLD,
-    EventKind.RESUMED: Step.RESUME,
-    EventKind.RESOLVED: Step.RESOLVE,
-    EventKind.REOPENED: Step.REOPEN,
-    EventKind.REVIEW_SUBMITTED: Step.SUBMIT_REVIEW,
-    EventKind.CHANGES_REQUESTED: Step.REQUEST_CHANGES,
-    EventKind.REVIEW_APPROVED: Step.APPROVE_REVIEW,
-}
 
 Period = Literal["day", "week"]
 
@@ -81,11 +68,9 @@ def facts(incident: Incident, now: datetime) -> IncidentFacts:
     state = IncidentState.DETECTED
     since = incident.declared_at
     in_state: dict[IncidentState, float] = {}
-    acknowledged_at: datetime | None = None
-    resolved_at: datetime | None = None
     reopened = 0
     for event in incident.timeline:
-        step = _STEPS.get(event.kind)
+        step = STEPS_BY_EVENT.get(event.kind)
         if step is None:
             continue
         try:
@@ -95,13 +80,7 @@ def facts(incident: Incident, now: datetime) -> IncidentFacts:
         if after is not state:
             in_state[state] = in_state.get(state, 0.0) + (event.at - since).total_seconds()
             state, since = after, event.at
-        if event.kind is EventKind.ACKNOWLEDGED and acknowledged_at is None:
-            acknowledged_at = event.at
-        elif event.kind is EventKind.RESOLVED:
-            resolved_at = event.at
-        elif event.kind is EventKind.REOPENED:
-            resolved_at = None
-            reopened += 1
+        reopened += step is Step.REOPEN
     if state is not IncidentState.CLOSED:
         in_state[state] = in_state.get(state, 0.0) + max((now - since).total_seconds(), 0.0)
     return IncidentFacts(
@@ -110,8 +89,10 @@ def facts(incident: Incident, now: datetime) -> IncidentFacts:
         service=incident.service,
         category=incident.category,
         declared_at=incident.declared_at,
-        acknowledged_at=acknowledged_at,
-        resolved_at=resolved_at,
+        # The incident keeps both: its first acknowledgement, and its resolution until
+        # a reopening takes it back.
+        acknowledged_at=incident.acknowledged_at,
+        resolved_at=incident.resolved_at,
         closed_at=incident.closed_at,
         reopened=reopened,
         in_state=in_state,

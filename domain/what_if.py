@@ -14,27 +14,17 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from domain.errors import DomainError
-from domain.incident import STEP_REQUESTS, SYSTEM, Incident
+from domain.incident import STEP_REQUESTS, STEPS_BY_EVENT, SYSTEM, Incident
 from domain.lifecycle import Step
 from domain.process import ProcessDefinition
 from domain.requests import DeclareRequest
 from domain.roles import Actor, Role
 from domain.timeline import EventKind, TimelineEvent
 
-# The recorded events that are people's (or a monitoring source's) steps, replayed on
-# the twin. Notes change no clock; a migration is what the what-if replaces.
-_STEPS: dict[EventKind, Step] = {
-    EventKind.TRIAGED: Step.TRIAGE,
-    EventKind.ACKNOWLEDGED: Step.ACKNOWLEDGE,
-    EventKind.ASSIGNED: Step.ASSIGN,
-    EventKind.PUT_ON_HOLD: Step.HOLD,
-    EventKind.RESUMED: Step.RESUME,
-    EventKind.RESOLVED: Step.RESOLVE,
-    EventKind.REOPENED: Step.REOPEN,
-    EventKind.REVIEW_SUBMITTED: Step.SUBMIT_REVIEW,
-    EventKind.CHANGES_REQUESTED: Step.REQUEST_CHANGES,
-    EventKind.REVIEW_APPROVED: Step.APPROVE_REVIEW,
-    EventKind.ESCALATED: Step.ESCALATE,
+# The recorded steps replayed on the twin: all but notes (they change no clock) and
+# migrations (a what-if is one version throughout).
+_STEPS = {
+    kind: step for kind, step in STEPS_BY_EVENT.items() if step not in (Step.NOTE, Step.MIGRATE)
 }
 
 _Key = TypeVar("_Key", str, int)

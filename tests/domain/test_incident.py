@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from domain.errors import Forbidden, InvalidStep, StepNotAllowed
-from domain.incident import Incident
-from domain.lifecycle import IncidentState, Step
+from domain.incident import STEPS_BY_EVENT, Incident
+from domain.lifecycle import TRANSITIONS, IncidentState, Step
 from domain.priority import Priority, PriorityMatrix
 from domain.process import ProcessDefinition, ReviewRequirements
 from domain.requests import (
@@ -1008,3 +1008,15 @@ class TestStateSurvivesContinueAsNew:
 
 def test_every_state_is_reachable_by_the_test_paths() -> None:
     assert set(PATHS) == set(IncidentState)
+
+
+@pytest.mark.parametrize("step", list(Step))
+def test_each_step_records_the_event_that_names_it_on_the_timeline(step: Step) -> None:
+    # The first state the lifecycle allows the step in, on a process that can escalate.
+    state = next(s for s in IncidentState if (s, step) in TRANSITIONS)
+    incident = incident_in(state, process=ESCALATING)
+    commander = Actor(name="carol", roles=frozenset(Role))  # any step, any role
+
+    event = take(incident, step, OLIVE if step is Step.APPROVE_REVIEW else commander)
+
+    assert STEPS_BY_EVENT[event.kind] is step

@@ -106,6 +106,18 @@ class TestFacts:
             IncidentState.RESOLVED: 774_000,
         }
 
+    def test_reopening_an_incident_nobody_acknowledged_acknowledges_it(self) -> None:
+        # #2 resolved at 1 h without an acknowledgement, reopened at 2 h, resolved at 3 h.
+        incident = breached_then_resolved()
+        incident.apply(Step.REOPEN, ReopenRequest(reason="back"), ALICE, T0 + DAY + 2 * HOUR)
+        incident.apply(Step.RESOLVE, RESOLVED, ALICE, T0 + DAY + 3 * HOUR)
+
+        found = facts(incident, NOW)
+
+        assert found.time_to_acknowledge == 2 * HOUR
+        assert found.time_to_resolve == 3 * HOUR
+        assert found.reopened == 1
+
 
 class TestMeasures:
     def test_every_measure_over_the_set(self) -> None:
