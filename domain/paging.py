@@ -19,6 +19,13 @@ class Recipient(BaseModel):
         return f"{self.user or '-'}:{self.channel}:{self.address or '-'}"
 
 
+def reached(key: str) -> str:
+    """Whom a recipient's `key` names: the person, or `channel:<name>` for a channel
+    paged as a whole."""
+    user, _, rest = key.partition(":")
+    return user if user != "-" else f"channel:{rest.partition(':')[0]}"
+
+
 def recipients(
     process: ProcessDefinition, targets: list[EscalationTarget], at: datetime
 ) -> tuple[list[Recipient], list[str]]:

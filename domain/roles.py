@@ -19,7 +19,9 @@ class Role(StrEnum):
 
 # A set of roles, written out sorted: two equal sets then give the same JSON, whatever
 # order they were built in (stored definitions are compared and diffed as JSON).
-Roles = Annotated[frozenset[Role], PlainSerializer(lambda roles: sorted(roles), when_used="json")]
+Roles = Annotated[
+    frozenset[Role], PlainSerializer(sorted, return_type=list[Role], when_used="json")
+]
 
 
 class Actor(BaseModel):

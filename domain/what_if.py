@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 from domain.errors import DomainError
 from domain.incident import STEP_REQUESTS, STEPS_BY_EVENT, SYSTEM, Incident
 from domain.lifecycle import Step
+from domain.paging import reached
 from domain.process import ProcessDefinition
 from domain.requests import DeclareRequest
 from domain.roles import Actor, Role
@@ -87,7 +88,7 @@ class Side(BaseModel):
         for page in pages:
             _bump(self.pages_by_level.setdefault(page.policy or "unknown", {}), page.level or 0)
             for key in page.notified:
-                _bump(self.pages_by_recipient, _recipient(key))
+                _bump(self.pages_by_recipient, reached(key))
 
 
 class Totals(BaseModel):
@@ -113,12 +114,6 @@ class Totals(BaseModel):
 
 def _bump(counts: dict[_Key, int], key: _Key) -> None:
     counts[key] = counts.get(key, 0) + 1
-
-
-def _recipient(key: str) -> str:
-    """Who a page's recipient key (`user:channel:address`) names."""
-    user, _, rest = key.partition(":")
-    return user if user != "-" else f"channel:{rest.partition(':')[0]}"
 
 
 def happenings(timeline: list[TimelineEvent]) -> list[Happening]:
