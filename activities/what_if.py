@@ -13,7 +13,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.incident import Incident
-from domain.process import ProcessDefinition
 from domain.what_if import Outcome, simulate
 from store.db import Database
 from store.what_if import RunStatus, WhatIfRepository, WhatIfRun
@@ -49,32 +48,33 @@ class WhatIfActivities:
         """Walk the next page of the run's incidents again and store what each would
         have done. Safe to retry: a page is stored once (see WhatIfRepository)."""
         async with self._database.session() as session:
+            repository = WhatIfRepository(session)
             try:
-                run = await WhatIfRepository(session).get(page.run_id)
+                run = await repository.get(page.run_id)
             except ValidationError as error:  # no attempt will read it better
                 raise ApplicationError(
                     f"the what-if's stored request cannot be read: {error}",
                     type="WhatIfUnreadable",
                     non_retryable=True,
                 ) from error
-        if run is None:  # asked for and then taken back (never started): nothing to do
-            return WhatIfProgress(
-                run_id=page.run_id, cursor=page.after, examined=0, total=0, done=True
-            )
-        if run.status is not RunStatus.RUNNING or run.cursor != page.after:
-            return _progress(run)  # this page was stored by an earlier attempt
-        async with self._database.session() as session:
-            incidents = await WhatIfRepository(session).next_incidents(run, page.size)
+            if run is None:  # asked for and then taken back (never started): nothing to do
+                return WhatIfProgress(
+                    run_id=page.run_id, cursor=page.after, examined=0, total=0, done=True
+                )
+            if run.status is not RunStatus.RUNNING or run.cursor != page.after:
+                return _progress(run)  # this page was stored by an earlier attempt
+            incidents = await repository.next_incidents(run, page.size)
         # In a thread: the simulation is pure CPU, and the worker's event loop serves
         # live incidents meanwhile.
         found = await asyncio.to_thread(_simulate_all, incidents, run)
         async with self._database.session() as session:
             repository = WhatIfRepository(session)
-            if await repository.record_page(run, found, done=len(incidents) < page.size):
+            stored = await repository.record_page(run, found, done=len(incidents) < page.size)
+            if stored is not None:
                 await session.commit()
-            else:
+            else:  # another attempt stored it meanwhile: where it left the run
                 await session.rollback()
-            stored = await repository.get(page.run_id)
+                stored = await repository.get(page.run_id)
         return _progress(stored or run)
 
     @activity.defn(name="what_if_failed")
@@ -85,14 +85,14 @@ class WhatIfActivities:
 
 
 def _simulate_all(incidents: list[Incident], run: WhatIfRun) -> list[tuple[Incident, Outcome]]:
-    return [(incident, _simulate(incident, run.definition, run)) for incident in incidents]
+    return [(incident, _simulate(incident, run)) for incident in incidents]
 
 
-def _simulate(incident: Incident, process: ProcessDefinition, run: WhatIfRun) -> Outcome:
+def _simulate(incident: Incident, run: WhatIfRun) -> Outcome:
     # A closed incident is walked to its closing; an open one to when the run was asked.
     until = incident.closed_at or run.requested_at
     try:
-        return simulate(incident, process, until)
+        return simulate(incident, run.definition, until)
     except Exception as error:  # one damaged record must not stop the whole run
         log.exception("what-if %s: incident %s could not be walked again", run.id, incident.id)
         return Outcome(

@@ -207,15 +207,22 @@ class WhatIfRepository:
 
     async def record_page(
         self, run: WhatIfRun, found: Sequence[tuple[Incident, Outcome]], done: bool
-    ) -> bool:
+    ) -> WhatIfRun | None:
         """Store one page's outcomes and add them to the run's totals, if the run's
-        cursor has not moved since `run` was read (else another attempt stored this page
-        already: False, and nothing changes)."""
+        cursor has not moved since `run` was read; the run as it now stands. None if
+        another attempt stored this page already: nothing changes then."""
         totals = run.totals.model_copy(deep=True)
         for _, outcome in found:
             totals.add(outcome)
-        cursor = found[-1][0].id if found else run.cursor
-        now = datetime.now(UTC)
+        stored = run.model_copy(
+            update={
+                "cursor": found[-1][0].id if found else run.cursor,
+                "examined": run.examined + len(found),
+                "totals": totals,
+                "status": RunStatus.COMPLETED if done else RunStatus.RUNNING,
+                "finished_at": datetime.now(UTC) if done else None,
+            }
+        )
         moved = await self._session.execute(
             update(WhatIfRunRow)
             .where(
@@ -224,15 +231,15 @@ class WhatIfRepository:
                 WhatIfRunRow.status == RunStatus.RUNNING.value,
             )
             .values(
-                cursor=cursor,
-                examined=WhatIfRunRow.examined + len(found),
+                cursor=stored.cursor,
+                examined=stored.examined,
                 totals=totals.model_dump(mode="json"),
-                status=(RunStatus.COMPLETED if done else RunStatus.RUNNING).value,
-                finished_at=now if done else None,
+                status=stored.status.value,
+                finished_at=stored.finished_at,
             )
         )
         if moved.rowcount != 1:  # type: ignore[attr-defined]
-            return False
+            return None
         if found:
             self._session.add_all(
                 WhatIfOutcomeRow(
@@ -250,7 +257,7 @@ class WhatIfRepository:
                 for incident, outcome in found
             )
             await self._session.flush()
-        return True
+        return stored
 
     async def fail(self, run_id: int, error: str) -> None:
         await self._session.execute(
