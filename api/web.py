@@ -44,6 +44,7 @@ from domain.requests import (
 )
 from domain.roles import may_declare
 from store.incidents import IncidentQuery, IncidentRepository, SlaFilter
+from store.processes import ProcessVersionRepository
 from store.users import UserRepository
 from store.web_sessions import LIFETIME, WebSession, WebSessionRepository
 
@@ -296,14 +297,16 @@ async def _incident(
         shown = await api_incidents.get_incident(incident_id, web.user, session, services.gateway)
     except Problem as problem:
         return error_page(request, web, problem.status, problem.title, problem.detail)
-    process = await services.processes.by_key(shown.process.name)
+    # The forms offer what the incident's own version knows, as its steps are checked.
+    runs_on = await ProcessVersionRepository(session).get(shown.process.name, shown.process.version)
+    process = runs_on.definition if runs_on else await services.current_process()
     context = {
         "incident": shown,
-        "steps": [(step, STEPS[step][0]) for step in shown.allowed_steps if step in STEPS],
+        "steps": [(step, STEPS[step][0]) for step in shown.allowed_steps],
         "error": error,
         "refused_step": refused_step,
-        "categories": (process or services.process).categories,
-        "root_causes": (process or services.process).root_cause_categories,
+        "categories": process.categories,
+        "root_causes": process.root_cause_categories,
         "now": datetime.now(UTC),
         "today": date.today(),
     }
@@ -331,15 +334,12 @@ async def take_step(
         return error_page(request, web, 404, "No such step", f"Vagt has no step {slug!r}.")
     _, model, route = STEPS[step]
     try:
-        body = model.model_validate(_fields(step, form))
-        # Each route takes its body as `request`, but migrate's is a version number.
-        given = {"body" if step is Step.MIGRATE else "request": body}
         await route(
             incident_id=incident_id,
+            request=model.model_validate(_fields(step, form)),
             user=web.user,
             session=session,
             gateway=services.gateway,
-            **given,
         )
     except (ValidationError, Problem, DomainError) as refusal:
         await session.rollback()

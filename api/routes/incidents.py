@@ -390,7 +390,7 @@ class MigrateBody(BaseModel):
 @router.post("/{incident_id}/migrate", responses=_STEP_PROBLEMS)
 async def migrate(
     incident_id: IncidentId,
-    body: MigrateBody,
+    request: MigrateBody,
     user: CurrentUser,
     session: SessionDep,
     gateway: GatewayDep,
@@ -407,10 +407,10 @@ async def migrate(
         if live is None:
             raise _not_found(incident_id)
         name = live.process.name
-    found = await ProcessVersionRepository(session).get(name, body.version)
+    found = await ProcessVersionRepository(session).get(name, request.version)
     if found is None or found.state is not VersionState.PUBLISHED:
         why = "is a draft; publish it first" if found else f"does not exist in {name!r}"
-        raise invalid(("version", f"{body.version} {why}"))
+        raise invalid(("version", f"{request.version} {why}"))
     command = contracts.MigrateCommand(
         actor=actor, request=MigrateRequest(process=found.definition)
     )

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from domain.incident import Incident
-from domain.process import DEFAULT_PROCESS
+from domain.process import DEFAULT_CATEGORIES, DEFAULT_PROCESS
 from domain.requests import DeclareRequest
 from domain.roles import Actor, Role
 from store.incidents import IncidentRepository
@@ -255,3 +255,30 @@ async def test_a_commander_moves_an_incident_to_another_version_by_its_form(
     assert moved.status_code == 303
     assert refused.status_code == 422 and "9 does not exist" in refused.text
     assert "default version 1" in (await browser.get(path)).text
+
+
+async def test_an_incidents_forms_offer_what_its_own_version_knows(
+    people: Api, browser: Browser
+) -> None:
+    await browser.sign_in("alice")
+    await browser.get("/declare")
+    declared = await browser.post("/declare", {"title": "Slow", "impact": "2", "urgency": "2"})
+    path = declared.headers["location"]
+    # Version 2 knows only one category; the incident keeps running on version 1.
+    current = (await people.get("/api/v1/processes/default/versions/1", "olive")).json()
+    definition = {k: v for k, v in current["definition"].items() if k != "version"}
+    narrower = definition | {"categories": ["network"]}
+    assert (
+        await people.post("/api/v1/processes/default/versions", "olive", narrower)
+    ).status_code == 201
+    assert (
+        await people.post("/api/v1/processes/default/versions/2/publish", "olive")
+    ).status_code == 200
+
+    page = (await browser.get(path)).text
+
+    triage = page[
+        page.index('id="t-category"') : page.index("</select>", page.index('id="t-category"'))
+    ]
+    offered = re.findall(r"<option\s*>(\w+)</option>", triage)
+    assert offered == DEFAULT_CATEGORIES  # version 1's, not version 2's "network" alone
