@@ -57,11 +57,16 @@ async def export_history(
         history = await handle.fetch_history()
     except Exception as error:  # RPCError, not found: say which workflow
         raise ExportError(f"cannot read the history of {workflow_id}: {error}") from error
-    kind = _KINDS.get(description.workflow_type, _slug(description.workflow_type))
+    kind = kind_of(description.workflow_type)
     label = label or await asyncio.to_thread(code_label)
     path = directory / f"{kind}-{label}.json"
     await asyncio.to_thread(_write, path, history.to_json())
     return path
+
+
+def kind_of(workflow_type: str) -> str:
+    """How history files name a workflow type: `IncidentWorkflow` -> `incident`."""
+    return _KINDS.get(workflow_type, _slug(workflow_type))
 
 
 def _write(path: Path, text: str) -> None:

@@ -36,7 +36,7 @@ from store.users import create_user
 from store.what_if import WhatIfFilter, WhatIfRepository
 from tests.processes import api_stack
 from tests.temporal_fixtures import Receiver, start_dev_server
-from vagt.histories import HISTORIES, code_label
+from vagt.histories import HISTORIES, code_label, kind_of
 from vagt.settings import Settings
 from worker import build_worker
 from workflows import contracts
@@ -71,7 +71,6 @@ PROCESS: dict[str, Any] = {
 }
 # Histories short enough that the incident and group opened by alerts continue as new.
 SHORT_HISTORY = 40
-_KINDS = (("incident-", "incident"), ("alerts-", "alert-group"), ("what-if-", "what-if"))
 REVIEW = {
     "root_cause": "Replica fell behind",
     "action_items": [{"description": "Alert on lag", "owner": "alice", "due_date": "2030-01-31"}],
@@ -100,12 +99,13 @@ class Recorder:
     async def export(self, workflow: str, path: str) -> None:
         """Write every run of `workflow`, oldest first, as `<kind>-<label>-<path>.json`
         (`-<path>-1.json`, `-<path>-2.json`... when it continued as new)."""
-        runs = [
-            execution.run_id
+        executions = [
+            execution
             async for execution in self.client.list_workflows(f"WorkflowId = '{workflow}'")
         ]
-        runs.reverse()  # listed newest first
-        kind = next(kind for prefix, kind in _KINDS if workflow.startswith(prefix))
+        executions.reverse()  # listed newest first
+        runs = [execution.run_id for execution in executions]
+        kind = kind_of(executions[0].workflow_type)
         for number, run_id in enumerate(runs, start=1):
             handle = self.client.get_workflow_handle(workflow, run_id=run_id)
             history = await handle.fetch_history()
