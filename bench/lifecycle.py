@@ -204,14 +204,18 @@ async def _vagt(stack: Stack) -> Run:
             ("approve", _APPROVE),
         )
     }
-    # Each walker keeps one connection, as a browser or a script would.
-    connections: dict[int, Connection] = {}
+    # Keep-alive connections, one per walker at a time, as a browser or a script keeps one.
+    connections = [Connection(url.hostname or "", url.port or 80) for _ in range(CONCURRENCY)]
+    idle = list(connections)
 
     async def walk(n: int, steps: Steps) -> bool:
-        walker = id(asyncio.current_task())
-        if walker not in connections:
-            connections[walker] = Connection(url.hostname or "", url.port or 80)
-        http = connections[walker]
+        http = idle.pop()
+        try:
+            return await _walk(http, n, steps)
+        finally:
+            idle.append(http)
+
+    async def _walk(http: Connection, n: int, steps: Steps) -> bool:
         began = time.perf_counter()
         status, answer = await http.exchange(
             "/api/v1/incidents", json.dumps(_declaration(n)).encode(), responder
@@ -240,7 +244,7 @@ async def _vagt(stack: Stack) -> Run:
     try:
         return await _drive("Vagt: whole incidents through the API", walk, failures, processes)
     finally:
-        for connection in connections.values():
+        for connection in connections:
             await connection.close()
 
 
