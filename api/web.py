@@ -115,7 +115,11 @@ def page(
     web: WebSession | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    base = {"me": web.user if web else None, "csrf": web.csrf_token if web else ""}
+    base = {
+        "me": web.user if web else None,
+        "csrf": web.csrf_token if web else "",
+        "may_declare": web is not None and may_declare(web.user.roles),
+    }
     response = templates.TemplateResponse(request, name, base | context, status_code=status_code)
     # Pages hold incident details: never kept by a shared cache, never framed elsewhere.
     response.headers["Cache-Control"] = "no-store"
@@ -254,17 +258,18 @@ async def desk(
     clocks: dict[int, list[ClockOut]] = {}
     for incident in await repository.many([item.id for item in listed.items], timelines=False):
         clocks[incident.id] = [ClockOut.of(c, incident, now) for c in incident.watch.clocks]
-    items = sorted(listed.items, key=lambda item: (item.priority, -item.declared_at.timestamp()))
+    items = listed.items
+    if view == "open":  # the most urgent first, newest first within a priority
+        items = sorted(items, key=lambda item: (item.priority, -item.declared_at.timestamp()))
     context = {
         "view": view,
-        "items": items if view == "open" else listed.items,
+        "items": items,
         "total": listed.total,
         "offset": offset,
         "clocks": clocks,
         "now": now,
         "filters": {"priority": priority, "sla": sla, "q": q or "", "service": service or ""},
         "priorities": list(Priority),
-        "may_declare": may_declare(web.user.roles),
     }
     return page(request, "desk.html", context, web)
 

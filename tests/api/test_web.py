@@ -174,6 +174,7 @@ class TestIncidentForms:
             desk = await viewer.get("/")
         assert desk.status_code == 200
         assert "Declare an incident" not in desk.text
+        assert 'href="/declare"' not in desk.text
 
 
 class TestDesk:
