@@ -59,6 +59,16 @@ async def browser(people: Api) -> AsyncIterator[Browser]:
         yield Browser(http)
 
 
+async def publish_version_2(api: Api, **changes: object) -> None:
+    """Version 2 of the default process: version 1 with `changes`, published by olive."""
+    current = (await api.get("/api/v1/processes/default/versions/1", "olive")).json()
+    definition = {k: v for k, v in current["definition"].items() if k != "version"}
+    created = await api.post("/api/v1/processes/default/versions", "olive", definition | changes)
+    assert created.status_code == 201, created.text
+    published = await api.post("/api/v1/processes/default/versions/2/publish", "olive")
+    assert published.status_code == 200, published.text
+
+
 async def open_browser(api: Api) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=api.transport, base_url="http://vagt")
 
@@ -234,14 +244,7 @@ async def test_after_signing_in_the_browser_goes_back_but_never_to_another_site(
 async def test_a_commander_moves_an_incident_to_another_version_by_its_form(
     people: Api, browser: Browser
 ) -> None:
-    current = (await people.get("/api/v1/processes/default/versions/1", "olive")).json()
-    definition = {k: v for k, v in current["definition"].items() if k != "version"}
-    assert (
-        await people.post("/api/v1/processes/default/versions", "olive", definition)
-    ).status_code == 201
-    assert (
-        await people.post("/api/v1/processes/default/versions/2/publish", "olive")
-    ).status_code == 200
+    await publish_version_2(people)
     await browser.sign_in("carol")
     await browser.get("/declare")
     declared = await browser.post("/declare", {"title": "Slow", "impact": "2", "urgency": "2"})
@@ -266,15 +269,7 @@ async def test_an_incidents_forms_offer_what_its_own_version_knows(
     declared = await browser.post("/declare", {"title": "Slow", "impact": "2", "urgency": "2"})
     path = declared.headers["location"]
     # Version 2 knows only one category; the incident keeps running on version 1.
-    current = (await people.get("/api/v1/processes/default/versions/1", "olive")).json()
-    definition = {k: v for k, v in current["definition"].items() if k != "version"}
-    narrower = definition | {"categories": ["network"]}
-    assert (
-        await people.post("/api/v1/processes/default/versions", "olive", narrower)
-    ).status_code == 201
-    assert (
-        await people.post("/api/v1/processes/default/versions/2/publish", "olive")
-    ).status_code == 200
+    await publish_version_2(people, categories=["network"])
 
     page = (await browser.get(path)).text
 
