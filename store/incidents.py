@@ -16,6 +16,7 @@ from domain.incident import Incident
 from domain.lifecycle import IncidentState
 from domain.priority import Priority
 from domain.timeline import EventKind, TimelineEvent
+from store.reports import project_facts
 from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
 
@@ -107,6 +108,7 @@ class IncidentRepository:
                 events_upsert,
                 [_event_row(event) | {"history_length": history_length} for event in events],
             )
+        await project_facts(connection, incident, events, history_length)
 
     async def get(self, incident_id: int) -> Incident | None:
         """The incident as last projected, with its whole timeline."""

@@ -1,14 +1,16 @@
 """The read model's tables. Migration 0001 creates exactly these; a test keeps them in sync."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -321,3 +323,101 @@ class WhatIfOutcomeRow(Base):
     simulated: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument)
     skipped: Mapped[list[str]] = mapped_column(JSONDocument)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class IncidentFactsRow(Base):
+    """One incident's part in the reports (domain.measures.IncidentFacts), kept by the
+    projection beside the incident: narrow, so a report over 100,000 incidents reads
+    these and never a snapshot."""
+
+    __tablename__ = "incident_facts"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    # As IncidentRow's: a projection only wins with a higher pair.
+    version: Mapped[int]
+    history_length: Mapped[int] = mapped_column(BigInteger)
+    priority: Mapped[str] = mapped_column(String(8))
+    service: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(200))
+    integration: Mapped[str | None] = mapped_column(String(100))
+    dedup_key: Mapped[str | None] = mapped_column(Text)
+    root_cause_category: Mapped[str | None] = mapped_column(String(200))
+    declared_at: Mapped[datetime]
+    # The UTC day and week (its Monday) of the declaration and the closing: counts per
+    # day or week group by these, alike on every database.
+    declared_day: Mapped[date] = mapped_column(Date)
+    declared_week: Mapped[date] = mapped_column(Date)
+    closed_at: Mapped[datetime | None]
+    closed_day: Mapped[date | None] = mapped_column(Date)
+    closed_week: Mapped[date | None] = mapped_column(Date)
+    acknowledge_seconds: Mapped[float | None] = mapped_column(Float)
+    resolve_seconds: Mapped[float | None] = mapped_column(Float)
+    reopened: Mapped[int]
+    reviewed: Mapped[bool] = mapped_column(Boolean)
+    # The current stay: its state, and since when as seconds since the epoch, so that
+    # "now minus since" is plain arithmetic on every database.
+    state: Mapped[str] = mapped_column(String(32))
+    state_since: Mapped[float] = mapped_column(Float)
+    # Seconds over the ended stays in each state; NULL for a state it never left.
+    detected_seconds: Mapped[float | None] = mapped_column(Float)
+    triaged_seconds: Mapped[float | None] = mapped_column(Float)
+    acknowledged_seconds: Mapped[float | None] = mapped_column(Float)
+    on_hold_seconds: Mapped[float | None] = mapped_column(Float)
+    resolved_seconds: Mapped[float | None] = mapped_column(Float)
+    in_review_seconds: Mapped[float | None] = mapped_column(Float)
+    # Each clock's state (running, paused, met, breached); NULL where it does not run.
+    acknowledge_clock: Mapped[str | None] = mapped_column(String(16))
+    resolve_clock: Mapped[str | None] = mapped_column(String(16))
+    review_clock: Mapped[str | None] = mapped_column(String(16))
+
+
+Index("ix_incident_facts_declared_at", IncidentFactsRow.declared_at)
+Index("ix_incident_facts_closed_at", IncidentFactsRow.closed_at)
+
+
+class ActionItemRow(Base):
+    """An action item of an approved review, tracked until done or dropped."""
+
+    __tablename__ = "action_items"
+    __table_args__ = (
+        # One row per item of one approval: the projection inserts them idempotently.
+        UniqueConstraint(
+            "incident_id", "review_seq", "position", name="uq_action_items_incident_id"
+        ),
+        Index("ix_action_items_state_due_date", "state", "due_date"),
+        Index("ix_action_items_owner_state", "owner", "state"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    # The approval's event number on the incident's timeline, and the item's place in
+    # the review.
+    review_seq: Mapped[int]
+    position: Mapped[int]
+    description: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(100))
+    due_date: Mapped[date] = mapped_column(Date)
+    # "open", "done" or "dropped" (not to be done, with why in the note).
+    state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+    finished_at: Mapped[datetime | None]
+    # The due date its overdue reminder was sent for: a new due date earns a new one.
+    reminded_for: Mapped[date | None] = mapped_column(Date)
+    reminded_at: Mapped[datetime | None]
+
+
+class ReportDeliveryRow(Base):
+    """A report sent once for good, such as one week's digest: its key, and when."""
+
+    __tablename__ = "report_deliveries"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    sent_at: Mapped[datetime]
+    detail: Mapped[str] = mapped_column(Text)

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
-from domain.measures import Compliance, Spread, facts, measure, spread
+from domain.measures import Compliance, Spread, StateTime, Window, facts, measure, spread
 from domain.requests import (
     AcknowledgeRequest,
     ActionItem,
@@ -75,20 +75,20 @@ def untouched_p3() -> Incident:
 
 
 def all_facts() -> list:  # type: ignore[type-arg]
-    return [
-        facts(i, NOW) for i in (reopened_and_closed(), breached_then_resolved(), untouched_p3())
-    ]
+    return [facts(i) for i in (reopened_and_closed(), breached_then_resolved(), untouched_p3())]
 
 
 class TestFacts:
     def test_one_incidents_times_holds_and_reopening(self) -> None:
-        found = facts(reopened_and_closed(), NOW)
+        found = facts(reopened_and_closed())
 
         assert found.time_to_acknowledge == 10 * MINUTE
         assert found.time_to_resolve == 5 * HOUR
         assert found.reopened == 1
         assert found.closed_at == T0 + DAY + HOUR
-        assert found.in_state == {
+        assert found.reviewed
+        assert found.root_cause_category == "hardware"
+        assert found.in_state_at(NOW) == {
             IncidentState.DETECTED: 600,
             IncidentState.ACKNOWLEDGED: 12_000,
             IncidentState.ON_HOLD: 3_600,
@@ -97,11 +97,15 @@ class TestFacts:
         }
 
     def test_an_open_incident_counts_up_to_the_moment_measured(self) -> None:
-        found = facts(breached_then_resolved(), NOW)
+        found = facts(breached_then_resolved())
 
         assert found.time_to_acknowledge is None
         assert found.time_to_resolve == HOUR
-        assert found.in_state == {
+        assert not found.reviewed
+        # The stay in the current state is kept as where and since when.
+        assert (found.state, found.state_since) == (IncidentState.RESOLVED, T0 + DAY + HOUR)
+        assert found.in_state == {IncidentState.DETECTED: 3_600}
+        assert found.in_state_at(NOW) == {
             IncidentState.DETECTED: 3_600,
             IncidentState.RESOLVED: 774_000,
         }
@@ -112,7 +116,7 @@ class TestFacts:
         incident.apply(Step.REOPEN, ReopenRequest(reason="back"), ALICE, T0 + DAY + 2 * HOUR)
         incident.apply(Step.RESOLVE, RESOLVED, ALICE, T0 + DAY + 3 * HOUR)
 
-        found = facts(incident, NOW)
+        found = facts(incident)
 
         assert found.time_to_acknowledge == 2 * HOUR
         assert found.time_to_resolve == 3 * HOUR
@@ -121,7 +125,7 @@ class TestFacts:
 
 class TestMeasures:
     def test_every_measure_over_the_set(self) -> None:
-        measured = measure(all_facts())
+        measured = measure(all_facts(), Window(), NOW)
 
         assert measured.incidents == 3
         assert measured.time_to_acknowledge == Spread(count=1, mean=600, median=600, p90=600)
@@ -129,11 +133,17 @@ class TestMeasures:
         assert measured.sla[ClockName.ACKNOWLEDGE] == Compliance(met=1, breached=1)
         assert measured.sla[ClockName.ACKNOWLEDGE].share_met == 0.5
         assert measured.sla[ClockName.RESOLVE] == Compliance(met=2)
-        assert measured.in_state[IncidentState.DETECTED] == Spread(
-            count=3, mean=59_000, median=3_600, p90=172_800
+        assert measured.sla[ClockName.REVIEW] == Compliance()  # no review clock in V1
+        # 600 + 3,600 + 172,800 = 177,000 s detected.
+        assert measured.in_state[IncidentState.DETECTED] == StateTime(
+            incidents=3, total=177_000, mean=59_000
         )
-        assert measured.in_state[IncidentState.RESOLVED] == Spread(
-            count=2, mean=422_100, median=422_100, p90=774_000
+        # 70,200 + 774,000 = 844,200 s resolved.
+        assert measured.in_state[IncidentState.RESOLVED] == StateTime(
+            incidents=2, total=844_200, mean=422_100
+        )
+        assert measured.in_state[IncidentState.TRIAGED] == StateTime(
+            incidents=0, total=0, mean=None
         )
         assert measured.hold == Spread(count=1, mean=3_600, median=3_600, p90=3_600)
         assert measured.reopened == 1
@@ -141,13 +151,31 @@ class TestMeasures:
         assert measured.closed == {date(2025, 3, 4): 1}
 
     def test_weeks_start_on_monday(self) -> None:
-        measured = measure(all_facts(), period="week")
+        measured = measure(all_facts(), Window(), NOW, period="week")
 
         assert measured.opened == {date(2025, 3, 3): 2, date(2025, 3, 10): 1}
         assert measured.closed == {date(2025, 3, 3): 1}
+
+    def test_a_period_covers_the_incidents_declared_in_it_and_the_closings_in_it(
+        self,
+    ) -> None:
+        # From T0 + 1 h to T0 + 8 d: #2 only is declared in it; #1's closing falls in it.
+        window = Window(start=T0 + HOUR, end=T0 + 8 * DAY)
+
+        measured = measure(all_facts(), window, NOW)
+
+        assert measured.incidents == 1
+        assert measured.time_to_resolve == Spread(count=1, mean=3_600, median=3_600, p90=3_600)
+        assert measured.opened == {date(2025, 3, 4): 1}
+        assert measured.closed == {date(2025, 3, 4): 1}
+        assert measured.reopened == 0
 
 
 def test_percentiles_by_nearest_rank() -> None:
     assert spread([]) == Spread(count=0, mean=None, median=None, p90=None)
     # Ten values: the 90th percentile is the 9th.
     assert spread(range(1, 11)) == Spread(count=10, mean=5.5, median=5.5, p90=9)
+    # 70 values: 90% of 70 is 63 exactly, so the 63rd (0.9 * 70 in floating point is
+    # 63.00000000000001, whose ceiling would wrongly be 64).
+    assert spread(range(1, 71)).p90 == 63
+    assert spread([4, 1, 3]) == Spread(count=3, mean=8 / 3, median=3, p90=4)

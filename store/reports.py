@@ -1,0 +1,807 @@
+"""Reports over the read model: measures, recurrence, and review action items.
+
+The projection keeps one narrow `incident_facts` row per incident (domain.measures'
+IncidentFacts) and the action items of approved reviews; every report is a few
+aggregate queries over those, so it costs the same whatever the snapshots weigh.
+domain.measures.measure is the definition these queries are tested against.
+"""
+
+import builtins
+import functools
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from domain.incident import Incident
+from domain.lifecycle import IncidentState
+from domain.measures import (
+    Compliance,
+    IncidentFacts,
+    Measures,
+    Period,
+    Spread,
+    StateTime,
+    Window,
+    facts,
+    period_start,
+    ranks,
+)
+from domain.priority import Priority
+from domain.sla import ClockName, ClockState
+from domain.timeline import EventKind, TimelineEvent
+from store.tables import ActionItemRow, IncidentFactsRow, IncidentRow, ReportDeliveryRow
+
+# Events that change nothing a report reads: a projection made only of these leaves
+# the incident's facts as they are.
+_NOT_FACTS = frozenset(
+    {
+        EventKind.NOTE_ADDED,
+        EventKind.ASSIGNED,
+        EventKind.ESCALATED,
+        EventKind.PAGED,
+        EventKind.SLA_WARNING,
+        EventKind.NOTIFICATION_ATTEMPTED,
+        EventKind.ALERTS_RECEIVED,
+        EventKind.SOURCE_STEP_IGNORED,
+    }
+)
+
+_STATE_COLUMNS: dict[IncidentState, InstrumentedAttribute[float | None]] = {
+    IncidentState.DETECTED: IncidentFactsRow.detected_seconds,
+    IncidentState.TRIAGED: IncidentFactsRow.triaged_seconds,
+    IncidentState.ACKNOWLEDGED: IncidentFactsRow.acknowledged_seconds,
+    IncidentState.ON_HOLD: IncidentFactsRow.on_hold_seconds,
+    IncidentState.RESOLVED: IncidentFactsRow.resolved_seconds,
+    IncidentState.IN_REVIEW: IncidentFactsRow.in_review_seconds,
+}
+_CLOCK_COLUMNS: dict[ClockName, InstrumentedAttribute[str | None]] = {
+    ClockName.ACKNOWLEDGE: IncidentFactsRow.acknowledge_clock,
+    ClockName.RESOLVE: IncidentFactsRow.resolve_clock,
+    ClockName.REVIEW: IncidentFactsRow.review_clock,
+}
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+# --- the projection's part -------------------------------------------------------
+
+
+def changes_facts(events: Sequence[TimelineEvent]) -> bool:
+    """Whether a projection of `events` may change what the reports read."""
+    return any(event.kind not in _NOT_FACTS for event in events)
+
+
+def facts_row(found: IncidentFacts) -> dict[str, Any]:
+    declared_day = found.declared_at.astimezone(UTC).date()
+    closed_day = found.closed_at.astimezone(UTC).date() if found.closed_at else None
+    row: dict[str, Any] = {
+        "incident_id": found.incident_id,
+        "priority": str(found.priority),
+        "service": found.service,
+        "category": found.category,
+        "integration": found.integration,
+        "dedup_key": found.dedup_key,
+        "root_cause_category": found.root_cause_category,
+        "declared_at": found.declared_at,
+        "declared_day": declared_day,
+        "declared_week": period_start(declared_day, "week"),
+        "closed_at": found.closed_at,
+        "closed_day": closed_day,
+        "closed_week": period_start(closed_day, "week") if closed_day else None,
+        "acknowledge_seconds": _seconds(found.time_to_acknowledge),
+        "resolve_seconds": _seconds(found.time_to_resolve),
+        "reopened": found.reopened,
+        "reviewed": found.reviewed,
+        "state": str(found.state),
+        "state_since": _epoch(found.state_since),
+    }
+    for state, column in _STATE_COLUMNS.items():
+        row[column.key] = found.in_state.get(state)
+    for name, clock in _CLOCK_COLUMNS.items():
+        clock_state = found.clocks.get(name)
+        row[clock.key] = str(clock_state) if clock_state is not None else None
+    return row
+
+
+def _seconds(duration: timedelta | None) -> float | None:
+    return duration.total_seconds() if duration is not None else None
+
+
+@functools.cache
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """The facts' upsert (the higher version wins, as for the incident) and the action
+    items' insert (once per approval and item), for `dialect`."""
+    dml: Any = postgresql if dialect == "postgresql" else sqlite
+    facts_upsert = dml.insert(IncidentFactsRow)
+    facts_upsert = facts_upsert.on_conflict_do_update(
+        index_elements=[IncidentFactsRow.incident_id],
+        set_={
+            column.name: facts_upsert.excluded[column.name]
+            for column in IncidentFactsRow.__table__.columns
+            if column.name != "incident_id"
+        },
+        where=tuple_(IncidentFactsRow.version, IncidentFactsRow.history_length)
+        < tuple_(facts_upsert.excluded.version, facts_upsert.excluded.history_length),
+    )
+    items_insert = dml.insert(ActionItemRow).on_conflict_do_nothing(
+        index_elements=["incident_id", "review_seq", "position"]
+    )
+    return facts_upsert, items_insert
+
+
+async def project_facts(
+    connection: AsyncConnection,
+    incident: Incident,
+    events: Sequence[TimelineEvent],
+    history_length: int,
+) -> None:
+    """Keep `incident`'s facts and its approved review's action items; in the
+    projection's transaction, as idempotent as the rest of it."""
+    if not changes_facts(events):
+        return
+    facts_upsert, items_insert = _statements(connection.dialect.name)
+    await connection.execute(
+        facts_upsert,
+        facts_row(facts(incident)) | {"version": incident.seq, "history_length": history_length},
+    )
+    approvals = [e for e in events if e.kind is EventKind.REVIEW_APPROVED]
+    review = incident.review
+    if not approvals or review is None or not review.action_items:
+        return
+    # Approval closes the incident for good: the review it holds is the approved one.
+    approval = approvals[-1]
+    await connection.execute(
+        items_insert,
+        [
+            {
+                "incident_id": incident.id,
+                "review_seq": approval.seq,
+                "position": position,
+                "description": item.description,
+                "owner": item.owner,
+                "due_date": item.due_date,
+                "state": ActionState.OPEN.value,
+                "note": None,
+                "created_at": approval.at,
+                "updated_at": approval.at,
+                "updated_by": approval.actor,
+                "finished_at": None,
+                "reminded_for": None,
+                "reminded_at": None,
+            }
+            for position, item in enumerate(review.action_items)
+        ],
+    )
+
+
+# --- filters ---------------------------------------------------------------------
+
+
+class ReportFilter(BaseModel):
+    """Which incidents a report covers: declared in the window, and of these."""
+
+    window: Window
+    priorities: list[Priority] = []
+    services: list[str] = []
+    categories: list[str] = []
+    integrations: list[str] = []
+
+
+def _filter(report: ReportFilter, *, declared: bool = True) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    moment = IncidentFactsRow.declared_at if declared else IncidentFactsRow.closed_at
+    if report.window.start is not None:
+        conditions.append(moment >= report.window.start)
+    if report.window.end is not None:
+        conditions.append(moment < report.window.end)
+    if not declared:
+        conditions.append(IncidentFactsRow.closed_at.is_not(None))
+    if report.priorities:
+        conditions.append(IncidentFactsRow.priority.in_([str(p) for p in report.priorities]))
+    if report.services:
+        conditions.append(IncidentFactsRow.service.in_(report.services))
+    if report.categories:
+        conditions.append(IncidentFactsRow.category.in_(report.categories))
+    if report.integrations:
+        conditions.append(IncidentFactsRow.integration.in_(report.integrations))
+    return conditions
+
+
+# --- recurrence ------------------------------------------------------------------
+
+
+class GroupBy(StrEnum):
+    DEDUP_KEY = "dedup_key"
+    SERVICE = "service"
+    ROOT_CAUSE = "root_cause_category"
+
+
+class Trend(StrEnum):
+    NEW = "new"  # none in the period before
+    RISING = "rising"
+    STEADY = "steady"
+    FALLING = "falling"
+
+
+class RecurringIncident(BaseModel):
+    id: int
+    title: str
+    state: IncidentState
+    priority: Priority
+    declared_at: datetime
+    reviewed: bool
+    url: str
+    console_url: str
+    review_url: str | None = Field(description="The approved review, on the console.")
+
+
+class RecurringGroup(BaseModel):
+    """Incidents with one dedup key, service or root-cause category."""
+
+    key: str
+    integration: str | None = Field(
+        default=None, description="For dedup keys: the integration the key belongs to."
+    )
+    count: int
+    previous_count: int = Field(
+        description="Of the same group in the period of the same length just before."
+    )
+    trend: Trend
+    first_declared_at: datetime
+    last_declared_at: datetime
+    incidents: list[RecurringIncident] = Field(description="The latest few, newest first.")
+
+
+class Recurrence(BaseModel):
+    group_by: GroupBy
+    start: datetime
+    end: datetime
+    min_count: int
+    groups: list[RecurringGroup]
+
+
+# --- action items ----------------------------------------------------------------
+
+
+class ActionState(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+class ActionItemView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    incident_id: int
+    description: str
+    owner: str
+    due_date: date
+    state: ActionState
+    overdue: bool = False
+    note: str | None
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+    finished_at: datetime | None
+    reminded_at: datetime | None
+
+
+class ActionItemQuery(BaseModel):
+    states: list[ActionState] = []
+    overdue: bool | None = None
+    owner: str | None = None
+    incident_id: int | None = None
+    limit: int = Field(default=50, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class ActionItemPage(BaseModel):
+    items: list[ActionItemView]
+    total: int
+    limit: int
+    offset: int
+
+
+class OwnerCounts(BaseModel):
+    owner: str
+    open: int = 0
+    overdue: int = Field(default=0, description="Of the open ones, those past their due date.")
+    done: int = 0
+    dropped: int = 0
+
+
+class ActionItemChange(BaseModel):
+    """What a PATCH may change; what it leaves out stays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: ActionState | None = None
+    note: str | None = Field(
+        default=None, max_length=10_000, description="What was done, or why not; null clears it."
+    )
+    owner: str | None = Field(default=None, min_length=1, max_length=100)
+    due_date: date | None = None
+
+    @model_validator(mode="after")
+    def _no_null_but_note(self) -> "ActionItemChange":
+        for name in ("state", "owner", "due_date"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null: leave it out to keep it as it is")
+        return self
+
+
+class ReportRepository:
+    """Reads the reports and keeps action items, in the caller's session; the caller
+    commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    # --- measures
+
+    async def measures(self, report: ReportFilter, now: datetime, period: Period) -> Measures:
+        conditions = _filter(report)
+        since = IncidentFactsRow.state_since
+        elapsed = case((literal(_epoch(now)) > since, literal(_epoch(now)) - since), else_=0.0)
+        in_state: dict[IncidentState, tuple[ColumnElement[Any], ColumnElement[Any]]] = {}
+        for state, column in _STATE_COLUMNS.items():
+            current = IncidentFactsRow.state == state.value
+            seconds = func.coalesce(column, 0.0) + case((current, elapsed), else_=0.0)
+            was_in = or_(column.is_not(None), current)
+            in_state[state] = (was_in, seconds)
+        hold_in, hold = in_state[IncidentState.ON_HOLD]
+        hold_seconds = case((hold_in, hold), else_=None)
+        columns: list[ColumnElement[Any]] = [
+            func.count().label("incidents"),
+            func.count(IncidentFactsRow.acknowledge_seconds),
+            func.avg(IncidentFactsRow.acknowledge_seconds),
+            func.count(IncidentFactsRow.resolve_seconds),
+            func.avg(IncidentFactsRow.resolve_seconds),
+            func.count(hold_seconds),
+            func.avg(hold_seconds),
+            _count(IncidentFactsRow.reopened > 0),
+        ]
+        for clock in _CLOCK_COLUMNS.values():
+            columns += [
+                _count(clock == ClockState.MET.value),
+                _count(clock == ClockState.BREACHED.value),
+                _count(clock.in_([ClockState.RUNNING.value, ClockState.PAUSED.value])),
+            ]
+        for was_in, seconds in in_state.values():
+            columns += [_count(was_in), func.sum(case((was_in, seconds), else_=0.0))]
+        row = list((await self._session.execute(select(*columns).where(*conditions))).one())
+        incidents, ack_n, ack_mean, resolve_n, resolve_mean, hold_n, hold_mean, reopened = row[:8]
+        rest = row[8:]
+        sla: dict[ClockName, Compliance] = {}
+        for name in _CLOCK_COLUMNS:
+            met, breached, running, rest = rest[0], rest[1], rest[2], rest[3:]
+            sla[name] = Compliance(met=met or 0, breached=breached or 0, open=running or 0)
+        states: dict[IncidentState, StateTime] = {}
+        for state in _STATE_COLUMNS:
+            count, total, rest = rest[0] or 0, float(rest[1] or 0.0), rest[2:]
+            states[state] = StateTime(
+                incidents=count, total=total, mean=total / count if count else None
+            )
+        spreads = await self._spreads(
+            conditions,
+            {
+                "acknowledge": (IncidentFactsRow.acknowledge_seconds, ack_n, ack_mean),
+                "resolve": (IncidentFactsRow.resolve_seconds, resolve_n, resolve_mean),
+                "hold": (hold_seconds, hold_n, hold_mean),
+            },
+        )
+        return Measures(
+            incidents=incidents,
+            time_to_acknowledge=spreads["acknowledge"],
+            time_to_resolve=spreads["resolve"],
+            sla=sla,
+            in_state=states,
+            hold=spreads["hold"],
+            reopened=reopened or 0,
+            opened=await self._per(report, period, declared=True),
+            closed=await self._per(report, period, declared=False),
+        )
+
+    async def _spreads(
+        self,
+        conditions: list[ColumnElement[bool]],
+        measures: dict[str, tuple[Any, int, float | None]],
+    ) -> dict[str, Spread]:
+        """Each measure's median and 90th percentile: its values numbered in order by
+        the database, and only the two or three ranks needed read back."""
+        found: dict[str, Spread] = {}
+        for name, (value, count, mean) in measures.items():
+            if not count:
+                found[name] = Spread(count=0, mean=None, median=None, p90=None)
+                continue
+            low, high, p90 = ranks(count)
+            numbered = (
+                select(
+                    value.label("value"),
+                    func.row_number().over(order_by=value).label("rank"),
+                )
+                .where(*conditions, value.is_not(None))
+                .subquery()
+            )
+            at = dict(
+                (
+                    await self._session.execute(
+                        select(numbered.c.rank, numbered.c.value).where(
+                            numbered.c.rank.in_({low, high, p90})
+                        )
+                    )
+                ).all()
+            )
+            found[name] = Spread(
+                count=count,
+                mean=float(mean) if mean is not None else None,
+                median=(at[low] + at[high]) / 2,
+                p90=at[p90],
+            )
+        return found
+
+    async def _per(
+        self, report: ReportFilter, period: Period, *, declared: bool
+    ) -> dict[date, int]:
+        column: InstrumentedAttribute[Any]
+        if declared:
+            column = (
+                IncidentFactsRow.declared_week
+                if period == "week"
+                else IncidentFactsRow.declared_day
+            )
+        else:
+            column = (
+                IncidentFactsRow.closed_week if period == "week" else IncidentFactsRow.closed_day
+            )
+        rows = await self._session.execute(
+            select(column, func.count())
+            .where(*_filter(report, declared=declared))
+            .group_by(column)
+            .order_by(column)
+        )
+        return {day: count for day, count in rows.all() if day is not None}
+
+    # --- recurrence
+
+    async def recurrence(
+        self,
+        report: ReportFilter,
+        group_by: GroupBy,
+        *,
+        limit: int = 10,
+        min_count: int = 2,
+        incidents_each: int = 10,
+    ) -> Recurrence:
+        start, end = report.window.start, report.window.end
+        assert start is not None and end is not None  # the API always bounds a recurrence
+        keys = _group_columns(group_by)
+        conditions = [*_filter(report), *(key.is_not(None) for key in keys)]
+        counted = (
+            await self._session.execute(
+                select(
+                    *keys,
+                    func.count().label("count"),
+                    func.min(IncidentFactsRow.declared_at),
+                    func.max(IncidentFactsRow.declared_at),
+                )
+                .where(*conditions)
+                .group_by(*keys)
+                .having(func.count() >= min_count)
+                .order_by(func.count().desc(), func.max(IncidentFactsRow.declared_at).desc())
+                .limit(limit)
+            )
+        ).all()
+        if not counted:
+            return Recurrence(
+                group_by=group_by, start=start, end=end, min_count=min_count, groups=[]
+            )
+        found_keys = [tuple(row[: len(keys)]) for row in counted]
+        before = report.model_copy(
+            update={"window": Window(start=start - (end - start), end=start)}
+        )
+        previous = dict(
+            (tuple(row[: len(keys)]), row[-1])
+            for row in (
+                await self._session.execute(
+                    select(*keys, func.count())
+                    .where(*_filter(before), _key_in(keys, found_keys))
+                    .group_by(*keys)
+                )
+            ).all()
+        )
+        latest = await self._latest(conditions, keys, found_keys, incidents_each)
+        groups = []
+        for row in counted:
+            key = tuple(row[: len(keys)])
+            count, first, last = row[len(keys)], row[len(keys) + 1], row[len(keys) + 2]
+            before_count = previous.get(key, 0)
+            groups.append(
+                RecurringGroup(
+                    key=key[-1],
+                    integration=key[0] if group_by is GroupBy.DEDUP_KEY else None,
+                    count=count,
+                    previous_count=before_count,
+                    trend=_trend(count, before_count),
+                    first_declared_at=first,
+                    last_declared_at=last,
+                    incidents=latest.get(key, []),
+                )
+            )
+        return Recurrence(
+            group_by=group_by, start=start, end=end, min_count=min_count, groups=groups
+        )
+
+    async def _latest(
+        self,
+        conditions: list[ColumnElement[bool]],
+        keys: list[InstrumentedAttribute[Any]],
+        found_keys: list[tuple[Any, ...]],
+        each: int,
+    ) -> dict[tuple[Any, ...], list[RecurringIncident]]:
+        """The newest `each` incidents of every group, with what their links need."""
+        numbered = (
+            select(
+                *keys,
+                IncidentFactsRow.incident_id,
+                func.row_number()
+                .over(
+                    partition_by=keys,
+                    order_by=(
+                        IncidentFactsRow.declared_at.desc(),
+                        IncidentFactsRow.incident_id.desc(),
+                    ),
+                )
+                .label("rank"),
+            )
+            .where(*conditions, _key_in(keys, found_keys))
+            .subquery()
+        )
+        rows = (
+            await self._session.execute(
+                select(
+                    *(numbered.c[key.key] for key in keys),
+                    IncidentRow.id,
+                    IncidentRow.title,
+                    IncidentRow.state,
+                    IncidentRow.priority,
+                    IncidentRow.declared_at,
+                    IncidentFactsRow.reviewed,
+                )
+                .join(IncidentRow, IncidentRow.id == numbered.c.incident_id)
+                .join(IncidentFactsRow, IncidentFactsRow.incident_id == numbered.c.incident_id)
+                .where(numbered.c.rank <= each)
+                .order_by(IncidentRow.declared_at.desc(), IncidentRow.id.desc())
+            )
+        ).all()
+        latest: dict[tuple[Any, ...], list[RecurringIncident]] = {}
+        for row in rows:
+            key = tuple(row[: len(keys)])
+            number, title, state, priority, declared_at, reviewed = row[len(keys) :]
+            latest.setdefault(key, []).append(
+                RecurringIncident(
+                    id=number,
+                    title=title,
+                    state=state,
+                    priority=priority,
+                    declared_at=declared_at,
+                    reviewed=reviewed,
+                    url=f"/api/v1/incidents/{number}",
+                    console_url=f"/incidents/{number}",
+                    review_url=f"/incidents/{number}#review" if reviewed else None,
+                )
+            )
+        return latest
+
+    # --- action items
+
+    async def action_items(self, query: ActionItemQuery, today: date) -> ActionItemPage:
+        conditions = _item_conditions(query, today)
+        total = await self._session.scalar(
+            select(func.count()).select_from(ActionItemRow).where(*conditions)
+        )
+        rows = await self._session.scalars(
+            select(ActionItemRow)
+            .where(*conditions)
+            .order_by(ActionItemRow.due_date, ActionItemRow.id)
+            .limit(query.limit)
+            .offset(query.offset)
+        )
+        return ActionItemPage(
+            items=[_item(row, today) for row in rows],
+            total=total or 0,
+            limit=query.limit,
+            offset=query.offset,
+        )
+
+    async def action_item(self, item_id: int, today: date) -> ActionItemView | None:
+        row = await self._session.get(ActionItemRow, item_id)
+        return _item(row, today) if row is not None else None
+
+    async def owners(self, today: date, owner: str | None = None) -> builtins.list[OwnerCounts]:
+        """Action items by owner: open (and of those, overdue), done and dropped."""
+        overdue = and_(
+            ActionItemRow.state == ActionState.OPEN.value, ActionItemRow.due_date < today
+        )
+        statement = (
+            select(
+                ActionItemRow.owner,
+                _count(ActionItemRow.state == ActionState.OPEN.value),
+                _count(overdue),
+                _count(ActionItemRow.state == ActionState.DONE.value),
+                _count(ActionItemRow.state == ActionState.DROPPED.value),
+            )
+            .group_by(ActionItemRow.owner)
+            .order_by(ActionItemRow.owner)
+        )
+        if owner is not None:
+            statement = statement.where(ActionItemRow.owner == owner)
+        rows = await self._session.execute(statement)
+        return [
+            OwnerCounts(owner=name, open=o, overdue=late, done=done, dropped=dropped)
+            for name, o, late, done, dropped in rows.all()
+        ]
+
+    async def change_action_item(
+        self, item_id: int, change: ActionItemChange, by: str, now: datetime
+    ) -> ActionItemView | None:
+        """`change` made to the item, by `by`; None if there is no such item."""
+        row = await self._session.get(ActionItemRow, item_id, with_for_update=True)
+        if row is None:
+            return None
+        given = change.model_dump(exclude_unset=True)
+        if change.state is not None and change.state.value != row.state:
+            row.state = change.state.value
+            row.finished_at = None if change.state is ActionState.OPEN else now
+        if "note" in given:
+            row.note = change.note
+        if change.owner is not None:
+            row.owner = change.owner
+        if change.due_date is not None:
+            row.due_date = change.due_date
+        row.updated_at = now
+        row.updated_by = by
+        await self._session.flush()
+        return _item(row, now.date())
+
+    async def overdue_unreminded(self, today: date, limit: int) -> builtins.list[ActionItemView]:
+        """Open items past their due date not yet reminded of for that date."""
+        rows = await self._session.scalars(
+            select(ActionItemRow)
+            .where(
+                ActionItemRow.state == ActionState.OPEN.value,
+                ActionItemRow.due_date < today,
+                or_(
+                    ActionItemRow.reminded_for.is_(None),
+                    ActionItemRow.reminded_for != ActionItemRow.due_date,
+                ),
+            )
+            .order_by(ActionItemRow.due_date, ActionItemRow.id)
+            .limit(limit)
+        )
+        return [_item(row, today) for row in rows]
+
+    async def mark_reminded(self, item_id: int, due_date: date, now: datetime) -> None:
+        await self._session.execute(
+            update(ActionItemRow)
+            .where(ActionItemRow.id == item_id)
+            .values(reminded_for=due_date, reminded_at=now)
+        )
+
+    # --- reports sent once
+
+    async def delivered(self, key: str) -> bool:
+        return await self._session.get(ReportDeliveryRow, key) is not None
+
+    async def mark_delivered(self, key: str, channel: str, detail: str, now: datetime) -> None:
+        dml: Any = postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite
+        await self._session.execute(
+            dml.insert(ReportDeliveryRow)
+            .values(key=key, channel=channel, sent_at=now, detail=detail)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+
+    # --- incidents projected before the reports existed
+
+    async def missing_facts(self, limit: int) -> builtins.list[int]:
+        numbers = await self._session.scalars(
+            select(IncidentRow.id)
+            .outerjoin(IncidentFactsRow, IncidentFactsRow.incident_id == IncidentRow.id)
+            .where(IncidentFactsRow.incident_id.is_(None))
+            .order_by(IncidentRow.id)
+            .limit(limit)
+        )
+        return list(numbers)
+
+    async def fill_facts(self, incidents: Sequence[Incident], versions: dict[int, int]) -> None:
+        """Facts for incidents the projection wrote before it kept them."""
+        if not incidents:
+            return
+        connection = await self._session.connection()
+        facts_upsert, _ = _statements(connection.dialect.name)
+        await connection.execute(
+            facts_upsert,
+            [
+                facts_row(facts(incident))
+                | {"version": incident.seq, "history_length": versions.get(incident.id, 0)}
+                for incident in incidents
+            ],
+        )
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.sum(case((condition, 1), else_=0), type_=Integer)
+
+
+def _group_columns(group_by: GroupBy) -> builtins.list[InstrumentedAttribute[Any]]:
+    if group_by is GroupBy.DEDUP_KEY:
+        # A dedup key means something only within its integration.
+        return [IncidentFactsRow.integration, IncidentFactsRow.dedup_key]
+    if group_by is GroupBy.SERVICE:
+        return [IncidentFactsRow.service]
+    return [IncidentFactsRow.root_cause_category]
+
+
+def _key_in(
+    keys: builtins.list[InstrumentedAttribute[Any]], found: builtins.list[tuple[Any, ...]]
+) -> Any:
+    if len(keys) == 1:
+        return keys[0].in_([key[0] for key in found])
+    return tuple_(*keys).in_(found)
+
+
+def _trend(count: int, before: int) -> Trend:
+    if before == 0:
+        return Trend.NEW
+    if count > before:
+        return Trend.RISING
+    if count < before:
+        return Trend.FALLING
+    return Trend.STEADY
+
+
+def _item_conditions(query: ActionItemQuery, today: date) -> builtins.list[ColumnElement[bool]]:
+    conditions: builtins.list[ColumnElement[bool]] = []
+    if query.states:
+        conditions.append(ActionItemRow.state.in_([s.value for s in query.states]))
+    if query.overdue is True:
+        conditions += [
+            ActionItemRow.state == ActionState.OPEN.value,
+            ActionItemRow.due_date < today,
+        ]
+    elif query.overdue is False:
+        conditions.append(
+            or_(ActionItemRow.state != ActionState.OPEN.value, ActionItemRow.due_date >= today)
+        )
+    if query.owner is not None:
+        conditions.append(ActionItemRow.owner == query.owner)
+    if query.incident_id is not None:
+        conditions.append(ActionItemRow.incident_id == query.incident_id)
+    return conditions
+
+
+def _item(row: ActionItemRow, today: date) -> ActionItemView:
+    view = ActionItemView.model_validate(row)
+    view.overdue = view.state is ActionState.OPEN and view.due_date < today
+    return view
