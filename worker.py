@@ -15,18 +15,23 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.incidents import IncidentActivities
 from activities.notifications import NotificationActivities
 from activities.read_model import ReadModelActivities
+from activities.reports import ReportActivities
 from activities.what_if import WhatIfActivities
 from domain.channels import Delivery, DeliveryResult
 from domain.process import ProcessDefinition, ProcessDocument
 from store.db import Database
+from store.incidents import IncidentRepository
 from store.processes import adopt_process_file
+from store.reports import ReportRepository
 from store.what_if import WhatIfRepository
 from vagt.process_file import ProcessFileError, load_process
+from vagt.schedules import ensure_report_schedules
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.contracts import WhatIfInput, what_if_workflow_id
 from workflows.incident import IncidentWorkflow
+from workflows.reports import ActionItemRemindersWorkflow, WeeklyDigestWorkflow
 from workflows.what_if import WhatIfWorkflow
 
 log = logging.getLogger("vagt.worker")
@@ -46,15 +51,26 @@ def build_worker(
     read_model = ReadModelActivities(database)
     incidents = IncidentActivities(database, process)
     what_if = WhatIfActivities(database)
+    reports = ReportActivities(database, process, settings.reports_channel)
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[IncidentWorkflow, AlertGroupWorkflow, WhatIfWorkflow],
+        workflows=[
+            IncidentWorkflow,
+            AlertGroupWorkflow,
+            WhatIfWorkflow,
+            ActionItemRemindersWorkflow,
+            WeeklyDigestWorkflow,
+        ],
         activities=[
             read_model.project_incident,
             incidents.prepare_incident,
             what_if.examine_page,
             what_if.record_failure,
+            reports.overdue_action_items,
+            reports.action_item_reminded,
+            reports.weekly_digest,
+            reports.digest_sent,
             deliver,
         ],
         max_cached_workflows=settings.worker_cache_size,
@@ -84,6 +100,24 @@ async def ensure_what_ifs_running(client: Client, task_queue: str, database: Dat
             log.warning("what-if %s is unfinished but its workflow has ended", run_id)
 
 
+async def fill_missing_facts(database: Database, batch: int = 500) -> int:
+    """Report facts for the incidents projected before the reports existed (migration
+    0011); returns how many were filled. Later projections keep them."""
+    filled = 0
+    while True:
+        async with database.session() as session:
+            numbers = await ReportRepository(session).missing_facts(batch)
+            if not numbers:
+                break
+            incidents = await IncidentRepository(session).many(numbers)
+            await ReportRepository(session).fill_facts(incidents)
+            await session.commit()
+        filled += len(numbers)
+    if filled:
+        log.info("filled report facts of %d incidents projected before reports", filled)
+    return filled
+
+
 async def run(settings: Settings, process: ProcessDocument) -> None:
     database = Database(settings.read_model_url)
     await database.migrate()
@@ -95,6 +129,8 @@ async def run(settings: Settings, process: ProcessDocument) -> None:
     notifications = NotificationActivities(process.channels)
     worker = build_worker(client, settings, database, notifications.deliver, process.definition())
     await ensure_what_ifs_running(client, settings.task_queue, database)
+    await ensure_report_schedules(client, settings)
+    await fill_missing_facts(database)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

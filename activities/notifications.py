@@ -172,10 +172,15 @@ def _json_bytes(document: Mapping[str, Any]) -> bytes:
 
 
 def _slack_message(notification: Notification) -> dict[str, Any]:
-    fields = [("Priority", notification.priority), ("State", notification.state)]
+    fields = [
+        (name, value)
+        for name, value in (("Priority", notification.priority), ("State", notification.state))
+        if value
+    ]
     if notification.recipient:
         fields.append(("Recipient", notification.recipient))
-    header = notification.title or f"Incident #{notification.incident_id}"
+    about = f"Incident #{notification.incident_id}" if notification.incident_id else "Vagt"
+    header = notification.title or about
     summary = notification.text or header
     return {
         "text": _mrkdwn(f"{notification.title}: {summary}"),
@@ -185,14 +190,23 @@ def _slack_message(notification: Notification) -> dict[str, Any]:
             {
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": _mrkdwn(summary)[:3000]},
-                "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{_mrkdwn(v)}"} for k, v in fields],
+                # Slack refuses an empty list of fields; a digest has none.
+                **(
+                    {
+                        "fields": [
+                            {"type": "mrkdwn", "text": f"*{k}*\n{_mrkdwn(v)}"} for k, v in fields
+                        ]
+                    }
+                    if fields
+                    else {}
+                ),
             },
             {
                 "type": "context",
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": f"Incident #{notification.incident_id} · {notification.kind.value}",
+                        "text": f"{about} · {notification.kind.value}",
                     }
                 ],
             },
@@ -288,8 +302,14 @@ def message_id(idempotency_key: str) -> str:
 
 
 def _email_body(notification: Notification) -> str:
-    lines = [notification.text, "", f"Incident: #{notification.incident_id}"]
-    lines += [f"Priority: {notification.priority}", f"State: {notification.state}"]
+    lines = [notification.text, ""]
+    if notification.incident_id is not None:
+        lines.append(f"Incident: #{notification.incident_id}")
+    lines += [
+        f"{name}: {value}"
+        for name, value in (("Priority", notification.priority), ("State", notification.state))
+        if value
+    ]
     if notification.recipient:
         lines.append(f"Recipient: {notification.recipient}")
     lines += [f"{key}: {value}" for key, value in notification.details.items()]

@@ -102,18 +102,20 @@ class NotificationKind(StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
     ESCALATION = "escalation"
+    ACTION_ITEM_OVERDUE = "action_item_overdue"
+    DIGEST = "digest"
 
 
 class Notification(BaseModel):
     """What is said, identical on every attempt; holds no secrets."""
 
     idempotency_key: str = Field(min_length=1)
-    incident_id: int
+    incident_id: int | None = Field(description="None for a report about many incidents.")
     kind: NotificationKind
     title: str
     text: str
-    priority: str
-    state: str
+    priority: str = ""
+    state: str = ""
     recipient: str | None = None
     details: dict[str, Any] = {}
     at: datetime

@@ -734,20 +734,12 @@ class ReportRepository:
         )
         return list(numbers)
 
-    async def fill_facts(self, incidents: Sequence[Incident], versions: dict[int, int]) -> None:
-        """Facts for incidents the projection wrote before it kept them."""
-        if not incidents:
-            return
+    async def fill_facts(self, incidents: Sequence[Incident]) -> None:
+        """Facts, and approved reviews' action items, of incidents the projection wrote
+        before it kept them; any projection since (a higher version) wins over these."""
         connection = await self._session.connection()
-        facts_upsert, _ = _statements(connection.dialect.name)
-        await connection.execute(
-            facts_upsert,
-            [
-                facts_row(facts(incident))
-                | {"version": incident.seq, "history_length": versions.get(incident.id, 0)}
-                for incident in incidents
-            ],
-        )
+        for incident in incidents:
+            await project_facts(connection, incident, incident.timeline, history_length=0)
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -62,6 +62,24 @@ class Settings(BaseSettings):
         description="YAML or JSON process definition (SLA targets, calendars, escalation "
         "policies, schedules, people, channels); the built-in default when unset.",
     )
+    reports_channel: str | None = Field(
+        default=None,
+        description="A channel of the process file that receives the weekly digest, and "
+        "the reminders of action items whose owner has no contact method; no digest when "
+        "unset.",
+    )
+    reminder_every_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="How often the Schedule looks for overdue action items to remind of.",
+    )
+    digest_weekday: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = Field(default="monday", description="The day the weekly digest is sent (UTC).")
+    digest_hour: int = Field(
+        default=8, ge=0, le=23, description="The hour (UTC) the weekly digest is sent."
+    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> "Settings":
