@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from bench.common import Figures, quiet_process, spare_port, table
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
+from domain.measures import facts, period_start
 from domain.priority import Priority
 from domain.process import DEFAULT_PROCESS
 from domain.requests import (
@@ -61,6 +62,7 @@ from store.incidents import (
     _event_row,
     _incident_row,
 )
+from store.reports import facts_row
 from store.tables import metadata
 
 INCIDENTS = 100_000
@@ -73,6 +75,9 @@ TARGET_MS = 50.0
 POSTGRES_URL_VARIABLE = "VAGT_TEST_POSTGRES_URL"
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SEED = 20261127
+# The share of incidents opened by an alert, with a dedup key.
+ALERTED = 0.7
+REPORT_TARGET_MS = 200.0
 
 S = IncidentState
 # Most incidents of a read model that has run for years are closed.
@@ -185,6 +190,8 @@ class Template:
     row: dict[str, Any]
     snapshot: Pieces
     events: list[tuple[dict[str, Any], Pieces]]
+    facts: dict[str, Any]  # its report facts (store.reports.facts_row)
+    items: list[dict[str, Any]]  # its approved review's action items
 
 
 def _steps(state: IncidentState) -> list[Step]:
@@ -280,7 +287,35 @@ def _template(state: IncidentState, impact: int, urgency: int, late: str) -> Tem
     row = _incident_row(incident)
     snapshot = row.pop("snapshot") | {"id": _stand_in("id")}
     events = [_event_row(event) for event in incident.timeline]
-    return Template(row, Pieces.of(snapshot), [(e, Pieces.of(e.pop("details"))) for e in events])
+    found = facts_row(facts(incident)) | {"version": incident.seq, "history_length": 0}
+    items = []
+    if incident.review is not None and incident.review.approved_at is not None:
+        approval = incident.timeline[-1]
+        items = [
+            {
+                "review_seq": approval.seq,
+                "position": position,
+                "description": item.description,
+                "owner": item.owner,
+                "due_date": item.due_date,
+                "state": "open",
+                "note": None,
+                "created_at": approval.at,
+                "updated_at": approval.at,
+                "updated_by": approval.actor,
+                "finished_at": None,
+                "reminded_for": None,
+                "reminded_at": None,
+            }
+            for position, item in enumerate(incident.review.action_items)
+        ]
+    return Template(
+        row,
+        Pieces.of(snapshot),
+        [(e, Pieces.of(e.pop("details"))) for e in events],
+        found,
+        items,
+    )
 
 
 @dataclass
@@ -305,8 +340,10 @@ class _Choice:
         return self._population[bisect.bisect(self._cumulative, drawn)]
 
 
-# Rows of incidents and of their timeline events.
-Batch = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+# Rows of incidents, of their timeline events, report facts and action items.
+Batch = tuple[
+    list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]
+]
 
 
 def _batches(rng: random.Random, seeded: Seeded, size: int) -> Iterator[Batch]:
@@ -319,6 +356,9 @@ def _batches(rng: random.Random, seeded: Seeded, size: int) -> Iterator[Batch]:
     spacing = timedelta(days=730) / INCIDENTS
     incidents: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    facts_rows: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    causes = DEFAULT_PROCESS.root_cause_categories
     for number in range(1, INCIDENTS + 1):
         state: IncidentState = states(rng)
         impact, urgency, late = impacts(rng), urgencies(rng), lateness(rng)
@@ -329,7 +369,8 @@ def _batches(rng: random.Random, seeded: Seeded, size: int) -> Iterator[Batch]:
             templates[key] = _template(*key)
         template = templates[key]
         service = services(rng)
-        title = f"{rng.choice(SYMPTOMS)} on {service} in {rng.choice(REGIONS)}"
+        symptom = rng.choice(SYMPTOMS)
+        title = f"{symptom} on {service} in {rng.choice(REGIONS)}"
         description = f"{rng.choice(IMPACTS_SEEN)} Alerted by the {service} dashboards."
         if rng.random() < 0.001:
             description += f" The {RARE} ticket renewal fails."
@@ -353,23 +394,60 @@ def _batches(rng: random.Random, seeded: Seeded, size: int) -> Iterator[Batch]:
             }
             for event, details in template.events
         ]
+        facts_rows.append(_moved_facts(template.facts, number, service, delta))
+        if rng.random() < ALERTED:
+            # Opened by an alert: its dedup key names the symptom on the service.
+            facts_rows[-1]["integration"] = "prometheus"
+            facts_rows[-1]["dedup_key"] = f"{symptom.lower().replace(' ', '-')}:{service}"
+        if facts_rows[-1]["root_cause_category"] is not None:
+            facts_rows[-1]["root_cause_category"] = rng.choice(causes)
+        items += [
+            item
+            | {
+                "incident_id": number,
+                "due_date": item["due_date"] + delta,
+                "created_at": item["created_at"] + delta,
+                "updated_at": item["updated_at"] + delta,
+                # Most are done by now; one in five is still open, so overdue.
+                "state": "open" if rng.random() < 0.2 else "done",
+            }
+            for item in template.items
+        ]
         if state is S.CLOSED:
             seeded.closed_ids.append(number)
         if len(incidents) == size or number == INCIDENTS:
             seeded.incidents += len(incidents)
             seeded.events += len(events)
-            yield incidents, events
-            incidents, events = [], []
+            yield incidents, events, facts_rows, items
+            incidents, events, facts_rows, items = [], [], [], []
+
+
+def _moved_facts(
+    found: dict[str, Any], number: int, service: str, delta: timedelta
+) -> dict[str, Any]:
+    """A template's facts for incident `number`, declared `delta` after the template."""
+    moved = found | {"incident_id": number, "service": service}
+    moved["declared_at"] = found["declared_at"] + delta
+    moved["state_since"] = found["state_since"] + delta.total_seconds()
+    day = moved["declared_at"].date()
+    moved["declared_day"], moved["declared_week"] = day, period_start(day, "week")
+    if found["closed_at"] is not None:
+        moved["closed_at"] = found["closed_at"] + delta
+        day = moved["closed_at"].date()
+        moved["closed_day"], moved["closed_week"] = day, period_start(day, "week")
+    return moved
 
 
 # Each database's secondary indexes on the filled tables, as the migrations made them.
 _SECONDARY_INDEXES = {
     "postgresql": "SELECT indexname, indexdef FROM pg_indexes "
-    "WHERE schemaname = current_schema() AND tablename IN ('incidents', 'timeline_events') "
+    "WHERE schemaname = current_schema() AND tablename IN "
+    "('incidents', 'timeline_events', 'incident_facts', 'action_items') "
     "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
     # Indexes behind UNIQUE and PRIMARY KEY constraints have no SQL of their own.
     "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-    "AND tbl_name IN ('incidents', 'timeline_events') AND sql IS NOT NULL",
+    "AND tbl_name IN ('incidents', 'timeline_events', 'incident_facts', 'action_items') "
+    "AND sql IS NOT NULL",
 }
 
 
@@ -412,6 +490,8 @@ async def _seed(urls: list[str]) -> Seeded:
                     autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                     await autocommit.execute(text("VACUUM ANALYZE incidents"))
                     await autocommit.execute(text("ANALYZE timeline_events"))
+                    await autocommit.execute(text("VACUUM ANALYZE incident_facts"))
+                    await autocommit.execute(text("ANALYZE action_items"))
     finally:
         for engine in engines:
             await engine.dispose()
@@ -445,9 +525,12 @@ async def _fill(connection: AsyncConnection, batches: "asyncio.Queue[Batch | Non
     (a trigram index above all)."""
     indexes = await _drop_secondary_indexes(connection)
     while (batch := await batches.get()) is not None:
-        incidents, events = batch
+        incidents, events, facts_rows, items = batch
         await connection.execute(insert(metadata.tables["incidents"]), incidents)
         await connection.execute(insert(metadata.tables["timeline_events"]), events)
+        await connection.execute(insert(metadata.tables["incident_facts"]), facts_rows)
+        if items:
+            await connection.execute(insert(metadata.tables["action_items"]), items)
     if connection.dialect.name == "postgresql":
         await connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
     for ddl in indexes:
@@ -582,8 +665,9 @@ async def _api(database_url: str, work: Path) -> AsyncIterator[tuple[str, str]]:
 
 async def _measure_database(
     url: str, seeded: Seeded, work: Path
-) -> tuple[Measured, list[Measured]]:
-    """Time every read on the filled read model at `url`; (/healthz, the reads)."""
+) -> tuple[Measured, list[Measured], list[Measured]]:
+    """Time every read on the filled read model at `url`; (/healthz, the reads, the
+    reports)."""
     reads = _reads()
     ids = random.Random(SEED).sample(seeded.closed_ids, REQUESTS)
     async with _api(url, work) as (base_url, token):
@@ -595,12 +679,87 @@ async def _measure_database(
             for call in calls:  # warm up: connections, caches, the query plans
                 await call(0)
             await _rounds(REQUESTS, calls, [m.http for m in [healthz, *results]])
+            reports = await _report_rounds(http)
     database = Database(url)
     try:
         await _repository_rounds(database, reads, ids, results)
     finally:
         await database.dispose()
-    return healthz, results
+    return healthz, results, reports
+
+
+# The filled incidents are declared over two years from T0; reports look back from its end.
+END = T0 + timedelta(days=731)
+REPORT_REQUESTS = 30
+
+
+def _report_reads() -> list[tuple[str, str, Params]]:
+    def since(days: int) -> Params:
+        return [("from", (END - timedelta(days=days)).isoformat()), ("to", END.isoformat())]
+
+    everything: Params = [("from", (T0 - timedelta(days=1)).isoformat()), ("to", END.isoformat())]
+    busiest = SERVICES[0]
+    measures, recurrence = "/api/v1/reports/measures", "/api/v1/reports/recurrence"
+    return [
+        ("measures, the last 30 days", measures, since(30)),
+        (
+            "measures, two years (every incident), per week",
+            measures,
+            [*everything, ("period", "week")],
+        ),
+        (
+            f"measures, 90 days, P1 and P2 on {busiest}",
+            measures,
+            [*since(90), ("priority", "P1"), ("priority", "P2"), ("service", busiest)],
+        ),
+        (
+            "measures as CSV, two years per week (volume)",
+            measures,
+            [*everything, ("period", "week"), ("format", "csv"), ("table", "volume")],
+        ),
+        ("recurrence by dedup key, 90 days", recurrence, since(90)),
+        ("recurrence by service, two years", recurrence, [*everything, ("group_by", "service")]),
+        (
+            "recurrence by root cause, two years",
+            recurrence,
+            [*everything, ("group_by", "root_cause_category")],
+        ),
+        ("action items by owner", "/api/v1/reports/action-items", []),
+        ("overdue action items", "/api/v1/action-items", [("overdue", "true")]),
+    ]
+
+
+async def _report_rounds(http: httpx.AsyncClient) -> list[Measured]:
+    """Each report REPORT_REQUESTS times over HTTP, the reports taking turns."""
+    found: list[Measured] = []
+    calls: list[Callable[[int], Awaitable[None]]] = []
+    for label, path, params in _report_reads():
+        answer = await http.get(path, params=params)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+        found.append(Measured(f"`GET {path}` ({label})", _matched(answer)))
+
+        async def call(n: int, path: str = path, params: Params = params) -> None:
+            if (await http.get(path, params=params)).status_code != 200:
+                raise RuntimeError(f"{path} failed while measured")
+
+        calls.append(call)
+    await _rounds(REPORT_REQUESTS, calls, [m.http for m in found])
+    return found
+
+
+def _matched(answer: httpx.Response) -> int:
+    """How many incidents (or items) the report covered."""
+    if answer.headers["content-type"].startswith("text/csv"):
+        return sum(int(row.split(",")[1]) for row in answer.text.splitlines()[1:])
+    body = answer.json()
+    if isinstance(body, list):
+        return sum(owner["open"] + owner["done"] + owner["dropped"] for owner in body)
+    if "measures" in body:
+        return int(body["measures"]["incidents"])
+    if "groups" in body:
+        return sum(group["count"] for group in body["groups"])
+    return int(body["total"])
 
 
 async def _http_calls(
@@ -737,11 +896,27 @@ async def measure(work: Path) -> str:
         )
         for label, url in measured:
             began = time.perf_counter()
-            healthz, results = await _measure_database(url, seeded, work / label.lower())
+            healthz, results, reports = await _measure_database(url, seeded, work / label.lower())
             took = time.perf_counter() - began
             print(f"  {label}: measured in {took:.0f} s", file=sys.stderr, flush=True)
             sections += [f"### {label}", "", table(header, _rows(healthz, results)), ""]
+            sections += [
+                f"Reports on {label} ({REPORT_REQUESTS} requests each):",
+                "",
+                table(header[:-1], [row[:-1] for row in _rows(healthz, reports)]),
+                "",
+            ]
             verdicts += _verdicts(label, results)
+            slowest = max(reports, key=lambda m: _percentile_ms(m.http, 99))
+            worst = _percentile_ms(slowest.http, 99)
+            verdicts.append(
+                _verdict(
+                    f"{label} reports p99",
+                    worst < REPORT_TARGET_MS,
+                    f"slowest {slowest.name} {worst:.1f} ms, target under "
+                    f"{REPORT_TARGET_MS:.0f} ms",
+                )
+            )
         if postgresql_url is None:
             sections += ["### PostgreSQL", "", "Not measured: no server.", ""]
             verdicts.append("- PostgreSQL: not measured (no server)")
@@ -765,7 +940,12 @@ async def measure(work: Path) -> str:
             "workflow first). Baselines in the same run: `GET /healthz` of the same API "
             "process (HTTP alone: no token, no database), and the median of "
             f"{REPOSITORY_CALLS} calls of the repository for each read in the benchmark's "
-            "process (the database's share: no HTTP, no token check).",
+            "process (the database's share: no HTTP, no token check). Reports read the "
+            "per-incident facts the projection keeps (store.reports); in the filling, 70% "
+            "of incidents carry an alert's dedup key (a symptom on a service), resolved "
+            "ones one of the process's root-cause categories, and closed ones an action "
+            "item, one in five still open (overdue). Reports are asked over the end of "
+            "the two years filled (`matched`: the incidents or items covered).",
             "",
             filled,
             "",
