@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from bench.common import Figures, quiet_process, spare_port, table
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
-from domain.measures import facts, period_start
+from domain.measures import facts
 from domain.priority import Priority
 from domain.process import DEFAULT_PROCESS
 from domain.requests import (
@@ -430,11 +430,11 @@ def _moved_facts(
     moved["declared_at"] = found["declared_at"] + delta
     moved["state_since"] = found["state_since"] + delta.total_seconds()
     day = moved["declared_at"].date()
-    moved["declared_day"], moved["declared_week"] = day, period_start(day, "week")
+    moved["declared_day"] = day
     if found["closed_at"] is not None:
         moved["closed_at"] = found["closed_at"] + delta
         day = moved["closed_at"].date()
-        moved["closed_day"], moved["closed_week"] = day, period_start(day, "week")
+        moved["closed_day"] = day
     return moved
 
 

@@ -20,9 +20,9 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
@@ -43,6 +43,7 @@ from domain.measures import (
     facts,
     period_start,
     ranks,
+    spread,
 )
 from domain.priority import Priority
 from domain.sla import ClockName, ClockState
@@ -104,10 +105,8 @@ def facts_row(found: IncidentFacts) -> dict[str, Any]:
         "root_cause_category": found.root_cause_category,
         "declared_at": found.declared_at,
         "declared_day": declared_day,
-        "declared_week": period_start(declared_day, "week"),
         "closed_at": found.closed_at,
         "closed_day": closed_day,
-        "closed_week": period_start(closed_day, "week") if closed_day else None,
         "acknowledge_seconds": _seconds(found.time_to_acknowledge),
         "resolve_seconds": _seconds(found.time_to_resolve),
         "reopened": found.reopened,
@@ -207,13 +206,23 @@ class ReportFilter(BaseModel):
     integrations: list[str] = []
 
 
-def _filter(report: ReportFilter, *, declared: bool = True) -> list[ColumnElement[bool]]:
+def _filter(
+    report: ReportFilter, *, declared: bool = True, days: bool = False
+) -> list[ColumnElement[bool]]:
+    """The report's incidents (or, not `declared`, its closings). With `days`, the
+    period is also given in days, so the per-day index's leading column serves it."""
     conditions: list[ColumnElement[bool]] = []
     moment = IncidentFactsRow.declared_at if declared else IncidentFactsRow.closed_at
-    if report.window.start is not None:
-        conditions.append(moment >= report.window.start)
-    if report.window.end is not None:
-        conditions.append(moment < report.window.end)
+    day = IncidentFactsRow.declared_day if declared else IncidentFactsRow.closed_day
+    start, end = report.window.start, report.window.end
+    if start is not None:
+        conditions.append(moment >= start)
+        if days:
+            conditions.append(day >= start.astimezone(UTC).date())
+    if end is not None:
+        conditions.append(moment < end)
+        if days:
+            conditions.append(day <= end.astimezone(UTC).date())
     if not declared:
         conditions.append(IncidentFactsRow.closed_at.is_not(None))
     if report.priorities:
@@ -361,56 +370,62 @@ class ReportRepository:
     # --- measures
 
     async def measures(self, report: ReportFilter, now: datetime, period: Period) -> Measures:
-        conditions = _filter(report)
-        since = IncidentFactsRow.state_since
-        elapsed = case((literal(_epoch(now)) > since, literal(_epoch(now)) - since), else_=0.0)
-        in_state: dict[IncidentState, tuple[ColumnElement[Any], ColumnElement[Any]]] = {}
-        for state, column in _STATE_COLUMNS.items():
-            current = IncidentFactsRow.state == state.value
-            seconds = func.coalesce(column, 0.0) + case((current, elapsed), else_=0.0)
-            was_in = or_(column.is_not(None), current)
-            in_state[state] = (was_in, seconds)
-        hold_in, hold = in_state[IncidentState.ON_HOLD]
-        hold_seconds = case((hold_in, hold), else_=None)
+        """Every measure of domain.measures over the report's incidents, as of `now`.
+
+        A handful of queries, each over one index or one pass of the narrow facts: the
+        sums and counts in one pass, the current stays per state over the open
+        incidents, each median and 90th percentile by walking its measure's index up to
+        the rank, and openings and closings per day along the per-day indexes (weeks
+        are added up here).
+        """
+        conditions = await self._conditions(report)
+        facts_row = IncidentFactsRow
         columns: list[ColumnElement[Any]] = [
-            func.count().label("incidents"),
-            func.count(IncidentFactsRow.acknowledge_seconds),
-            func.avg(IncidentFactsRow.acknowledge_seconds),
-            func.count(IncidentFactsRow.resolve_seconds),
-            func.avg(IncidentFactsRow.resolve_seconds),
-            func.count(hold_seconds),
-            func.avg(hold_seconds),
-            _count(IncidentFactsRow.reopened > 0),
+            func.count(),
+            func.count(facts_row.acknowledge_seconds),
+            func.sum(facts_row.acknowledge_seconds),
+            func.count(facts_row.resolve_seconds),
+            func.sum(facts_row.resolve_seconds),
+            func.count().filter(facts_row.reopened > 0),
         ]
+        for column in _STATE_COLUMNS.values():
+            columns += [func.count(column), func.sum(column)]
         for clock in _CLOCK_COLUMNS.values():
             columns += [
-                _count(clock == ClockState.MET.value),
-                _count(clock == ClockState.BREACHED.value),
-                _count(clock.in_([ClockState.RUNNING.value, ClockState.PAUSED.value])),
+                func.count().filter(clock == ClockState.MET.value),
+                func.count().filter(clock == ClockState.BREACHED.value),
+                func.count(clock),
             ]
-        for was_in, seconds in in_state.values():
-            columns += [_count(was_in), func.sum(case((was_in, seconds), else_=0.0))]
         row = list((await self._session.execute(select(*columns).where(*conditions))).one())
-        incidents, ack_n, ack_mean, resolve_n, resolve_mean, hold_n, hold_mean, reopened = row[:8]
-        rest = row[8:]
+        incidents, ack_n, ack_sum, resolve_n, resolve_sum, reopened = row[:6]
+        rest = row[6:]
+        # Seconds over ended stays, and how many incidents had one, per state.
+        ended: dict[IncidentState, tuple[int, float]] = {}
+        for state in _STATE_COLUMNS:
+            ended[state], rest = (rest[0] or 0, float(rest[1] or 0.0)), rest[2:]
         sla: dict[ClockName, Compliance] = {}
         for name in _CLOCK_COLUMNS:
-            met, breached, running, rest = rest[0], rest[1], rest[2], rest[3:]
-            sla[name] = Compliance(met=met or 0, breached=breached or 0, open=running or 0)
+            met, breached, running, rest = rest[0] or 0, rest[1] or 0, rest[2] or 0, rest[3:]
+            sla[name] = Compliance(met=met, breached=breached, open=running - met - breached)
+        current = await self._current_stays(conditions, now)
         states: dict[IncidentState, StateTime] = {}
-        for state in _STATE_COLUMNS:
-            count, total, rest = rest[0] or 0, float(rest[1] or 0.0), rest[2:]
+        for state, (count, total) in ended.items():
+            first, seconds = current.get(state, (0, 0.0))
+            # In the state now: counted already if it had an earlier stay there.
+            count, total = count + first, total + seconds
             states[state] = StateTime(
                 incidents=count, total=total, mean=total / count if count else None
             )
-        spreads = await self._spreads(
-            conditions,
-            {
-                "acknowledge": (IncidentFactsRow.acknowledge_seconds, ack_n, ack_mean),
-                "resolve": (IncidentFactsRow.resolve_seconds, resolve_n, resolve_mean),
-                "hold": (hold_seconds, hold_n, hold_mean),
-            },
-        )
+        hold = states[IncidentState.ON_HOLD]
+        spreads = {
+            "acknowledge": await self._spread(
+                conditions, facts_row.acknowledge_seconds, ack_n, ack_sum
+            ),
+            "resolve": await self._spread(
+                conditions, facts_row.resolve_seconds, resolve_n, resolve_sum
+            ),
+            "hold": await self._hold_spread(conditions, now, hold.incidents, hold.total),
+        }
         return Measures(
             incidents=incidents,
             time_to_acknowledge=spreads["acknowledge"],
@@ -423,65 +438,111 @@ class ReportRepository:
             closed=await self._per(report, period, declared=False),
         )
 
-    async def _spreads(
+    async def _conditions(self, report: ReportFilter) -> list[ColumnElement[bool]]:
+        """The report's conditions, spelled for the plan that reads the least.
+
+        PostgreSQL picks the plan from its statistics. SQLite keeps none unless told
+        to, and would read a period that holds most incidents through the per-day
+        index, fetching each row by its key: slower than reading the table straight
+        through. So the period's size is asked of that index first (a count from the
+        index alone), and the index is offered only for a period that holds under a
+        quarter of the incidents.
+        """
+        if self._session.get_bind().dialect.name != "sqlite":
+            return _filter(report, days=True)
+        within = await self._session.scalar(
+            select(func.count()).select_from(IncidentFactsRow).where(*_filter(report, days=True))
+        )
+        everything = await self._session.scalar(select(func.count()).select_from(IncidentFactsRow))
+        return _filter(report, days=(within or 0) * 4 < (everything or 0))
+
+    async def _current_stays(
+        self, conditions: list[ColumnElement[bool]], now: datetime
+    ) -> dict[IncidentState, tuple[int, float]]:
+        """Per state, over the open incidents in it: how many had no earlier stay there,
+        and the seconds of their current stays up to `now`."""
+        facts_row = IncidentFactsRow
+        earlier = case(
+            *((facts_row.state == state.value, column) for state, column in _STATE_COLUMNS.items())
+        )
+        rows = await self._session.execute(
+            select(
+                facts_row.state,
+                func.count(),
+                func.count(earlier),
+                func.sum(facts_row.state_since),
+            )
+            .where(*conditions, facts_row.state != IncidentState.CLOSED.value)
+            .group_by(facts_row.state)
+        )
+        found: dict[IncidentState, tuple[int, float]] = {}
+        for state, count, with_earlier, since in rows.all():
+            # The same sum as each incident's max(now - since, 0) unless a stay began
+            # after `now` (a clock ahead of this one): never below nothing.
+            seconds = max(count * _epoch(now) - float(since or 0.0), 0.0)
+            found[IncidentState(state)] = (count - with_earlier, seconds)
+        return found
+
+    async def _spread(
         self,
         conditions: list[ColumnElement[bool]],
-        measures: dict[str, tuple[Any, int, float | None]],
-    ) -> dict[str, Spread]:
-        """Each measure's median and 90th percentile: its values numbered in order by
-        the database, and only the two or three ranks needed read back."""
-        found: dict[str, Spread] = {}
-        for name, (value, count, mean) in measures.items():
-            if not count:
-                found[name] = Spread(count=0, mean=None, median=None, p90=None)
-                continue
-            low, high, p90 = ranks(count)
-            numbered = (
-                select(
-                    value.label("value"),
-                    func.row_number().over(order_by=value).label("rank"),
-                )
-                .where(*conditions, value.is_not(None))
-                .subquery()
+        value: InstrumentedAttribute[float | None],
+        count: int,
+        total: float | None,
+    ) -> Spread:
+        """Mean, median and 90th percentile of a measure with its own index: the values
+        walked in order (the index's order) up to each rank, never sorted."""
+        if not count:
+            return Spread(count=0, mean=None, median=None, p90=None)
+        low, high, p90 = ranks(count)
+        ordered = select(value).where(*conditions, value.is_not(None)).order_by(value)
+        middle = [
+            float(v or 0.0)
+            for v in (await self._session.scalars(ordered.offset(low - 1).limit(2))).all()
+        ]
+        top = await self._session.scalar(ordered.offset(p90 - 1).limit(1))
+        assert middle and top is not None  # `count` of them matched a moment ago
+        median = (middle[0] + middle[min(high - low, len(middle) - 1)]) / 2
+        return Spread(count=count, mean=float(total or 0.0) / count, median=median, p90=top)
+
+    async def _hold_spread(
+        self, conditions: list[ColumnElement[bool]], now: datetime, count: int, total: float
+    ) -> Spread:
+        """Time on hold, up to `now` for those on hold now: few incidents, sorted here."""
+        if not count:
+            return Spread(count=0, mean=None, median=None, p90=None)
+        facts_row = IncidentFactsRow
+        on_hold = facts_row.state == IncidentState.ON_HOLD.value
+        # Spelled as the partial index's condition, so that the index serves it.
+        held = text("(on_hold_seconds IS NOT NULL OR state = 'on_hold')")
+        rows = await self._session.execute(
+            select(facts_row.on_hold_seconds, on_hold, facts_row.state_since).where(
+                *conditions, held
             )
-            at = dict(
-                (
-                    await self._session.execute(
-                        select(numbered.c.rank, numbered.c.value).where(
-                            numbered.c.rank.in_({low, high, p90})
-                        )
-                    )
-                ).all()
-            )
-            found[name] = Spread(
-                count=count,
-                mean=float(mean) if mean is not None else None,
-                median=(at[low] + at[high]) / 2,
-                p90=at[p90],
-            )
-        return found
+        )
+        seconds = [
+            (held or 0.0) + (max(_epoch(now) - since, 0.0) if holding else 0.0)
+            for held, holding, since in rows.all()
+        ]
+        return spread(seconds)
 
     async def _per(
         self, report: ReportFilter, period: Period, *, declared: bool
     ) -> dict[date, int]:
-        column: InstrumentedAttribute[Any]
-        if declared:
-            column = (
-                IncidentFactsRow.declared_week
-                if period == "week"
-                else IncidentFactsRow.declared_day
-            )
-        else:
-            column = (
-                IncidentFactsRow.closed_week if period == "week" else IncidentFactsRow.closed_day
-            )
+        """Openings (or closings) per day along the per-day index; weeks added up here."""
+        day = IncidentFactsRow.declared_day if declared else IncidentFactsRow.closed_day
         rows = await self._session.execute(
-            select(column, func.count())
-            .where(*_filter(report, declared=declared))
-            .group_by(column)
-            .order_by(column)
+            select(day, func.count())
+            .where(*_filter(report, declared=declared, days=True))
+            .group_by(day)
+            .order_by(day)
         )
-        return {day: count for day, count in rows.all() if day is not None}
+        counts: dict[date, int] = {}
+        for found, count in rows.all():
+            if found is not None:
+                start = period_start(found, period)
+                counts[start] = counts.get(start, 0) + count
+        return counts
 
     # --- recurrence
 
@@ -560,28 +621,12 @@ class ReportRepository:
         found_keys: list[tuple[Any, ...]],
         each: int,
     ) -> dict[tuple[Any, ...], list[RecurringIncident]]:
-        """The newest `each` incidents of every group, with what their links need."""
-        numbered = (
-            select(
-                *keys,
-                IncidentFactsRow.incident_id,
-                func.row_number()
-                .over(
-                    partition_by=keys,
-                    order_by=(
-                        IncidentFactsRow.declared_at.desc(),
-                        IncidentFactsRow.incident_id.desc(),
-                    ),
-                )
-                .label("rank"),
-            )
-            .where(*conditions, _key_in(keys, found_keys))
-            .subquery()
-        )
-        rows = (
-            await self._session.execute(
+        """The newest `each` incidents of every group, with what their links need: a
+        short walk of the group's index each."""
+        latest: dict[tuple[Any, ...], list[RecurringIncident]] = {}
+        for key in found_keys:
+            rows = await self._session.execute(
                 select(
-                    *(numbered.c[key.key] for key in keys),
                     IncidentRow.id,
                     IncidentRow.title,
                     IncidentRow.state,
@@ -589,17 +634,12 @@ class ReportRepository:
                     IncidentRow.declared_at,
                     IncidentFactsRow.reviewed,
                 )
-                .join(IncidentRow, IncidentRow.id == numbered.c.incident_id)
-                .join(IncidentFactsRow, IncidentFactsRow.incident_id == numbered.c.incident_id)
-                .where(numbered.c.rank <= each)
-                .order_by(IncidentRow.declared_at.desc(), IncidentRow.id.desc())
+                .join(IncidentRow, IncidentRow.id == IncidentFactsRow.incident_id)
+                .where(*conditions, *(k == v for k, v in zip(keys, key, strict=True)))
+                .order_by(IncidentFactsRow.declared_at.desc(), IncidentFactsRow.incident_id.desc())
+                .limit(each)
             )
-        ).all()
-        latest: dict[tuple[Any, ...], list[RecurringIncident]] = {}
-        for row in rows:
-            key = tuple(row[: len(keys)])
-            number, title, state, priority, declared_at, reviewed = row[len(keys) :]
-            latest.setdefault(key, []).append(
+            latest[key] = [
                 RecurringIncident(
                     id=number,
                     title=title,
@@ -611,7 +651,8 @@ class ReportRepository:
                     console_url=f"/incidents/{number}",
                     review_url=f"/incidents/{number}#review" if reviewed else None,
                 )
-            )
+                for number, title, state, priority, declared_at, reviewed in rows.all()
+            ]
         return latest
 
     # --- action items

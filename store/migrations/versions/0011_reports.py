@@ -33,10 +33,8 @@ def upgrade() -> None:
         sa.Column("root_cause_category", sa.String(200), nullable=True),
         sa.Column("declared_at", _AT, nullable=False),
         sa.Column("declared_day", sa.Date(), nullable=False),
-        sa.Column("declared_week", sa.Date(), nullable=False),
         sa.Column("closed_at", _AT, nullable=True),
         sa.Column("closed_day", sa.Date(), nullable=True),
-        sa.Column("closed_week", sa.Date(), nullable=True),
         sa.Column("acknowledge_seconds", sa.Float(), nullable=True),
         sa.Column("resolve_seconds", sa.Float(), nullable=True),
         sa.Column("reopened", sa.Integer(), nullable=False),
@@ -65,8 +63,54 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("incident_id", name="pk_incident_facts"),
     )
-    op.create_index("ix_incident_facts_declared_at", "incident_facts", ["declared_at"])
-    op.create_index("ix_incident_facts_closed_at", "incident_facts", ["closed_at"])
+    # store.tables says what each serves.
+    filtered = ["priority", "service", "category", "integration"]
+    op.create_index(
+        "ix_incident_facts_declared_day",
+        "incident_facts",
+        ["declared_day", "declared_at", *filtered],
+    )
+    op.create_index(
+        "ix_incident_facts_closed_day", "incident_facts", ["closed_day", "closed_at", *filtered]
+    )
+    for measure in ("acknowledge_seconds", "resolve_seconds"):
+        op.create_index(
+            f"ix_incident_facts_{measure}", "incident_facts", [measure, "declared_at", *filtered]
+        )
+    open_only = sa.text("state != 'closed'")
+    op.create_index(
+        "ix_incident_facts_open",
+        "incident_facts",
+        [
+            "state",
+            "declared_at",
+            "state_since",
+            *filtered,
+            "detected_seconds",
+            "triaged_seconds",
+            "acknowledged_seconds",
+            "on_hold_seconds",
+            "resolved_seconds",
+            "in_review_seconds",
+        ],
+        sqlite_where=open_only,
+        postgresql_where=open_only,
+    )
+    held = sa.text("on_hold_seconds IS NOT NULL OR state = 'on_hold'")
+    op.create_index(
+        "ix_incident_facts_held",
+        "incident_facts",
+        ["declared_at", "on_hold_seconds", "state", "state_since", *filtered],
+        sqlite_where=held,
+        postgresql_where=held,
+    )
+    op.create_index(
+        "ix_incident_facts_dedup_key",
+        "incident_facts",
+        ["integration", "dedup_key", "declared_at"],
+    )
+    for group in ("service", "root_cause_category"):
+        op.create_index(f"ix_incident_facts_{group}", "incident_facts", [group, "declared_at"])
 
     op.create_table(
         "action_items",
@@ -115,6 +159,4 @@ def downgrade() -> None:
     op.drop_index("ix_action_items_owner_state", table_name="action_items")
     op.drop_index("ix_action_items_state_due_date", table_name="action_items")
     op.drop_table("action_items")
-    op.drop_index("ix_incident_facts_closed_at", table_name="incident_facts")
-    op.drop_index("ix_incident_facts_declared_at", table_name="incident_facts")
-    op.drop_table("incident_facts")
+    op.drop_table("incident_facts")  # and its indexes
