@@ -490,20 +490,40 @@ class ReportRepository:
         count: int,
         total: float | None,
     ) -> Spread:
-        """Mean, median and 90th percentile of a measure with its own index: the values
-        walked in order (the index's order) up to each rank, never sorted."""
+        """Mean, median and 90th percentile of a measure: picked by rank in one sort by
+        PostgreSQL, or walked to in SQLite along the measure's own index (its order, so
+        nothing is sorted)."""
         if not count:
             return Spread(count=0, mean=None, median=None, p90=None)
         low, high, p90 = ranks(count)
-        ordered = select(value).where(*conditions, value.is_not(None)).order_by(value)
-        middle = [
-            float(v or 0.0)
-            for v in (await self._session.scalars(ordered.offset(low - 1).limit(2))).all()
-        ]
-        top = await self._session.scalar(ordered.offset(p90 - 1).limit(1))
-        assert middle and top is not None  # `count` of them matched a moment ago
-        median = (middle[0] + middle[min(high - low, len(middle) - 1)]) / 2
-        return Spread(count=count, mean=float(total or 0.0) / count, median=median, p90=top)
+        if self._session.get_bind().dialect.name == "postgresql":
+            # One sort in the server: percentile_disc(f) is the value at rank ceil(f * n),
+            # and (rank - 0.5) / n lands on exactly that rank, whatever floating point does.
+            fractions = postgresql.array([(rank - 0.5) / count for rank in (low, high, p90)])
+            picked = await self._session.scalar(
+                select(func.percentile_disc(fractions).within_group(value)).where(
+                    *conditions, value.is_not(None)
+                )
+            )
+            assert picked is not None  # `count` of them matched a moment ago
+            at_low, at_high, top = (float(v) for v in picked)
+        else:
+            # SQLite: the measure's index walked to each rank.
+            ordered = select(value).where(*conditions, value.is_not(None)).order_by(value)
+            middle = [
+                float(v or 0.0)
+                for v in (await self._session.scalars(ordered.offset(low - 1).limit(2))).all()
+            ]
+            found_top = await self._session.scalar(ordered.offset(p90 - 1).limit(1))
+            assert middle and found_top is not None  # `count` of them matched a moment ago
+            at_low, at_high = middle[0], middle[min(high - low, len(middle) - 1)]
+            top = float(found_top)
+        return Spread(
+            count=count,
+            mean=float(total or 0.0) / count,
+            median=(at_low + at_high) / 2,
+            p90=top,
+        )
 
     async def _hold_spread(
         self, conditions: list[ColumnElement[bool]], now: datetime, count: int, total: float

@@ -424,14 +424,21 @@ Index(
     postgresql_where=text("on_hold_seconds IS NOT NULL OR state = 'on_hold'"),
 )
 # Recurrence: each group's count in the period and its latest incidents.
+# The number breaks ties in the latest's order, as it does in the query.
 Index(
     "ix_incident_facts_dedup_key",
     IncidentFactsRow.integration,
     IncidentFactsRow.dedup_key,
     IncidentFactsRow.declared_at,
+    IncidentFactsRow.incident_id,
 )
 for _group in (IncidentFactsRow.service, IncidentFactsRow.root_cause_category):
-    Index(f"ix_incident_facts_{_group.key}", _group, IncidentFactsRow.declared_at)
+    Index(
+        f"ix_incident_facts_{_group.key}",
+        _group,
+        IncidentFactsRow.declared_at,
+        IncidentFactsRow.incident_id,
+    )
 
 
 class ActionItemRow(Base):

@@ -107,10 +107,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_incident_facts_dedup_key",
         "incident_facts",
-        ["integration", "dedup_key", "declared_at"],
+        ["integration", "dedup_key", "declared_at", "incident_id"],
     )
     for group in ("service", "root_cause_category"):
-        op.create_index(f"ix_incident_facts_{group}", "incident_facts", [group, "declared_at"])
+        op.create_index(
+            f"ix_incident_facts_{group}", "incident_facts", [group, "declared_at", "incident_id"]
+        )
 
     op.create_table(
         "action_items",
