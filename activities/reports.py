@@ -145,7 +145,7 @@ class ReportActivities:
         start = datetime.combine(request.week_start, datetime.min.time(), tzinfo=UTC)
         end = start + timedelta(days=7)
         async with self._database.session() as session:
-            reports = ReportRepository(session)
+            reports = ReportRepository(session, self._database)
             if await reports.delivered(key):
                 return None
             week = ReportFilter(window=Window(start=start, end=end))

@@ -6,9 +6,10 @@ aggregate queries over those, so it costs the same whatever the snapshots weigh.
 domain.measures.measure is the definition these queries are tested against.
 """
 
+import asyncio
 import builtins
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -48,6 +49,7 @@ from domain.measures import (
 from domain.priority import Priority
 from domain.sla import ClockName, ClockState
 from domain.timeline import EventKind, TimelineEvent
+from store.db import Database
 from store.tables import ActionItemRow, IncidentFactsRow, IncidentRow, ReportDeliveryRow
 
 # Events that change nothing a report reads: a projection made only of these leaves
@@ -364,8 +366,10 @@ class ReportRepository:
     """Reads the reports and keeps action items, in the caller's session; the caller
     commits."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, database: Database | None = None) -> None:
         self._session = session
+        # Given, a report's independent queries run at once, each in a session of its own.
+        self._database = database
 
     # --- measures
 
@@ -374,11 +378,76 @@ class ReportRepository:
 
         A handful of queries, each over one index or one pass of the narrow facts: the
         sums and counts in one pass, the current stays per state over the open
-        incidents, each median and 90th percentile by walking its measure's index up to
-        the rank, and openings and closings per day along the per-day indexes (weeks
-        are added up here).
+        incidents, each median and 90th percentile picked by rank, and openings and
+        closings per day along the per-day indexes (weeks are added up here). Those
+        that do not wait for another's answer run together (see `_together`).
         """
-        conditions = await self._conditions(report)
+        conditions = await self._conditions(self._session, report)
+        facts_row = IncidentFactsRow
+        sums, current, opened, closed = await self._together(
+            lambda session: self._sums(session, conditions),
+            lambda session: self._current_stays(session, conditions, now),
+            lambda session: self._per(session, report, period, declared=True),
+            lambda session: self._per(session, report, period, declared=False),
+        )
+        incidents, ack_n, ack_sum, resolve_n, resolve_sum, reopened = sums[:6]
+        rest = sums[6:]
+        # Seconds over ended stays, and how many incidents had one, per state.
+        ended: dict[IncidentState, tuple[int, float]] = {}
+        for state in _STATE_COLUMNS:
+            ended[state], rest = (rest[0] or 0, float(rest[1] or 0.0)), rest[2:]
+        sla: dict[ClockName, Compliance] = {}
+        for name in _CLOCK_COLUMNS:
+            met, breached, running, rest = rest[0] or 0, rest[1] or 0, rest[2] or 0, rest[3:]
+            sla[name] = Compliance(met=met, breached=breached, open=running - met - breached)
+        states: dict[IncidentState, StateTime] = {}
+        for state, (count, total) in ended.items():
+            first, seconds = current.get(state, (0, 0.0))
+            # In the state now: counted already if it had an earlier stay there.
+            count, total = count + first, total + seconds
+            states[state] = StateTime(
+                incidents=count, total=total, mean=total / count if count else None
+            )
+        hold = states[IncidentState.ON_HOLD]
+        acknowledge, resolve, held = await self._together(
+            lambda session: self._spread(
+                session, conditions, facts_row.acknowledge_seconds, ack_n, ack_sum
+            ),
+            lambda session: self._spread(
+                session, conditions, facts_row.resolve_seconds, resolve_n, resolve_sum
+            ),
+            lambda session: self._hold_spread(session, conditions, now, hold.incidents, hold.total),
+        )
+        return Measures(
+            incidents=incidents,
+            time_to_acknowledge=acknowledge,
+            time_to_resolve=resolve,
+            sla=sla,
+            in_state=states,
+            hold=held,
+            reopened=reopened or 0,
+            opened=opened,
+            closed=closed,
+        )
+
+    async def _together(self, *calls: Callable[[AsyncSession], Awaitable[Any]]) -> list[Any]:
+        """Each call's answer: one after another in this session, or, given the
+        database, each in a session of its own at the same time (a report's queries
+        do not depend on each other, and the database serves them on every core)."""
+        if self._database is None:
+            return [await call(self._session) for call in calls]
+        database = self._database
+
+        async def alone(call: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
+            async with database.session() as session:
+                return await call(session)
+
+        return list(await asyncio.gather(*(alone(call) for call in calls)))
+
+    async def _sums(
+        self, session: AsyncSession, conditions: list[ColumnElement[bool]]
+    ) -> list[Any]:
+        """The counts and sums, in one pass."""
         facts_row = IncidentFactsRow
         columns: list[ColumnElement[Any]] = [
             func.count(),
@@ -396,49 +465,11 @@ class ReportRepository:
                 func.count().filter(clock == ClockState.BREACHED.value),
                 func.count(clock),
             ]
-        row = list((await self._session.execute(select(*columns).where(*conditions))).one())
-        incidents, ack_n, ack_sum, resolve_n, resolve_sum, reopened = row[:6]
-        rest = row[6:]
-        # Seconds over ended stays, and how many incidents had one, per state.
-        ended: dict[IncidentState, tuple[int, float]] = {}
-        for state in _STATE_COLUMNS:
-            ended[state], rest = (rest[0] or 0, float(rest[1] or 0.0)), rest[2:]
-        sla: dict[ClockName, Compliance] = {}
-        for name in _CLOCK_COLUMNS:
-            met, breached, running, rest = rest[0] or 0, rest[1] or 0, rest[2] or 0, rest[3:]
-            sla[name] = Compliance(met=met, breached=breached, open=running - met - breached)
-        current = await self._current_stays(conditions, now)
-        states: dict[IncidentState, StateTime] = {}
-        for state, (count, total) in ended.items():
-            first, seconds = current.get(state, (0, 0.0))
-            # In the state now: counted already if it had an earlier stay there.
-            count, total = count + first, total + seconds
-            states[state] = StateTime(
-                incidents=count, total=total, mean=total / count if count else None
-            )
-        hold = states[IncidentState.ON_HOLD]
-        spreads = {
-            "acknowledge": await self._spread(
-                conditions, facts_row.acknowledge_seconds, ack_n, ack_sum
-            ),
-            "resolve": await self._spread(
-                conditions, facts_row.resolve_seconds, resolve_n, resolve_sum
-            ),
-            "hold": await self._hold_spread(conditions, now, hold.incidents, hold.total),
-        }
-        return Measures(
-            incidents=incidents,
-            time_to_acknowledge=spreads["acknowledge"],
-            time_to_resolve=spreads["resolve"],
-            sla=sla,
-            in_state=states,
-            hold=spreads["hold"],
-            reopened=reopened or 0,
-            opened=await self._per(report, period, declared=True),
-            closed=await self._per(report, period, declared=False),
-        )
+        return list((await session.execute(select(*columns).where(*conditions))).one())
 
-    async def _conditions(self, report: ReportFilter) -> list[ColumnElement[bool]]:
+    async def _conditions(
+        self, session: AsyncSession, report: ReportFilter
+    ) -> list[ColumnElement[bool]]:
         """The report's conditions, spelled for the plan that reads the least.
 
         PostgreSQL picks the plan from its statistics. SQLite keeps none unless told
@@ -448,16 +479,16 @@ class ReportRepository:
         index alone), and the index is offered only for a period that holds under a
         quarter of the incidents.
         """
-        if self._session.get_bind().dialect.name != "sqlite":
+        if session.get_bind().dialect.name != "sqlite":
             return _filter(report, days=True)
-        within = await self._session.scalar(
+        within = await session.scalar(
             select(func.count()).select_from(IncidentFactsRow).where(*_filter(report, days=True))
         )
-        everything = await self._session.scalar(select(func.count()).select_from(IncidentFactsRow))
+        everything = await session.scalar(select(func.count()).select_from(IncidentFactsRow))
         return _filter(report, days=(within or 0) * 4 < (everything or 0))
 
     async def _current_stays(
-        self, conditions: list[ColumnElement[bool]], now: datetime
+        self, session: AsyncSession, conditions: list[ColumnElement[bool]], now: datetime
     ) -> dict[IncidentState, tuple[int, float]]:
         """Per state, over the open incidents in it: how many had no earlier stay there,
         and the seconds of their current stays up to `now`."""
@@ -465,7 +496,7 @@ class ReportRepository:
         earlier = case(
             *((facts_row.state == state.value, column) for state, column in _STATE_COLUMNS.items())
         )
-        rows = await self._session.execute(
+        rows = await session.execute(
             select(
                 facts_row.state,
                 func.count(),
@@ -485,6 +516,7 @@ class ReportRepository:
 
     async def _spread(
         self,
+        session: AsyncSession,
         conditions: list[ColumnElement[bool]],
         value: InstrumentedAttribute[float | None],
         count: int,
@@ -496,11 +528,11 @@ class ReportRepository:
         if not count:
             return Spread(count=0, mean=None, median=None, p90=None)
         low, high, p90 = ranks(count)
-        if self._session.get_bind().dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             # One sort in the server: percentile_disc(f) is the value at rank ceil(f * n),
             # and (rank - 0.5) / n lands on exactly that rank, whatever floating point does.
             fractions = postgresql.array([(rank - 0.5) / count for rank in (low, high, p90)])
-            picked = await self._session.scalar(
+            picked = await session.scalar(
                 select(func.percentile_disc(fractions).within_group(value)).where(
                     *conditions, value.is_not(None)
                 )
@@ -512,9 +544,9 @@ class ReportRepository:
             ordered = select(value).where(*conditions, value.is_not(None)).order_by(value)
             middle = [
                 float(v or 0.0)
-                for v in (await self._session.scalars(ordered.offset(low - 1).limit(2))).all()
+                for v in (await session.scalars(ordered.offset(low - 1).limit(2))).all()
             ]
-            found_top = await self._session.scalar(ordered.offset(p90 - 1).limit(1))
+            found_top = await session.scalar(ordered.offset(p90 - 1).limit(1))
             assert middle and found_top is not None  # `count` of them matched a moment ago
             at_low, at_high = middle[0], middle[min(high - low, len(middle) - 1)]
             top = float(found_top)
@@ -526,7 +558,12 @@ class ReportRepository:
         )
 
     async def _hold_spread(
-        self, conditions: list[ColumnElement[bool]], now: datetime, count: int, total: float
+        self,
+        session: AsyncSession,
+        conditions: list[ColumnElement[bool]],
+        now: datetime,
+        count: int,
+        total: float,
     ) -> Spread:
         """Time on hold, up to `now` for those on hold now: few incidents, sorted here."""
         if not count:
@@ -535,7 +572,7 @@ class ReportRepository:
         on_hold = facts_row.state == IncidentState.ON_HOLD.value
         # Spelled as the partial index's condition, so that the index serves it.
         held = text("(on_hold_seconds IS NOT NULL OR state = 'on_hold')")
-        rows = await self._session.execute(
+        rows = await session.execute(
             select(facts_row.on_hold_seconds, on_hold, facts_row.state_since).where(
                 *conditions, held
             )
@@ -547,11 +584,11 @@ class ReportRepository:
         return spread(seconds)
 
     async def _per(
-        self, report: ReportFilter, period: Period, *, declared: bool
+        self, session: AsyncSession, report: ReportFilter, period: Period, *, declared: bool
     ) -> dict[date, int]:
         """Openings (or closings) per day along the per-day index; weeks added up here."""
         day = IncidentFactsRow.declared_day if declared else IncidentFactsRow.closed_day
-        rows = await self._session.execute(
+        rows = await session.execute(
             select(day, func.count())
             .where(*_filter(report, declared=declared, days=True))
             .group_by(day)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from api.deps import MAX_INTEGER, CurrentUser, Offset, SessionDep
+from api.deps import MAX_INTEGER, CurrentUser, Offset, ServicesDep, SessionDep
 from api.errors import Problem, invalid, problems_from
 from domain.lifecycle import Step
 from domain.measures import Measures, Period, Window
@@ -128,6 +128,7 @@ MeasuresTable = Literal["times", "sla", "states", "volume"]
 async def get_measures(
     user: CurrentUser,
     session: SessionDep,
+    services_: ServicesDep,
     start: From = None,
     end: To = None,
     priorities: Priorities = [],  # noqa: B006 (FastAPI copies it)
@@ -157,7 +158,8 @@ async def get_measures(
     )
     if format == "csv" and table is None:
         raise invalid(("query.table", "choose the table to export: times, sla, states or volume"))
-    measured = await ReportRepository(session).measures(found, now, period)
+    # The report's independent queries at once, each in a session of its own.
+    measured = await ReportRepository(session, services_.database).measures(found, now, period)
     if format == "csv":
         assert table is not None
         rows = _measures_table(measured, table)

@@ -164,8 +164,13 @@ class TestMeasures:
             measured = await ReportRepository(session).measures(
                 ReportFilter(window=window), NOW + 20 * DAY, "day"
             )
+            # The same queries at once, each in a session of its own.
+            together = await ReportRepository(session, database).measures(
+                ReportFilter(window=window), NOW + 20 * DAY, "day"
+            )
 
         assert flat(measured.model_dump()) == pytest.approx(flat(expected.model_dump()))
+        assert together == measured
         assert measured.incidents > 40 and measured.hold.count > 5 and measured.reopened > 3
 
 

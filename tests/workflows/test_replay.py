@@ -12,6 +12,7 @@ from temporalio.workflow import NondeterminismError
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.contracts import IncidentInput, IncidentOutcome
 from workflows.incident import IncidentWorkflow
+from workflows.reports import ActionItemRemindersWorkflow, WeeklyDigestWorkflow
 from workflows.what_if import WhatIfWorkflow
 
 HISTORIES = {
@@ -29,7 +30,13 @@ async def test_recorded_history_replays_on_current_code(name: str) -> None:
     history = WorkflowHistory.from_json(name, HISTORIES[name])
     # The sandbox on, as in every test: replay also refuses non-deterministic calls.
     replayer = Replayer(
-        workflows=[IncidentWorkflow, AlertGroupWorkflow, WhatIfWorkflow],
+        workflows=[
+            IncidentWorkflow,
+            AlertGroupWorkflow,
+            WhatIfWorkflow,
+            ActionItemRemindersWorkflow,
+            WeeklyDigestWorkflow,
+        ],
         data_converter=pydantic_data_converter,
     )
 

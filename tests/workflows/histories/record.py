@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.workflows.histories.record
 
 runs Temporal's dev server, the API and a worker in this process, takes incidents,
-alert groups and what-ifs through every step, signal, timer, activity, child
+alert groups, what-ifs and the scheduled reports through every step, signal, timer, activity, child
 workflow, continue-as-new and ending they have, and writes each run's history here
 as `<workflow>-<commit>-<path>.json`. Run it on a clean checkout (the files are named
 after its commit) before changing workflow code, and commit what it writes.
@@ -16,7 +16,7 @@ import json
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from domain.roles import Role
 from store.db import Database
 from store.integrations import IntegrationRepository
 from store.processes import ProcessVersionRepository
+from store.reports import ActionItemChange, ActionItemQuery, ReportRepository
 from store.tables import WhatIfRunRow
 from store.users import create_user
 from store.what_if import WhatIfFilter, WhatIfRepository
@@ -41,6 +42,7 @@ from vagt.settings import Settings
 from worker import build_worker
 from workflows import contracts
 from workflows.contracts import WhatIfInput, group_workflow_id, what_if_workflow_id, workflow_id
+from workflows.reports import ActionItemRemindersWorkflow, WeeklyDigestWorkflow
 from workflows.what_if import WhatIfWorkflow
 
 # Seconds-long targets and levels, so every clock and level fires while recording.
@@ -230,6 +232,32 @@ async def what_ifs(recorder: Recorder, database: Database) -> None:
         await recorder.export(handle.id, path)
 
 
+async def reports(recorder: Recorder, database: Database) -> None:
+    """The scheduled reports' workflows: the lifecycle's review's action item made
+    overdue and reminded (its owner's first attempt refused, then taken); the last
+    week's digest sent to the reports channel."""
+    async with database.session() as session:
+        items = await ReportRepository(session).action_items(ActionItemQuery(), date.today())
+        await ReportRepository(session).change_action_item(
+            items.items[0].id,
+            ActionItemChange(due_date=date.today() - timedelta(days=2)),
+            "rita",
+            datetime.now(UTC),
+        )
+        await session.commit()
+    for workflow_type, path in (
+        (ActionItemRemindersWorkflow, "reminded"),
+        (WeeklyDigestWorkflow, "digest"),
+    ):
+        handle = await recorder.client.start_workflow(
+            workflow_type.run,
+            id=f"recorded-{path}",
+            task_queue=recorder.task_queue,
+        )
+        await handle.result()
+        await recorder.export(handle.id, path)
+
+
 @asynccontextmanager
 async def stack(label: str) -> AsyncIterator[tuple[Recorder, Database, Settings]]:
     env = await start_dev_server()
@@ -259,6 +287,7 @@ async def main() -> None:
         refused_once = DeliveryResult(outcome=DeliveryOutcome.RETRY, status_code=503, detail="busy")
         receiver.script.append(refused_once)
         process = ProcessDocument.model_validate(PROCESS).definition()
+        settings = settings.model_copy(update={"reports_channel": "hook"})
         worker = build_worker(recorder.client, settings, database, receiver.deliver, process)
         async with worker:
             await lifecycle(recorder)
@@ -268,6 +297,8 @@ async def main() -> None:
                 model.model_rebuild(force=True)
             await alerts(recorder, database)
             await what_ifs(recorder, database)
+            receiver.script.append(refused_once)  # the reminder's first attempt
+            await reports(recorder, database)
     for path in recorder.written:
         print(path)
 
