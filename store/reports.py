@@ -527,35 +527,45 @@ class ReportRepository:
         nothing is sorted)."""
         if not count:
             return Spread(count=0, mean=None, median=None, p90=None)
-        low, high, p90 = ranks(count)
+        mean = float(total or 0.0) / count
+        values = select(value).where(*conditions, value.is_not(None))
         if session.get_bind().dialect.name == "postgresql":
             # One sort in the server: percentile_disc(f) is the value at rank ceil(f * n),
             # and (rank - 0.5) / n lands on exactly that rank, whatever floating point does.
+            low, high, p90 = ranks(count)
             fractions = postgresql.array([(rank - 0.5) / count for rank in (low, high, p90)])
             picked = await session.scalar(
                 select(func.percentile_disc(fractions).within_group(value)).where(
                     *conditions, value.is_not(None)
                 )
             )
-            assert picked is not None  # `count` of them matched a moment ago
+            if picked is None:  # none left (another session's snapshot counted them)
+                return Spread(count=0, mean=None, median=None, p90=None)
             at_low, at_high, top = (float(v) for v in picked)
-        else:
-            # SQLite: the measure's index walked to each rank.
-            ordered = select(value).where(*conditions, value.is_not(None)).order_by(value)
+            return Spread(count=count, mean=mean, median=(at_low + at_high) / 2, p90=top)
+        # SQLite: the measure's index walked to each rank. Counted in another session, the
+        # values may have changed since (a reopening takes a resolution away): a walk
+        # that runs out counts again here and walks again.
+        for _ in range(3):
+            low, high, p90 = ranks(count)
+            ordered = values.order_by(value)
             middle = [
-                float(v or 0.0)
+                float(v)
                 for v in (await session.scalars(ordered.offset(low - 1).limit(2))).all()
+                if v is not None
             ]
-            found_top = await session.scalar(ordered.offset(p90 - 1).limit(1))
-            assert middle and found_top is not None  # `count` of them matched a moment ago
-            at_low, at_high = middle[0], middle[min(high - low, len(middle) - 1)]
-            top = float(found_top)
-        return Spread(
-            count=count,
-            mean=float(total or 0.0) / count,
-            median=(at_low + at_high) / 2,
-            p90=top,
-        )
+            top = await session.scalar(ordered.offset(p90 - 1).limit(1))
+            if middle and top is not None and len(middle) > high - low:
+                return Spread(
+                    count=count,
+                    mean=mean,
+                    median=(middle[0] + middle[high - low]) / 2,
+                    p90=float(top),
+                )
+            count = await session.scalar(select(func.count()).select_from(values.subquery())) or 0
+            if not count:
+                return Spread(count=0, mean=None, median=None, p90=None)
+        raise RuntimeError("the measure's values kept changing while being ranked")
 
     async def _hold_spread(
         self,

@@ -45,6 +45,7 @@ from store.reports import (
     ReportRepository,
     Trend,
 )
+from store.tables import IncidentFactsRow
 from tests.domain.builders import ALICE, OLIVE, T0
 from tests.domain.test_measures import (
     NOW,
@@ -183,6 +184,27 @@ def flat(document: dict[str, Any], prefix: str = "") -> dict[str, object]:
         else:
             found[f"{prefix}{key}"] = value
     return found
+
+
+async def test_a_measure_counted_in_another_snapshot_is_counted_again(
+    database: Database,
+) -> None:
+    # Four resolved (5 h, 1 h, 2 h, 1 h), but the count came from a session that saw six
+    # (two reopened since): the walk to rank 6 runs out, counts again, walks again.
+    await project(database, the_three() + recurring())
+
+    async with database.session() as session:
+        found = await ReportRepository(session)._spread(
+            session, [], IncidentFactsRow.resolve_seconds, count=6, total=32_400
+        )
+
+    assert found.p90 == 18_000
+    if database.is_sqlite:
+        assert (found.count, found.median) == (4, 5_400)
+    else:
+        # PostgreSQL picks by fractions of the count it was given, in one query: off by
+        # a rank at worst, never a failure.
+        assert found.median in {3_600, 5_400, 7_200}
 
 
 def random_incidents(rng: random.Random, count: int) -> list[Incident]:
