@@ -62,7 +62,7 @@ from store.incidents import (
     _event_row,
     _incident_row,
 )
-from store.reports import facts_row
+from store.reports import facts_row, rebuild_day_sums
 from store.tables import metadata
 
 INCIDENTS = 100_000
@@ -482,6 +482,15 @@ async def _seed(urls: list[str]) -> Seeded:
             finally:
                 for fill in fills:
                     fill.cancel()
+        for url in urls:
+            # The day sums the projection would have kept, made from the facts.
+            database = Database(url)
+            try:
+                async with database.session() as session:
+                    await rebuild_day_sums(session)
+                    await session.commit()
+            finally:
+                await database.dispose()
         for engine in engines:
             if engine.dialect.name == "postgresql":
                 # What autovacuum does soon after a bulk load: statistics for the planner,

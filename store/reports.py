@@ -9,7 +9,7 @@ domain.measures.measure is the definition these queries are tested against.
 import asyncio
 import builtins
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -20,7 +20,9 @@ from sqlalchemy import (
     Integer,
     and_,
     case,
+    delete,
     func,
+    insert,
     or_,
     select,
     text,
@@ -50,7 +52,13 @@ from domain.priority import Priority
 from domain.sla import ClockName, ClockState
 from domain.timeline import EventKind, TimelineEvent
 from store.db import Database
-from store.tables import ActionItemRow, IncidentFactsRow, IncidentRow, ReportDeliveryRow
+from store.tables import (
+    ActionItemRow,
+    IncidentFactsRow,
+    IncidentRow,
+    ReportDayRow,
+    ReportDeliveryRow,
+)
 
 # Events that change nothing a report reads: a projection made only of these leaves
 # the incident's facts as they are.
@@ -150,21 +158,129 @@ def _statements(dialect: str) -> tuple[Any, Any]:
     return facts_upsert, items_insert
 
 
+# The day sums' columns: counts, then sums of seconds.
+DAY_COUNTS = [
+    "incidents",
+    "closed",
+    "acknowledged",
+    "resolved",
+    "reopened",
+    *(f"{state}_stays" for state in _STATE_COLUMNS),
+    *(f"{clock}_{n}" for clock in _CLOCK_COLUMNS for n in ("met", "breached", "clocks")),
+]
+DAY_SECONDS = [
+    "acknowledge_seconds",
+    "resolve_seconds",
+    *(f"{state}_seconds" for state in _STATE_COLUMNS),
+]
+DaySums = dict[str, float]
+# Another advisory lock class than the migrations', beside the incident's number.
+_FACTS_LOCK = 0x7661
+
+
+def declared_part(row: Mapping[str, Any]) -> DaySums:
+    """What one incident's facts add to the sums of its declaration's day."""
+    part: DaySums = {"incidents": 1, "reopened": 1 if row["reopened"] else 0}
+    for count, seconds in (
+        ("acknowledged", "acknowledge_seconds"),
+        ("resolved", "resolve_seconds"),
+    ):
+        if row[seconds] is not None:
+            part[count], part[seconds] = 1, row[seconds]
+    for state, column in _STATE_COLUMNS.items():
+        if row[column.key] is not None:
+            part[f"{state}_stays"], part[f"{state}_seconds"] = 1, row[column.key]
+    for clock, clock_column in _CLOCK_COLUMNS.items():
+        value = row[clock_column.key]
+        if value is not None:
+            part[f"{clock}_clocks"] = 1
+            if value in (ClockState.MET.value, ClockState.BREACHED.value):
+                part[f"{clock}_{'met' if value == ClockState.MET.value else 'breached'}"] = 1
+    return part
+
+
+def day_changes(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> dict[tuple[date, str], DaySums]:
+    """What replacing an incident's facts `old` with `new` changes in the day sums, by
+    (day, priority): its declaration's day, and its closing's day."""
+    changes: dict[tuple[date, str], DaySums] = {}
+    for row, sign in ((old, -1), (new, 1)):
+        if row is None:
+            continue
+        parts = [((row["declared_day"], row["priority"]), declared_part(row))]
+        if row["closed_day"] is not None:
+            parts.append(((row["closed_day"], row["priority"]), {"closed": 1}))
+        for key, part in parts:
+            sums = changes.setdefault(key, {})
+            for name, value in part.items():
+                sums[name] = sums.get(name, 0) + sign * value
+    return {
+        key: sums for key, sums in changes.items() if any(value != 0 for value in sums.values())
+    }
+
+
+def day_row(day: date, priority: str, sums: DaySums) -> dict[str, Any]:
+    return {
+        "day": day,
+        "priority": priority,
+        **{name: int(sums.get(name, 0)) for name in DAY_COUNTS},
+        **{name: float(sums.get(name, 0.0)) for name in DAY_SECONDS},
+    }
+
+
+@functools.cache
+def _days_upsert(dialect: str) -> Any:
+    """Adds to a day's sums, or starts them."""
+    dml: Any = postgresql if dialect == "postgresql" else sqlite
+    upsert = dml.insert(ReportDayRow)
+    return upsert.on_conflict_do_update(
+        index_elements=[ReportDayRow.day, ReportDayRow.priority],
+        set_={
+            name: getattr(ReportDayRow, name) + upsert.excluded[name]
+            for name in (*DAY_COUNTS, *DAY_SECONDS)
+        },
+    )
+
+
 async def project_facts(
     connection: AsyncConnection,
     incident: Incident,
     events: Sequence[TimelineEvent],
     history_length: int,
 ) -> None:
-    """Keep `incident`'s facts and its approved review's action items; in the
-    projection's transaction, as idempotent as the rest of it."""
+    """Keep `incident`'s facts, their day sums and its approved review's action items;
+    in the projection's transaction, as idempotent as the rest of it."""
     if not changes_facts(events):
         return
-    facts_upsert, items_insert = _statements(connection.dialect.name)
-    await connection.execute(
-        facts_upsert,
-        facts_row(facts(incident)) | {"version": incident.seq, "history_length": history_length},
+    dialect = connection.dialect.name
+    facts_upsert, items_insert = _statements(dialect)
+    if dialect == "postgresql":
+        # The day sums move by the difference from the facts read here: two writers of
+        # one incident's facts (a late attempt of a workflow task beside the next) take
+        # turns. SQLite has one writer at a time already.
+        await connection.execute(select(func.pg_advisory_xact_lock(_FACTS_LOCK, incident.id)))
+    found = (
+        (
+            await connection.execute(
+                select(*IncidentFactsRow.__table__.columns).where(
+                    IncidentFactsRow.incident_id == incident.id
+                )
+            )
+        )
+        .mappings()
+        .first()
     )
+    old = dict(found) if found is not None else None
+    new = facts_row(facts(incident)) | {"version": incident.seq, "history_length": history_length}
+    written = await connection.execute(facts_upsert, new)
+    if written.rowcount:  # not an older projection arriving late
+        changes = day_changes(old, new)
+        if changes:
+            await connection.execute(
+                _days_upsert(dialect),
+                [day_row(day, priority, sums) for (day, priority), sums in changes.items()],
+            )
     approvals = [e for e in events if e.kind is EventKind.REVIEW_APPROVED]
     review = incident.review
     if not approvals or review is None or not review.action_items:
@@ -385,21 +501,25 @@ class ReportRepository:
         conditions = await self._conditions(self._session, report)
         facts_row = IncidentFactsRow
         sums, current, opened, closed = await self._together(
-            lambda session: self._sums(session, conditions),
+            lambda session: self._sums(session, report, conditions),
             lambda session: self._current_stays(session, conditions, now),
             lambda session: self._per(session, report, period, declared=True),
             lambda session: self._per(session, report, period, declared=False),
         )
-        incidents, ack_n, ack_sum, resolve_n, resolve_sum, reopened = sums[:6]
-        rest = sums[6:]
+        incidents = int(sums.get("incidents", 0))
+        ack_n, ack_sum = int(sums.get("acknowledged", 0)), sums.get("acknowledge_seconds", 0.0)
+        resolve_n, resolve_sum = int(sums.get("resolved", 0)), sums.get("resolve_seconds", 0.0)
+        reopened = int(sums.get("reopened", 0))
         # Seconds over ended stays, and how many incidents had one, per state.
-        ended: dict[IncidentState, tuple[int, float]] = {}
-        for state in _STATE_COLUMNS:
-            ended[state], rest = (rest[0] or 0, float(rest[1] or 0.0)), rest[2:]
+        ended = {
+            state: (int(sums.get(f"{state}_stays", 0)), float(sums.get(f"{state}_seconds", 0.0)))
+            for state in _STATE_COLUMNS
+        }
         sla: dict[ClockName, Compliance] = {}
         for name in _CLOCK_COLUMNS:
-            met, breached, running, rest = rest[0] or 0, rest[1] or 0, rest[2] or 0, rest[3:]
-            sla[name] = Compliance(met=met, breached=breached, open=running - met - breached)
+            met, breached = int(sums.get(f"{name}_met", 0)), int(sums.get(f"{name}_breached", 0))
+            running = int(sums.get(f"{name}_clocks", 0)) - met - breached
+            sla[name] = Compliance(met=met, breached=breached, open=running)
         states: dict[IncidentState, StateTime] = {}
         for state, (count, total) in ended.items():
             first, seconds = current.get(state, (0, 0.0))
@@ -425,7 +545,7 @@ class ReportRepository:
             sla=sla,
             in_state=states,
             hold=held,
-            reopened=reopened or 0,
+            reopened=reopened,
             opened=opened,
             closed=closed,
         )
@@ -445,27 +565,21 @@ class ReportRepository:
         return list(await asyncio.gather(*(alone(call) for call in calls)))
 
     async def _sums(
-        self, session: AsyncSession, conditions: list[ColumnElement[bool]]
-    ) -> list[Any]:
-        """The counts and sums, in one pass."""
-        facts_row = IncidentFactsRow
-        columns: list[ColumnElement[Any]] = [
-            func.count(),
-            func.count(facts_row.acknowledge_seconds),
-            func.sum(facts_row.acknowledge_seconds),
-            func.count(facts_row.resolve_seconds),
-            func.sum(facts_row.resolve_seconds),
-            func.count().filter(facts_row.reopened > 0),
-        ]
-        for column in _STATE_COLUMNS.values():
-            columns += [func.count(column), func.sum(column)]
-        for clock in _CLOCK_COLUMNS.values():
-            columns += [
-                func.count().filter(clock == ClockState.MET.value),
-                func.count().filter(clock == ClockState.BREACHED.value),
-                func.count(clock),
-            ]
-        return list((await session.execute(select(*columns).where(*conditions))).one())
+        self,
+        session: AsyncSession,
+        report: ReportFilter,
+        conditions: list[ColumnElement[bool]],
+    ) -> DaySums:
+        """The counts and sums: the whole days of the period from the day sums, when no
+        filter but priority needs each incident; the rest from the facts, in one pass."""
+        whole, edges = _whole_days(report)
+        if whole is None:
+            return await _facts_sums(session, conditions)
+        found = await _day_sums(session, whole, report.priorities)
+        for edge in edges:
+            for name, value in (await _facts_sums(session, _filter(edge, days=True))).items():
+                found[name] = found.get(name, 0) + value
+        return found
 
     async def _conditions(
         self, session: AsyncSession, report: ReportFilter
@@ -596,19 +710,25 @@ class ReportRepository:
     async def _per(
         self, session: AsyncSession, report: ReportFilter, period: Period, *, declared: bool
     ) -> dict[date, int]:
-        """Openings (or closings) per day along the per-day index; weeks added up here."""
-        day = IncidentFactsRow.declared_day if declared else IncidentFactsRow.closed_day
-        rows = await session.execute(
-            select(day, func.count())
-            .where(*_filter(report, declared=declared, days=True))
-            .group_by(day)
-            .order_by(day)
-        )
+        """Openings (or closings) per day: whole days from the day sums where they serve,
+        the rest along the per-day index; weeks added up here."""
+        whole, edges = _whole_days(report)
+        per_day: list[tuple[date, int]] = []
+        parts = [report] if whole is None else edges
+        for part in parts:
+            per_day += await _facts_per_day(session, part, declared=declared)
+        if whole is not None:
+            count = ReportDayRow.incidents if declared else ReportDayRow.closed
+            rows = await session.execute(
+                select(ReportDayRow.day, func.sum(count))
+                .where(*_day_conditions(whole, report.priorities), count > 0)
+                .group_by(ReportDayRow.day)
+            )
+            per_day += [(day, int(total)) for day, total in rows.all() if total]
         counts: dict[date, int] = {}
-        for found, count in rows.all():
-            if found is not None:
-                start = period_start(found, period)
-                counts[start] = counts.get(start, 0) + count
+        for day, count_ in sorted(per_day):
+            start = period_start(day, period)
+            counts[start] = counts.get(start, 0) + count_
         return counts
 
     # --- recurrence
@@ -848,6 +968,111 @@ class ReportRepository:
         connection = await self._session.connection()
         for incident in incidents:
             await project_facts(connection, incident, incident.timeline, history_length=0)
+
+
+def _whole_days(report: ReportFilter) -> tuple[Window | None, list[ReportFilter]]:
+    """For a report the day sums can serve (no filter but priority): the whole UTC days
+    in its period (a window from midnight to midnight), and the parts of the period
+    before and after them as reports of their own. (None, []) when the day sums do
+    not serve it."""
+    if report.services or report.categories or report.integrations:
+        return None, []
+    start, end = report.window.start, report.window.end
+    first = _midnight(start, up=True) if start is not None else None
+    last = _midnight(end, up=False) if end is not None else None
+    if first is not None and last is not None and first >= last:
+        return None, []
+    edges = [
+        report.model_copy(update={"window": Window(start=a, end=b)})
+        for a, b in ((start, first), (last, end))
+        if a is not None and b is not None and a < b
+    ]
+    return Window(start=first, end=last), edges
+
+
+def _midnight(moment: datetime, *, up: bool) -> datetime:
+    """The UTC midnight at or after (`up`) or at or before `moment`."""
+    moment = moment.astimezone(UTC)
+    floor = datetime.combine(moment.date(), datetime.min.time(), tzinfo=UTC)
+    return floor + timedelta(days=1) if up and floor < moment else floor
+
+
+def _day_conditions(whole: Window, priorities: list[Priority]) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if whole.start is not None:
+        conditions.append(ReportDayRow.day >= whole.start.date())
+    if whole.end is not None:
+        conditions.append(ReportDayRow.day < whole.end.date())
+    if priorities:
+        conditions.append(ReportDayRow.priority.in_([str(p) for p in priorities]))
+    return conditions
+
+
+async def _day_sums(session: AsyncSession, whole: Window, priorities: list[Priority]) -> DaySums:
+    names = [*DAY_COUNTS, *DAY_SECONDS]
+    row = (
+        await session.execute(
+            select(*(func.sum(getattr(ReportDayRow, name)) for name in names)).where(
+                *_day_conditions(whole, priorities)
+            )
+        )
+    ).one()
+    return {name: value or 0 for name, value in zip(names, row, strict=True)}
+
+
+async def _facts_sums(session: AsyncSession, conditions: list[ColumnElement[bool]]) -> DaySums:
+    """The counts and sums of the incidents matching `conditions`, in one pass over their
+    facts, named as the day sums are."""
+    facts_row = IncidentFactsRow
+    columns: dict[str, ColumnElement[Any]] = {
+        "incidents": func.count(),
+        "acknowledged": func.count(facts_row.acknowledge_seconds),
+        "acknowledge_seconds": func.sum(facts_row.acknowledge_seconds),
+        "resolved": func.count(facts_row.resolve_seconds),
+        "resolve_seconds": func.sum(facts_row.resolve_seconds),
+        "reopened": func.count().filter(facts_row.reopened > 0),
+    }
+    for state, column in _STATE_COLUMNS.items():
+        columns[f"{state}_stays"] = func.count(column)
+        columns[f"{state}_seconds"] = func.sum(column)
+    for clock, clock_column in _CLOCK_COLUMNS.items():
+        columns[f"{clock}_met"] = func.count().filter(clock_column == ClockState.MET.value)
+        columns[f"{clock}_breached"] = func.count().filter(
+            clock_column == ClockState.BREACHED.value
+        )
+        columns[f"{clock}_clocks"] = func.count(clock_column)
+    row = (await session.execute(select(*columns.values()).where(*conditions))).one()
+    return {name: value or 0 for name, value in zip(columns, row, strict=True)}
+
+
+async def _facts_per_day(
+    session: AsyncSession, report: ReportFilter, *, declared: bool
+) -> list[tuple[date, int]]:
+    day = IncidentFactsRow.declared_day if declared else IncidentFactsRow.closed_day
+    rows = await session.execute(
+        select(day, func.count())
+        .where(*_filter(report, declared=declared, days=True))
+        .group_by(day)
+    )
+    return [(found, count) for found, count in rows.all() if found is not None]
+
+
+async def rebuild_day_sums(session: AsyncSession) -> None:
+    """Make the day sums anew from the facts (the projection keeps them; this is for a
+    read model filled some other way, or to check them)."""
+    await session.execute(delete(ReportDayRow))
+    totals: dict[tuple[date, str], DaySums] = {}
+    rows = await session.execute(select(*IncidentFactsRow.__table__.columns))
+    for row in rows.mappings():
+        for key, sums in day_changes(None, dict(row)).items():
+            into = totals.setdefault(key, {})
+            for name, value in sums.items():
+                into[name] = into.get(name, 0) + value
+    if totals:
+        await session.execute(
+            insert(ReportDayRow),
+            [day_row(day, priority, sums) for (day, priority), sums in totals.items()],
+        )
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -441,6 +441,48 @@ for _group in (IncidentFactsRow.service, IncidentFactsRow.root_cause_category):
     )
 
 
+class ReportDayRow(Base):
+    """Per UTC day and priority: the counts and sums of the incidents declared that day
+    (and how many closed that day), kept by the projection as their facts change. A
+    report over whole days without other filters adds these up instead of reading every
+    incident's facts."""
+
+    __tablename__ = "report_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    priority: Mapped[str] = mapped_column(String(8), primary_key=True)
+    incidents: Mapped[int] = mapped_column(BigInteger)
+    closed: Mapped[int] = mapped_column(BigInteger)  # closed that day, whenever declared
+    acknowledged: Mapped[int] = mapped_column(BigInteger)
+    acknowledge_seconds: Mapped[float] = mapped_column(Float)
+    resolved: Mapped[int] = mapped_column(BigInteger)
+    resolve_seconds: Mapped[float] = mapped_column(Float)
+    reopened: Mapped[int] = mapped_column(BigInteger)
+    # Per state: incidents with an ended stay in it, and the seconds of those stays.
+    detected_stays: Mapped[int] = mapped_column(BigInteger)
+    detected_seconds: Mapped[float] = mapped_column(Float)
+    triaged_stays: Mapped[int] = mapped_column(BigInteger)
+    triaged_seconds: Mapped[float] = mapped_column(Float)
+    acknowledged_stays: Mapped[int] = mapped_column(BigInteger)
+    acknowledged_seconds: Mapped[float] = mapped_column(Float)
+    on_hold_stays: Mapped[int] = mapped_column(BigInteger)
+    on_hold_seconds: Mapped[float] = mapped_column(Float)
+    resolved_stays: Mapped[int] = mapped_column(BigInteger)
+    resolved_seconds: Mapped[float] = mapped_column(Float)
+    in_review_stays: Mapped[int] = mapped_column(BigInteger)
+    in_review_seconds: Mapped[float] = mapped_column(Float)
+    # Per clock: met, breached, and running (any state).
+    acknowledge_met: Mapped[int] = mapped_column(BigInteger)
+    acknowledge_breached: Mapped[int] = mapped_column(BigInteger)
+    acknowledge_clocks: Mapped[int] = mapped_column(BigInteger)
+    resolve_met: Mapped[int] = mapped_column(BigInteger)
+    resolve_breached: Mapped[int] = mapped_column(BigInteger)
+    resolve_clocks: Mapped[int] = mapped_column(BigInteger)
+    review_met: Mapped[int] = mapped_column(BigInteger)
+    review_breached: Mapped[int] = mapped_column(BigInteger)
+    review_clocks: Mapped[int] = mapped_column(BigInteger)
+
+
 class ActionItemRow(Base):
     """An action item of an approved review, tracked until done or dropped."""
 

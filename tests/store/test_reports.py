@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.alert_groups import AlertSource
 from domain.incident import Incident
@@ -44,8 +46,9 @@ from store.reports import (
     ReportFilter,
     ReportRepository,
     Trend,
+    rebuild_day_sums,
 )
-from store.tables import IncidentFactsRow
+from store.tables import IncidentFactsRow, ReportDayRow
 from tests.domain.builders import ALICE, OLIVE, T0
 from tests.domain.test_measures import (
     NOW,
@@ -175,6 +178,51 @@ class TestMeasures:
         assert measured.incidents > 40 and measured.hold.count > 5 and measured.reopened > 3
 
 
+async def test_the_day_sums_follow_every_step_and_ignore_late_projections(
+    database: Database,
+) -> None:
+    # Each incident projected after each of its steps (priority, state and clocks
+    # changing, reopenings taking a resolution away), then some earlier snapshots again,
+    # late: the day sums must equal sums made anew from the facts, and the reports the
+    # definition.
+    rng = random.Random(27)
+    snapshots: list[Incident] = []
+    incidents = random_incidents(rng, 60, snapshots)
+    await project_each(database, snapshots)
+    await project_each(database, rng.sample(snapshots, 20))  # late, older: ignored
+    window = Window(start=T0 + 2 * DAY + HOUR, end=T0 + 25 * DAY)
+    expected = measure([facts(i) for i in incidents], window, NOW + 30 * DAY, "week")
+
+    async with database.session() as session:
+        kept = await day_sums(session)
+        await rebuild_day_sums(session)
+        made_anew = await day_sums(session)
+        measured = await ReportRepository(session).measures(
+            ReportFilter(window=window), NOW + 30 * DAY, "week"
+        )
+
+    assert kept.keys() == made_anew.keys()
+    for key, sums in made_anew.items():
+        assert kept[key] == pytest.approx(sums), key
+    assert flat(measured.model_dump()) == pytest.approx(flat(expected.model_dump()))
+
+
+async def project_each(database: Database, snapshots: list[Incident]) -> None:
+    """Each snapshot in its own projection, with its whole timeline."""
+    for snapshot in snapshots:
+        await project(database, [snapshot])
+
+
+async def day_sums(session: AsyncSession) -> dict[tuple[object, ...], dict[str, float]]:
+    rows = await session.execute(select(*ReportDayRow.__table__.columns))
+    return {
+        (row["day"], row["priority"]): {
+            k: v for k, v in row.items() if k not in ("day", "priority")
+        }
+        for row in rows.mappings()
+    }
+
+
 def flat(document: dict[str, Any], prefix: str = "") -> dict[str, object]:
     """`{"a": {"b": 1}}` as `{"a.b": 1}`, which pytest.approx compares."""
     found: dict[str, object] = {}
@@ -207,8 +255,11 @@ async def test_a_measure_counted_in_another_snapshot_is_counted_again(
         assert found.median in {3_600, 5_400, 7_200}
 
 
-def random_incidents(rng: random.Random, count: int) -> list[Incident]:
-    """Incidents taking random steps at random times, some held, reopened, closed."""
+def random_incidents(
+    rng: random.Random, count: int, snapshots: list[Incident] | None = None
+) -> list[Incident]:
+    """Incidents taking random steps at random times, some held, reopened, closed; each
+    one as it was after every step is added to `snapshots`, if given."""
     found = []
     for number in range(1, count + 1):
         at = T0 + timedelta(minutes=rng.randrange(30 * 24 * 60))
@@ -241,8 +292,12 @@ def random_incidents(rng: random.Random, count: int) -> list[Incident]:
                 Step.APPROVE_REVIEW: ApproveReviewRequest(),
             }[step]
             actor = OLIVE if step is Step.APPROVE_REVIEW else ALICE
+            if snapshots is not None:
+                snapshots.append(incident.model_copy(deep=True))
             incident.apply(step, request, actor, at)
         found.append(incident)
+        if snapshots is not None:
+            snapshots.append(incident.model_copy(deep=True))
     return found
 
 

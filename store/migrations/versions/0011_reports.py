@@ -1,4 +1,5 @@
-"""Reports: each incident's facts, review action items, and reports sent once.
+"""Reports: each incident's facts, their sums per day, review action items, and reports
+sent once.
 
 Revision ID: 0011
 Revises: 0010
@@ -16,6 +17,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _AT = sa.DateTime(timezone=True)
+_STATES = ["detected", "triaged", "acknowledged", "on_hold", "resolved", "in_review"]
+_CLOCKS = ["acknowledge", "resolve", "review"]
 
 
 def upgrade() -> None:
@@ -41,17 +44,7 @@ def upgrade() -> None:
         sa.Column("reviewed", sa.Boolean(), nullable=False),
         sa.Column("state", sa.String(32), nullable=False),
         sa.Column("state_since", sa.Float(), nullable=False),
-        *(
-            sa.Column(f"{state}_seconds", sa.Float(), nullable=True)
-            for state in (
-                "detected",
-                "triaged",
-                "acknowledged",
-                "on_hold",
-                "resolved",
-                "in_review",
-            )
-        ),
+        *(sa.Column(f"{state}_seconds", sa.Float(), nullable=True) for state in _STATES),
         sa.Column("acknowledge_clock", sa.String(16), nullable=True),
         sa.Column("resolve_clock", sa.String(16), nullable=True),
         sa.Column("review_clock", sa.String(16), nullable=True),
@@ -114,6 +107,19 @@ def upgrade() -> None:
             f"ix_incident_facts_{group}", "incident_facts", [group, "declared_at", "incident_id"]
         )
 
+    counters = ["incidents", "closed", "acknowledged", "resolved", "reopened"]
+    counters += [f"{state}_stays" for state in _STATES]
+    counters += [f"{clock}_{n}" for clock in _CLOCKS for n in ("met", "breached", "clocks")]
+    sums = ["acknowledge_seconds", "resolve_seconds", *(f"{s}_seconds" for s in _STATES)]
+    op.create_table(
+        "report_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("priority", sa.String(8), nullable=False),
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in counters),
+        *(sa.Column(name, sa.Float(), nullable=False) for name in sums),
+        sa.PrimaryKeyConstraint("day", "priority", name="pk_report_days"),
+    )
+
     op.create_table(
         "action_items",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -161,4 +167,5 @@ def downgrade() -> None:
     op.drop_index("ix_action_items_owner_state", table_name="action_items")
     op.drop_index("ix_action_items_state_due_date", table_name="action_items")
     op.drop_table("action_items")
+    op.drop_table("report_days")
     op.drop_table("incident_facts")  # and its indexes
