@@ -78,7 +78,16 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+# Reports compare a period with the one before it and round to whole days: the
+# moments they take stay well inside what dates can hold.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _window(start: datetime | None, end: datetime | None, now: datetime) -> Window:
+    for name, moment in (("from", start), ("to", end)):
+        if moment is not None and not EARLIEST <= _aware(moment) <= LATEST:
+            raise invalid((f"query.{name}", "must be between 1970-01-01 and 2200-01-01"))
     end = _aware(end) if end is not None else now
     start = _aware(start) if start is not None else end - DEFAULT_PERIOD
     if start >= end:

@@ -105,11 +105,16 @@ class TestMeasures:
             await api.get(MEASURES, "vic", **{"from": "2025-03-10", "to": "2025-03-01"}), 422
         )
         priority = problem(await api.get(MEASURES, "vic", priority="P9"), 422)
+        ancient = problem(await api.get(RECURRENCE, "vic", to="0001-01-05T00:00:00Z"), 422)
 
         assert no_table["errors"][0]["field"] == "query.table"
         assert "times, sla, states or volume" in no_table["detail"]
         assert backwards["errors"][0] == {"field": "query.from", "message": "must be before `to`"}
         assert priority["errors"][0]["field"] == "query.priority.0"
+        assert ancient["errors"][0] == {
+            "field": "query.to",
+            "message": "must be between 1970-01-01 and 2200-01-01",
+        }
         problem(await api.http.get(MEASURES), 401)
 
     async def test_the_default_period_is_the_last_30_days(self, api: Api) -> None:
