@@ -83,11 +83,9 @@ class ProjectionWriter:
 
     async def _commit(self, projections: list[ProjectionInput]) -> None:
         async with self._database.session() as session:
-            repository = IncidentRepository(session)
-            for projection in projections:
-                await repository.project(
-                    projection.incident, projection.events, projection.history_length
-                )
+            await IncidentRepository(session).project_many(
+                [(p.incident, p.events, p.history_length) for p in projections]
+            )
             await session.commit()
 
 

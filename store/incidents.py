@@ -16,7 +16,7 @@ from domain.incident import Incident
 from domain.lifecycle import IncidentState
 from domain.priority import Priority
 from domain.timeline import EventKind, TimelineEvent
-from store.reports import project_facts
+from store.reports import Projection, project_facts
 from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
 
@@ -92,23 +92,37 @@ class IncidentRepository:
     ) -> None:
         """Store `incident` and its `events`, as of `history_length` events of its
         workflow's history; replays and late, older projections change nothing."""
+        await self.project_many([(incident, events, history_length)])
+
+    async def project_many(self, projections: Sequence[Projection]) -> None:
+        """`project` each of `projections`, in order, with a few statements for them all
+        (the projection's group commit hands over whatever gathered meanwhile)."""
+        if not projections:
+            return
         incident_upsert, events_upsert = _projection_statements(
             self._session.get_bind().dialect.name
         )
         # Core statements built once and executed with parameters: SQLAlchemy's
         # statement cache then serves every projection (rebuilding the upsert and its
-        # `excluded` columns cost more than the write itself).
+        # `excluded` columns cost more than the write itself). Rows in order, so of two
+        # projections of one incident the later, higher one is written last.
         connection = await self._session.connection()
         await connection.execute(
-            incident_upsert, _incident_row(incident) | {"history_length": history_length}
+            incident_upsert,
+            [
+                _incident_row(incident) | {"history_length": history_length}
+                for incident, _, history_length in projections
+            ],
         )
+        events = [
+            _event_row(event) | {"history_length": history_length}
+            for _, projected, history_length in projections
+            for event in projected
+        ]
         if events:
             # Parameters as a list, so a long timeline is sent in batches, not one statement.
-            await connection.execute(
-                events_upsert,
-                [_event_row(event) | {"history_length": history_length} for event in events],
-            )
-        await project_facts(connection, incident, events, history_length)
+            await connection.execute(events_upsert, events)
+        await project_facts(connection, projections)
 
     async def get(self, incident_id: int) -> Incident | None:
         """The incident as last projected, with its whole timeline."""

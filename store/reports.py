@@ -176,6 +176,9 @@ DAY_SECONDS = [
 DaySums = dict[str, float]
 # Another advisory lock class than the migrations', beside the incident's number.
 _FACTS_LOCK = 0x7661
+_LOCK_EACH = text(
+    "SELECT pg_advisory_xact_lock(:kind, number) FROM unnest(CAST(:numbers AS integer[])) AS number"
+)
 
 
 def declared_part(row: Mapping[str, Any]) -> DaySums:
@@ -243,72 +246,95 @@ def _days_upsert(dialect: str) -> Any:
     )
 
 
-async def project_facts(
-    connection: AsyncConnection,
-    incident: Incident,
-    events: Sequence[TimelineEvent],
-    history_length: int,
-) -> None:
-    """Keep `incident`'s facts, their day sums and its approved review's action items;
-    in the projection's transaction, as idempotent as the rest of it."""
-    if not changes_facts(events):
+# An incident as projected: itself, the events new to the read model, and its
+# workflow's history length then.
+Projection = tuple[Incident, Sequence[TimelineEvent], int]
+
+
+async def project_facts(connection: AsyncConnection, projections: Sequence[Projection]) -> None:
+    """Keep the facts of the projected incidents, their day sums, and approved reviews'
+    action items; in the projection's transaction, as idempotent as the rest of it.
+
+    A few statements for the lot: the facts they replace read at once; which
+    projection wins decided here, in order, as the facts' upsert decides it (the higher
+    version and history length); the day sums moved by the winners' differences.
+    """
+    changing = [p for p in projections if changes_facts(p[1])]
+    if not changing:
         return
     dialect = connection.dialect.name
     facts_upsert, items_insert = _statements(dialect)
+    numbers = sorted({incident.id for incident, _, _ in changing})
     if dialect == "postgresql":
         # The day sums move by the difference from the facts read here: two writers of
         # one incident's facts (a late attempt of a workflow task beside the next) take
-        # turns. SQLite has one writer at a time already.
-        await connection.execute(select(func.pg_advisory_xact_lock(_FACTS_LOCK, incident.id)))
-    found = (
-        (
-            await connection.execute(
-                select(*IncidentFactsRow.__table__.columns).where(
-                    IncidentFactsRow.incident_id == incident.id
-                )
-            )
-        )
-        .mappings()
-        .first()
+        # turns, in number order so two batches cannot wait on each other. SQLite has
+        # one writer at a time already.
+        await connection.execute(_LOCK_EACH, {"kind": _FACTS_LOCK, "numbers": numbers})
+    rows = await connection.execute(
+        select(*IncidentFactsRow.__table__.columns).where(IncidentFactsRow.incident_id.in_(numbers))
     )
-    old = dict(found) if found is not None else None
-    new = facts_row(facts(incident)) | {"version": incident.seq, "history_length": history_length}
-    written = await connection.execute(facts_upsert, new)
-    if written.rowcount:  # not an older projection arriving late
-        changes = day_changes(old, new)
-        if changes:
-            await connection.execute(
-                _days_upsert(dialect),
-                [day_row(day, priority, sums) for (day, priority), sums in changes.items()],
-            )
+    current: dict[int, dict[str, Any]] = {row["incident_id"]: dict(row) for row in rows.mappings()}
+    written: dict[int, dict[str, Any]] = {}
+    days: dict[tuple[date, str], DaySums] = {}
+    items: list[dict[str, Any]] = []
+    for incident, events, history_length in changing:
+        old = current.get(incident.id)
+        new = facts_row(facts(incident)) | {
+            "version": incident.seq,
+            "history_length": history_length,
+        }
+        if old is not None and (new["version"], new["history_length"]) <= (
+            old["version"],
+            old["history_length"],
+        ):
+            continue  # an older projection arriving late
+        for key, change in day_changes(old, new).items():
+            into = days.setdefault(key, {})
+            for name, value in change.items():
+                into[name] = into.get(name, 0) + value
+        current[incident.id] = written[incident.id] = new
+        items += _approved_items(incident, events)
+    if written:
+        await connection.execute(facts_upsert, list(written.values()))
+    changed = [
+        day_row(day, priority, sums)
+        for (day, priority), sums in days.items()
+        if any(value != 0 for value in sums.values())
+    ]
+    if changed:
+        await connection.execute(_days_upsert(dialect), changed)
+    if items:
+        await connection.execute(items_insert, items)
+
+
+def _approved_items(incident: Incident, events: Sequence[TimelineEvent]) -> list[dict[str, Any]]:
+    """The rows of the action items of a review approved among `events`."""
     approvals = [e for e in events if e.kind is EventKind.REVIEW_APPROVED]
     review = incident.review
     if not approvals or review is None or not review.action_items:
-        return
+        return []
     # Approval closes the incident for good: the review it holds is the approved one.
     approval = approvals[-1]
-    await connection.execute(
-        items_insert,
-        [
-            {
-                "incident_id": incident.id,
-                "review_seq": approval.seq,
-                "position": position,
-                "description": item.description,
-                "owner": item.owner,
-                "due_date": item.due_date,
-                "state": ActionState.OPEN.value,
-                "note": None,
-                "created_at": approval.at,
-                "updated_at": approval.at,
-                "updated_by": approval.actor,
-                "finished_at": None,
-                "reminded_for": None,
-                "reminded_at": None,
-            }
-            for position, item in enumerate(review.action_items)
-        ],
-    )
+    return [
+        {
+            "incident_id": incident.id,
+            "review_seq": approval.seq,
+            "position": position,
+            "description": item.description,
+            "owner": item.owner,
+            "due_date": item.due_date,
+            "state": ActionState.OPEN.value,
+            "note": None,
+            "created_at": approval.at,
+            "updated_at": approval.at,
+            "updated_by": approval.actor,
+            "finished_at": None,
+            "reminded_for": None,
+            "reminded_at": None,
+        }
+        for position, item in enumerate(review.action_items)
+    ]
 
 
 # --- filters ---------------------------------------------------------------------
@@ -966,8 +992,7 @@ class ReportRepository:
         """Facts, and approved reviews' action items, of incidents the projection wrote
         before it kept them; any projection since (a higher version) wins over these."""
         connection = await self._session.connection()
-        for incident in incidents:
-            await project_facts(connection, incident, incident.timeline, history_length=0)
+        await project_facts(connection, [(i, i.timeline, 0) for i in incidents])
 
 
 def _whole_days(report: ReportFilter) -> tuple[Window | None, list[ReportFilter]]:
