@@ -1,5 +1,6 @@
-"""The Vagt worker: runs incident and what-if workflows and their activities until told
-to stop."""
+"""The Vagt worker: runs incident, alert group, what-if and scheduled report workflows
+and their activities until told to stop; at start it makes the report Schedules and
+fills report facts the read model lacks."""
 
 import asyncio
 import logging
