@@ -96,10 +96,11 @@ SignedIn = Annotated[WebSession, Depends(_signed_in)]
 
 def install(app: FastAPI) -> None:
     """The console's routes, its static files, and its sign-in redirect."""
-    from api import web_processes  # it builds on this module's helpers
+    from api import web_processes, web_reports  # they build on this module's helpers
 
     app.include_router(router)
     app.include_router(web_processes.router)
+    app.include_router(web_reports.router)
     app.mount("/static", StaticFiles(directory=FilePath(__file__).parent / "static"), name="static")
     app.add_exception_handler(SignInNeeded, _sign_in)  # type: ignore[arg-type]
 

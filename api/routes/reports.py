@@ -84,7 +84,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
-def _window(start: datetime | None, end: datetime | None, now: datetime) -> Window:
+def report_window(start: datetime | None, end: datetime | None, now: datetime) -> Window:
     for name, moment in (("from", start), ("to", end)):
         if moment is not None and not EARLIEST <= _aware(moment) <= LATEST:
             raise invalid((f"query.{name}", "must be between 1970-01-01 and 2200-01-01"))
@@ -159,7 +159,7 @@ async def get_measures(
     week, over the incidents declared in the period that match the filter."""
     now = datetime.now(UTC)
     found = ReportFilter(
-        window=_window(start, end, now),
+        window=report_window(start, end, now),
         priorities=priorities,
         services=services,
         categories=categories,
@@ -171,12 +171,12 @@ async def get_measures(
     measured = await ReportRepository(session, services_.database).measures(found, now, period)
     if format == "csv":
         assert table is not None
-        rows = _measures_table(measured, table)
-        return _csv(rows, _MEASURES_COLUMNS[table], f"measures-{table}.csv")
+        rows = measures_table(measured, table)
+        return csv_response(rows, MEASURES_COLUMNS[table], f"measures-{table}.csv")
     return MeasuresOut(scope=_scope(found), period=period, measured_at=now, measures=measured)
 
 
-_MEASURES_COLUMNS: dict[MeasuresTable, list[str]] = {
+MEASURES_COLUMNS: dict[MeasuresTable, list[str]] = {
     "times": ["measure", "count", "mean", "median", "p90"],
     "sla": ["clock", "met", "breached", "open", "share_met"],
     "states": ["state", "incidents", "total", "mean"],
@@ -184,7 +184,7 @@ _MEASURES_COLUMNS: dict[MeasuresTable, list[str]] = {
 }
 
 
-def _measures_table(measured: Measures, table: MeasuresTable) -> list[dict[str, Any]]:
+def measures_table(measured: Measures, table: MeasuresTable) -> list[dict[str, Any]]:
     if table == "times":
         return [
             {"measure": name, **spread.model_dump()}
@@ -242,7 +242,7 @@ async def get_recurrence(
     in the period of the same length before it (the trend), and links to the latest
     incidents and their reviews."""
     found = ReportFilter(
-        window=_window(start, end, datetime.now(UTC)),
+        window=report_window(start, end, datetime.now(UTC)),
         priorities=priorities,
         services=services,
         categories=categories,
@@ -252,13 +252,13 @@ async def get_recurrence(
         found, group_by, limit=limit, min_count=min_count
     )
     if format == "csv":
-        return _csv(
-            _recurrence_table(recurrence), _RECURRENCE_COLUMNS, f"recurrence-{group_by}.csv"
+        return csv_response(
+            recurrence_table(recurrence), RECURRENCE_COLUMNS, f"recurrence-{group_by}.csv"
         )
     return recurrence
 
 
-_RECURRENCE_COLUMNS = [
+RECURRENCE_COLUMNS = [
     "group_by",
     "integration",
     "key",
@@ -271,7 +271,7 @@ _RECURRENCE_COLUMNS = [
 ]
 
 
-def _recurrence_table(recurrence: Recurrence) -> list[dict[str, Any]]:
+def recurrence_table(recurrence: Recurrence) -> list[dict[str, Any]]:
     return [
         {
             "group_by": str(recurrence.group_by),
@@ -302,7 +302,7 @@ async def get_action_items_by_owner(
     dropped."""
     owners = await ReportRepository(session).owners(datetime.now(UTC).date(), owner)
     if format == "csv":
-        return _csv(
+        return csv_response(
             [counts.model_dump() for counts in owners],
             list(OwnerCounts.model_fields),
             "action-items-by-owner.csv",
@@ -342,7 +342,7 @@ async def list_action_items(
     )
     page = await ReportRepository(session).action_items(query, datetime.now(UTC).date())
     if format == "csv":
-        return _csv(
+        return csv_response(
             [item.model_dump(mode="json") for item in page.items],
             list(ActionItemView.model_fields),
             "action-items.csv",
@@ -424,7 +424,9 @@ async def change_action_item(
     return changed
 
 
-def _csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], filename: str) -> Response:
+def csv_response(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], filename: str
+) -> Response:
     """`rows` as CSV under a header line of `columns`."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")
