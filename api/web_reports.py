@@ -38,6 +38,10 @@ def _report(
     when left out)."""
     today = datetime.now(UTC).date()
     end = end or today
+    if not date(1970, 2, 1) <= end < date(2199, 12, 31) or (
+        start is not None and not date(1970, 1, 1) <= start < date(2199, 12, 31)
+    ):
+        raise Problem(422, "Invalid period", "Choose days between 1970 and 2199.")
     start = start or end - timedelta(days=29)
     window = api_reports.report_window(
         datetime.combine(start, time(), tzinfo=UTC),

@@ -82,3 +82,6 @@ class TestReportsPage:
 
         assert page.status_code == 422
         assert "must be before" in page.text
+        far = await browser.get("/reports?to=9999-12-31")
+        assert far.status_code == 422
+        assert "between 1970 and 2199" in far.text
