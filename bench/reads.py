@@ -62,7 +62,7 @@ from store.incidents import (
     _event_row,
     _incident_row,
 )
-from store.reports import facts_row, rebuild_day_sums
+from store.reports import approved_items, facts_row, rebuild_day_sums
 from store.tables import metadata
 
 INCIDENTS = 100_000
@@ -288,27 +288,8 @@ def _template(state: IncidentState, impact: int, urgency: int, late: str) -> Tem
     snapshot = row.pop("snapshot") | {"id": _stand_in("id")}
     events = [_event_row(event) for event in incident.timeline]
     found = facts_row(facts(incident)) | {"version": incident.seq, "history_length": 0}
-    items = []
-    if incident.review is not None and incident.review.approved_at is not None:
-        approval = incident.timeline[-1]
-        items = [
-            {
-                "review_seq": approval.seq,
-                "position": position,
-                "description": item.description,
-                "owner": item.owner,
-                "due_date": item.due_date,
-                "state": "open",
-                "note": None,
-                "created_at": approval.at,
-                "updated_at": approval.at,
-                "updated_by": approval.actor,
-                "finished_at": None,
-                "reminded_for": None,
-                "reminded_at": None,
-            }
-            for position, item in enumerate(incident.review.action_items)
-        ]
+    # Its approved review's action items, as the projection keeps them.
+    items = approved_items(incident, incident.timeline)
     return Template(
         row,
         Pieces.of(snapshot),

@@ -294,7 +294,7 @@ async def project_facts(connection: AsyncConnection, projections: Sequence[Proje
             for name, value in change.items():
                 into[name] = into.get(name, 0) + value
         current[incident.id] = written[incident.id] = new
-        items += _approved_items(incident, events)
+        items += approved_items(incident, events)
     if written:
         await connection.execute(facts_upsert, list(written.values()))
     changed = [
@@ -308,7 +308,7 @@ async def project_facts(connection: AsyncConnection, projections: Sequence[Proje
         await connection.execute(items_insert, items)
 
 
-def _approved_items(incident: Incident, events: Sequence[TimelineEvent]) -> list[dict[str, Any]]:
+def approved_items(incident: Incident, events: Sequence[TimelineEvent]) -> list[dict[str, Any]]:
     """The rows of the action items of a review approved among `events`."""
     approvals = [e for e in events if e.kind is EventKind.REVIEW_APPROVED]
     review = incident.review
