@@ -18,6 +18,7 @@ from tests.alerting.conftest import (
     payload,
 )
 from workflows import contracts
+from workflows.alert_group import AlertGroupWorkflow
 
 pytestmark = pytest.mark.skipif(not PAYLOADS.is_dir(), reason=f"no example payloads at {PAYLOADS}")
 
@@ -166,6 +167,16 @@ class TestAlertmanager:
             return bool((await stack.incident(first["id"]))["state"] == "resolved")
 
         await eventually(resolved)
+        # And the alert group has heard so (the incident tells it once its resolution is
+        # written to the read model). A firing that reaches the group before that is
+        # counted on the resolved incident: a known race, in the README's "Not done yet".
+        shown = await stack.incident(first["id"])
+        group = stack.client.get_workflow_handle(shown["source"]["group_workflow_id"])
+
+        async def group_heard() -> bool:
+            return (await group.query(AlertGroupWorkflow.group)).incident_id is None
+
+        await eventually(group_heard)
         await stack.http.post(url, json=payload("alertmanager/firing_grouped.json"), headers=auth)
 
         async def second_opened() -> bool:
