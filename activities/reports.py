@@ -9,8 +9,6 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from domain.channels import Delivery, Notification, NotificationKind
@@ -19,6 +17,7 @@ from domain.measures import Spread, Window
 from domain.paging import person
 from domain.process import ProcessDefinition
 from store.db import Database
+from store.incidents import IncidentRepository
 from store.processes import ProcessVersionRepository
 from store.reports import (
     ActionItemQuery,
@@ -27,7 +26,6 @@ from store.reports import (
     ReportFilter,
     ReportRepository,
 )
-from store.tables import IncidentRow
 
 log = logging.getLogger("vagt.reports")
 
@@ -79,22 +77,19 @@ class ReportActivities:
         """The reminders due: open items past their due date, not yet reminded for it."""
         async with self._database.session() as session:
             items = await ReportRepository(session).overdue_unreminded(sweep.today, sweep.limit)
+            # The current version of each incident's process: people's contacts as they
+            # are now; asked once per process however many items name it.
+            processes: dict[str | None, ProcessDefinition] = {}
             reminders = []
             for item in items:
-                process = await self._process_of(session, item.incident_id)
-                reminders.append(self._reminder(item, process, sweep.today))
+                name = await IncidentRepository(session).process_of(item.incident_id)
+                if name not in processes:
+                    current = (
+                        await ProcessVersionRepository(session).current(name) if name else None
+                    )
+                    processes[name] = current.definition if current else self._process
+                reminders.append(self._reminder(item, processes[name], sweep.today))
         return reminders
-
-    async def _process_of(self, session: AsyncSession, incident_id: int) -> ProcessDefinition:
-        # The current version of the incident's process: people's contacts as they are now.
-        name = await session.scalar(
-            select(IncidentRow.process_name).where(IncidentRow.id == incident_id)
-        )
-        if name is not None:
-            current = await ProcessVersionRepository(session).current(name)
-            if current is not None:
-                return current.definition
-        return self._process
 
     def _reminder(self, item: ActionItemView, process: ProcessDefinition, today: date) -> Reminder:
         late = (today - item.due_date).days

@@ -17,7 +17,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     and_,
     case,
     delete,
@@ -901,10 +900,10 @@ class ReportRepository:
         statement = (
             select(
                 ActionItemRow.owner,
-                _count(ActionItemRow.state == ActionState.OPEN.value),
-                _count(overdue),
-                _count(ActionItemRow.state == ActionState.DONE.value),
-                _count(ActionItemRow.state == ActionState.DROPPED.value),
+                func.count().filter(ActionItemRow.state == ActionState.OPEN.value),
+                func.count().filter(overdue),
+                func.count().filter(ActionItemRow.state == ActionState.DONE.value),
+                func.count().filter(ActionItemRow.state == ActionState.DROPPED.value),
             )
             .group_by(ActionItemRow.owner)
             .order_by(ActionItemRow.owner)
@@ -1098,10 +1097,6 @@ async def rebuild_day_sums(session: AsyncSession) -> None:
             insert(ReportDayRow),
             [day_row(day, priority, sums) for (day, priority), sums in totals.items()],
         )
-
-
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.sum(case((condition, 1), else_=0), type_=Integer)
 
 
 def _group_columns(group_by: GroupBy) -> builtins.list[InstrumentedAttribute[Any]]:
