@@ -4,12 +4,16 @@ fills report facts the read model lacks."""
 
 import asyncio
 import logging
+import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -27,6 +31,7 @@ from store.reports import ReportRepository
 from store.what_if import WhatIfRepository
 from vagt.process_file import ProcessFileError, load_process
 from vagt.schedules import ensure_report_schedules
+from vagt.secrets import HOW_TO_FIX, production_problems
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
 from workflows.alert_group import AlertGroupWorkflow
@@ -75,6 +80,8 @@ def build_worker(
             deliver,
         ],
         max_cached_workflows=settings.worker_cache_size,
+        # On SIGTERM: no new tasks; running activities get this long, then are cancelled.
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
         workflow_runner=(
             SandboxedWorkflowRunner() if settings.workflow_sandbox else UnsandboxedWorkflowRunner()
         ),
@@ -135,23 +142,82 @@ async def run(settings: Settings, process: ProcessDocument) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, _on_signal, stop)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
-    async with worker:
-        await stop.wait()
-        log.info("stopping: finishing running tasks")
+    heartbeat = asyncio.create_task(_beat(client, settings))
+    try:
+        async with worker:
+            await stop.wait()
+            log.info(
+                "draining: no new tasks; running activities have %g s to finish",
+                settings.shutdown_grace_seconds,
+            )
+        log.info("drained: every task this worker held has finished or was handed back")
+    finally:
+        heartbeat.cancel()
+        settings.worker_heartbeat_file.unlink(missing_ok=True)
     await notifications.aclose()
     await database.dispose()
 
 
+def _on_signal(stop: asyncio.Event) -> None:
+    """The first SIGTERM or Ctrl-C drains; a second one ends the process at once (what
+    the drain left running, Temporal retries on another worker)."""
+    if stop.is_set():
+        log.warning("second stop signal: exiting without waiting for running activities")
+        logging.shutdown()
+        os._exit(1)
+    stop.set()
+
+
+HEARTBEAT_EVERY = 10.0
+# `vagt worker-health` fails when the heartbeat is older than this: three beats missed.
+HEARTBEAT_STALE_AFTER = 3 * HEARTBEAT_EVERY + 5
+
+
+async def _beat(client: Client, settings: Settings) -> None:
+    """Touch the heartbeat file while Temporal answers health checks, so a supervisor
+    can tell a worker that polls from one cut off from its cluster."""
+    path = settings.worker_heartbeat_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            healthy = await client.service_client.check_health(timeout=timedelta(seconds=5))
+        except RPCError:
+            healthy = False
+        if healthy:
+            path.touch()
+        else:
+            log.warning("Temporal at %s does not answer its health check", settings.temporal_target)
+        await asyncio.sleep(HEARTBEAT_EVERY)
+
+
+def heartbeat_age(settings: Settings) -> float | None:
+    """Seconds since the worker last heard from Temporal; None when it never has (or
+    has stopped)."""
+    try:
+        return time.time() - settings.worker_heartbeat_file.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
 def main() -> None:
-    settings = Settings()
+    # Imported here: the CLI imports this module for `vagt worker`.
+    from vagt.cli import CommandError, load_settings
+
+    try:
+        settings = load_settings()
+    except CommandError as error:
+        raise SystemExit(f"vagt worker: {error.message}") from None
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
     try:
         # Checked before connecting: a broken process file stops the worker, saying why.
         process = load_process(settings.process_file)
     except ProcessFileError as error:
         raise SystemExit(f"vagt worker: {error}") from None
+    problems = production_problems(settings, process)
+    if problems:
+        raise SystemExit(f"vagt worker: refusing to start: {'; '.join(problems)}; {HOW_TO_FIX}")
     asyncio.run(run(settings, process))
 
 

@@ -20,6 +20,7 @@ from store.db import Database
 from store.passwords import MAX_LENGTH as MAX_PASSWORD
 from store.passwords import MIN_LENGTH as MIN_PASSWORD
 from vagt.process_file import ProcessFileError, load_process
+from vagt.secrets import HOW_TO_FIX, production_problems
 from vagt.settings import Settings
 
 EXIT_USAGE = 2
@@ -78,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     password.set_defaults(command=set_password)
     commands.add_parser("worker", help="run the Temporal worker").set_defaults(command=run_worker)
     commands.add_parser("api", help="run the HTTP API").set_defaults(command=run_api)
+    commands.add_parser(
+        "worker-health",
+        help="exit 0 when this machine's worker heard from Temporal within the last 35 s "
+        "(a container health check)",
+    ).set_defaults(command=worker_health)
     check = commands.add_parser(
         "check-process", help="validate a process file (VAGT_PROCESS_FILE when no file is named)"
     )
@@ -164,7 +170,8 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 def run_api(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    _process(settings.process_file)  # refused here with its problems, not deep in uvicorn
+    # Refused here with its problems, not deep in uvicorn.
+    _refuse_placeholders(settings, _process(settings.process_file))
     for path in (settings.tls_cert_file, settings.tls_key_file):
         if path is not None and not path.is_file():
             raise CommandError(f"TLS file {path} does not exist or is not a file", EXIT_USAGE)
@@ -179,6 +186,27 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
         http="httptools",
     )
     return 0
+
+
+def worker_health(args: argparse.Namespace, settings: Settings) -> int:
+    import worker
+
+    age = worker.heartbeat_age(settings)
+    if age is None:
+        raise CommandError(
+            f"no worker heartbeat at {settings.worker_heartbeat_file}: the worker is starting, "
+            "stopped, or has never reached Temporal"
+        )
+    if age > worker.HEARTBEAT_STALE_AFTER:
+        raise CommandError(f"the worker last heard from Temporal {age:.0f} s ago")
+    print(f"worker healthy: heard from Temporal {age:.0f} s ago")
+    return 0
+
+
+def _refuse_placeholders(settings: Settings, process: ProcessDocument) -> None:
+    problems = production_problems(settings, process)
+    if problems:
+        raise CommandError(f"refusing to start: {'; '.join(problems)}; {HOW_TO_FIX}", EXIT_USAGE)
 
 
 async def _migrate(settings: Settings) -> None:

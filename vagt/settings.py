@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         "workflow it loads (several times the worker's CPU per incident). The tests run "
         "with it on; determinism in production rests on those tests and on replay.",
     )
+    shutdown_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM a worker stops taking tasks and gives its running "
+        "activities this long to finish before it cancels them (Temporal then retries "
+        "them on another worker); keep it below the supervisor's kill timeout "
+        "(docker-compose.yml: stop_grace_period 30s).",
+    )
     log_level: str = "INFO"
     process_file: Path | None = Field(
         default=None,
@@ -100,3 +109,8 @@ class Settings(BaseSettings):
     @property
     def admin_token_file(self) -> Path:
         return self.data_dir / "admin-token"
+
+    @property
+    def worker_heartbeat_file(self) -> Path:
+        """Touched by a worker while Temporal answers it; `vagt worker-health` reads it."""
+        return self.data_dir / "worker-heartbeat"
