@@ -25,13 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @contextmanager
 def worker_process(
-    settings: Settings, log: Path, process_file: Path | None = None
+    settings: Settings, log: Path, process_file: Path | None = None, **environment: str
 ) -> Iterator["subprocess.Popen[bytes]"]:
-    """`python worker.py` with `settings`, its output appended to `log`; killed on exit."""
+    """`python worker.py` with `settings` and extra VAGT_* `environment`, its output
+    appended to `log`; killed on exit."""
     env = os.environ | {
         "VAGT_TEMPORAL_ADDRESS": settings.temporal_target,
         "VAGT_TASK_QUEUE": settings.task_queue,
         "VAGT_DATABASE_URL": settings.read_model_url,
+        **environment,
     }
     if process_file is not None:
         env["VAGT_PROCESS_FILE"] = str(process_file)

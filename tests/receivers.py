@@ -46,6 +46,10 @@ class HttpReceiver:
     def script(self, *replies: Reply) -> None:
         self._replies.extend(replies)
 
+    def release(self) -> None:
+        """Answer every request held by a `hang` reply, and any later one at once."""
+        self._released.set()
+
     @property
     def url(self) -> str:
         assert self._server is not None

@@ -194,3 +194,44 @@ class TestExportHistory:
         error = capsys.readouterr().err
         assert "cannot reach Temporal at 127.0.0.1:1" in error
         assert "Traceback" not in error
+
+
+class TestWorkerHealth:
+    """`vagt worker-health`, the worker container's health check."""
+
+    def test_no_heartbeat_is_unhealthy(
+        self, settings_env: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["worker-health"]) == 1
+        assert "no worker heartbeat" in capsys.readouterr().err
+
+    def test_a_fresh_heartbeat_is_healthy(
+        self, settings_env: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        settings_env.mkdir()
+        (settings_env / "worker-heartbeat").touch()
+        assert main(["worker-health"]) == 0
+        assert "worker healthy" in capsys.readouterr().out
+
+    def test_a_heartbeat_three_beats_old_is_unhealthy(
+        self, settings_env: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        settings_env.mkdir()
+        beat = settings_env / "worker-heartbeat"
+        beat.touch()
+        old = beat.stat().st_mtime - 40
+        os.utime(beat, (old, old))
+        assert main(["worker-health"]) == 1
+        assert "last heard from Temporal 40 s ago" in capsys.readouterr().err
+
+
+class TestProductionRefusal:
+    def test_the_api_refuses_a_placeholder_admin_token(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("VAGT_ENVIRONMENT", "production")
+        monkeypatch.setenv("VAGT_ADMIN_TOKEN", "change-me")
+        assert main(["api"]) == 2
+        said = capsys.readouterr().err
+        assert "refusing to start: VAGT_ADMIN_TOKEN is a placeholder" in said
+        assert "openssl rand -hex 32" in said

@@ -1,0 +1,366 @@
+"""Several workers on one task queue: they share the incidents, one killed with SIGKILL
+mid-escalation leaves its incidents to the others with no page lost or sent twice, and
+SIGTERM drains a worker: it takes no new task and finishes the activities it runs.
+
+Every worker is the real `python worker.py` process on a dev server of the test's own;
+the API runs in the test's process. The clocks are real (a dev server cannot skip time).
+"""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from domain.roles import Role
+from store.db import Database
+from store.users import create_user
+from tests.processes import api_stack, worker_process
+from tests.receivers import HttpReceiver, Reply
+from vagt.settings import Settings
+from workflows.contracts import workflow_id
+
+pytestmark = pytest.mark.slow
+
+LEVEL_DELAY = 15
+LEVELS = 3
+INCIDENTS = 16
+
+PROCESS = f"""\
+name: scale-out
+version: 1
+sla:
+  targets:
+    P1: {{acknowledge: 1h, resolve: 4h, review: 5d}}
+    P2: {{acknowledge: 1h, resolve: 8h, review: 5d}}
+    P3: {{resolve: 3d}}
+    P4: {{resolve: 5d}}
+    P5: {{resolve: 10d}}
+people:
+  alice: {{notify: [{{channel: pager}}]}}
+escalation_policies:
+  relay:
+    levels:
+      - {{targets: [{{user: alice}}], delay: {LEVEL_DELAY}s}}
+      - {{targets: [{{user: alice}}], delay: {LEVEL_DELAY}s}}
+      - {{targets: [{{user: alice}}], delay: {LEVEL_DELAY}s}}
+escalation:
+  P1: [relay]
+sla_notify: [{{channel: pager}}]
+channels:
+  pager: {{type: webhook, url: "{{url}}/page"}}
+"""
+
+REVIEW = {
+    "root_cause": "a deploy without its migration",
+    "action_items": [{"description": "gate deploys", "owner": "alice", "due_date": "2030-01-01"}],
+}
+
+Stack = tuple[httpx.AsyncClient, Settings, Database]
+
+
+@pytest.fixture
+async def stack(
+    own_dev_server: WorkflowEnvironment, tmp_path: Path, http_receiver: HttpReceiver
+) -> AsyncIterator[Stack]:
+    process_file = tmp_path / "process.yaml"
+    process_file.write_text(PROCESS.replace("{url}", http_receiver.url))
+    async with api_stack(own_dev_server.client, tmp_path, process_file) as running:
+        yield running
+
+
+def _worker(
+    stack: ExitStack, settings: Settings, tmp_path: Path, name: str, **environment: str
+) -> "subprocess.Popen[bytes]":
+    assert settings.process_file is not None
+    return stack.enter_context(
+        worker_process(
+            settings,
+            tmp_path / f"{name}.log",
+            settings.process_file,
+            VAGT_DATA_DIR=str(tmp_path / name),
+            **environment,
+        )
+    )
+
+
+async def _declare(http: httpx.AsyncClient, n: int) -> int:
+    answer = await http.post(
+        "/api/v1/incidents", json={"title": f"Checkout down {n}", "impact": 1, "urgency": 1}
+    )
+    assert answer.status_code == 201, answer.text
+    number: int = answer.json()["id"]
+    return number
+
+
+async def _step(http: httpx.AsyncClient, url: str, body: Any = None, **headers: str) -> None:
+    answer = await http.post(url, json=body, headers=headers)
+    assert answer.status_code in (200, 201), answer.text
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"not within {seconds:g} s: {what}")
+
+
+async def _identities(client: Client, incident: int) -> list[str]:
+    """The workers that completed the incident's workflow tasks and activities, in order."""
+    history = await client.get_workflow_handle(workflow_id(incident)).fetch_history()
+    seen = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            seen.append(event.workflow_task_completed_event_attributes.identity)
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            seen.append(event.activity_task_started_event_attributes.identity)
+    return seen
+
+
+def _of(process: "subprocess.Popen[bytes]") -> str:
+    """The worker's Temporal identity: the SDK's default, `pid@host`."""
+    return f"{process.pid}@"
+
+
+async def _polling(
+    client: Client, settings: Settings, workers: set["subprocess.Popen[bytes]"]
+) -> bool:
+    """Every one of `workers` polls the task queue for workflow tasks."""
+    answer = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=settings.task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    identities = {poller.identity for poller in answer.pollers}
+    return all(any(i.startswith(_of(worker)) for i in identities) for worker in workers)
+
+
+async def _recorded(http: httpx.AsyncClient, receiver: HttpReceiver) -> bool:
+    """Every delivery the receiver saw has its outcome on its incident's timeline."""
+    sent = {request.headers["idempotency-key"] for request in receiver.requests}
+    attempted: set[str] = set()
+    for incident in {request.json()["incident_id"] for request in receiver.requests}:
+        shown = (await http.get(f"/api/v1/incidents/{incident}")).json()
+        attempted |= {
+            event["details"]["idempotency_key"]
+            for event in shown["timeline"]
+            if event["kind"] == "notification_attempted"
+        }
+    return sent <= attempted
+
+
+class TestSeveralWorkers:
+    async def test_a_worker_sigkilled_mid_escalation_leaves_every_incident_to_the_other(
+        self,
+        stack: Stack,
+        own_dev_server: WorkflowEnvironment,
+        http_receiver: HttpReceiver,
+        tmp_path: Path,
+    ) -> None:
+        http, settings, database = stack
+        client = own_dev_server.client
+        _, owner = await create_user(database, "olive", [Role.PROCESS_OWNER])
+
+        def pages() -> Counter[int]:
+            bodies = (request.json() for request in http_receiver.requests)
+            return Counter(body["incident_id"] for body in bodies if body["kind"] == "page")
+
+        with ExitStack() as processes:
+            first = _worker(processes, settings, tmp_path, "first")
+            second = _worker(processes, settings, tmp_path, "second")
+            await _until(lambda: _polling(client, settings, {first, second}), 60, "both poll")
+            declared = [await _declare(http, n) for n in range(INCIDENTS)]
+            t0 = time.monotonic()
+
+            async def level(n: int) -> bool:
+                return all(pages()[incident] >= n for incident in declared)
+
+            await _until(lambda: level(1), LEVEL_DELAY - 3, "level 1 paged for every incident")
+            # Not inside a delivery: a kill between the receiver's answer and Temporal
+            # recording it rightly repeats that page with its key; this test is after
+            # repeats that are not that.
+            await _until(lambda: _recorded(http, http_receiver), 10, "level 1 recorded")
+
+            # Both workers took incidents: Temporal spreads new workflows over pollers.
+            owners = {incident: (await _identities(client, incident))[0] for incident in declared}
+            on_first = [i for i, who in owners.items() if who.startswith(_of(first))]
+            on_second = [i for i, who in owners.items() if who.startswith(_of(second))]
+            assert on_first and on_second, owners
+            assert len(on_first) + len(on_second) == INCIDENTS
+
+            # Each says it is healthy where its container's health check looks.
+            for name in ("first", "second"):
+                assert _worker_health(tmp_path / name).returncode == 0
+
+            # The first dies with level 2 of every incident still to fall due.
+            assert time.monotonic() - t0 < LEVEL_DELAY, "level 2 must fall due after the kill"
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+
+            await _until(lambda: level(LEVELS), LEVEL_DELAY * LEVELS + 30, "every level paged")
+            await _until(lambda: _recorded(http, http_receiver), 30, "every page recorded")
+
+            for incident in declared:
+                url = f"/api/v1/incidents/{incident}"
+                await _step(http, f"{url}/acknowledge")
+                await _step(
+                    http,
+                    f"{url}/resolve",
+                    {"summary": "failed over", "root_cause_category": "change"},
+                )
+                await _step(http, f"{url}/review", REVIEW)
+                await _step(http, f"{url}/review/approve", Authorization=f"Bearer {owner}")
+
+            async def closed() -> bool:
+                for incident in declared:
+                    handle = client.get_workflow_handle(workflow_id(incident))
+                    if (await handle.describe()).status != WorkflowExecutionStatus.COMPLETED:
+                        return False
+                    shown = (await http.get(f"/api/v1/incidents/{incident}")).json()
+                    if shown["state"] != "closed":
+                        return False
+                return True
+
+            await _until(closed, 60, "every incident closed, in Temporal and the read model")
+
+        # No page lost or sent twice: each incident was paged once per level, each page
+        # reached the receiver once, and each was recorded as delivered.
+        assert pages() == dict.fromkeys(declared, LEVELS)
+        keys = Counter(request.headers["idempotency-key"] for request in http_receiver.requests)
+        assert len(keys) == INCIDENTS * LEVELS
+        assert set(keys.values()) == {1}, [key for key, n in keys.items() if n > 1]
+        # The second worker finished what the first had begun.
+        for incident in on_first:
+            assert (await _identities(client, incident))[-1].startswith(_of(second))
+        assert b"Traceback" not in (tmp_path / "second.log").read_bytes()
+
+
+class TestDrain:
+    async def test_sigterm_finishes_the_running_page_and_takes_no_new_task(
+        self,
+        stack: Stack,
+        own_dev_server: WorkflowEnvironment,
+        http_receiver: HttpReceiver,
+        tmp_path: Path,
+    ) -> None:
+        http, settings, _ = stack
+        client = own_dev_server.client
+        http_receiver.script(Reply(hang=True))  # the first page is answered when released
+        log = tmp_path / "draining.log"
+        with ExitStack() as processes:
+            draining = _worker(
+                processes, settings, tmp_path, "draining", VAGT_SHUTDOWN_GRACE_SECONDS="60"
+            )
+            paged = await _declare(http, 1)
+            await _until(
+                lambda: _true(len(http_receiver.requests) == 1), 30, "the page is being sent"
+            )
+
+            draining.send_signal(signal.SIGTERM)
+            await _until(lambda: _true(b"draining" in log.read_bytes()), 10, "the drain begins")
+            # Give a poll that was in flight every chance to hand the worker a new task.
+            await asyncio.sleep(2)
+            waiting = await _declare(http, 2)
+            await asyncio.sleep(3)
+            assert draining.poll() is None, "the worker left before its activity finished"
+            assert await _identities(client, waiting) == [], "a draining worker took a task"
+
+            http_receiver.release()
+            began = time.monotonic()
+            assert await asyncio.to_thread(draining.wait, 30) == 0
+            assert time.monotonic() - began < 15
+            assert b"drained" in log.read_bytes()
+            assert _worker_health(tmp_path / "draining").returncode == 1, "stopped is unhealthy"
+
+            # A worker started later takes the waiting incident and the paged one's next task.
+            _worker(processes, settings, tmp_path, "next")
+            await _until(
+                lambda: _true(len(http_receiver.requests) == 2), 30, "the waiting one paged"
+            )
+            await _until(lambda: _recorded(http, http_receiver), 30, "both pages recorded")
+
+        # The page that was running when SIGTERM came was sent once, by the draining
+        # worker, whose activity completed on its first attempt.
+        history = await client.get_workflow_handle(workflow_id(paged)).fetch_history()
+        started = [
+            event.activity_task_started_event_attributes
+            for event in history.events
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+        ]
+        deliveries = [a for a in started if a.identity.startswith(_of(draining))]
+        assert [a.attempt for a in deliveries] == [1]
+        assert any(
+            event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            for event in history.events
+        )
+        keys = Counter(request.headers["idempotency-key"] for request in http_receiver.requests)
+        assert set(keys.values()) == {1}
+
+    async def test_an_activity_outlasting_the_grace_is_cancelled_and_retried_elsewhere(
+        self,
+        stack: Stack,
+        own_dev_server: WorkflowEnvironment,
+        http_receiver: HttpReceiver,
+        tmp_path: Path,
+    ) -> None:
+        http, settings, _ = stack
+        http_receiver.script(Reply(hang=True))  # never answered: the drain must not wait
+        with ExitStack() as processes:
+            draining = _worker(
+                processes, settings, tmp_path, "draining", VAGT_SHUTDOWN_GRACE_SECONDS="3"
+            )
+            paged = await _declare(http, 1)
+            await _until(
+                lambda: _true(len(http_receiver.requests) == 1), 30, "the page is being sent"
+            )
+            began = time.monotonic()
+            draining.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(draining.wait, 30)
+            assert time.monotonic() - began < 3 + 7, "the drain outlasted its grace"
+
+            _worker(processes, settings, tmp_path, "next")
+
+            async def delivered() -> bool:
+                shown = (await http.get(f"/api/v1/incidents/{paged}")).json()
+                return any(
+                    event["kind"] == "notification_attempted"
+                    and event["details"]["outcome"] == "delivered"
+                    for event in shown["timeline"]
+                )
+
+            await _until(delivered, 60, "the page delivered by the next worker")
+
+        # The retry carries the first attempt's key, so the receiver can drop it.
+        keys = {request.headers["idempotency-key"] for request in http_receiver.requests}
+        assert len(http_receiver.requests) == 2 and len(keys) == 1
+
+
+def _worker_health(data_dir: Path) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run(
+        [sys.executable, "-m", "vagt.cli", "worker-health"],
+        env=os.environ | {"VAGT_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+    )
+
+
+async def _true(value: bool) -> bool:
+    return value
