@@ -1,6 +1,7 @@
 """Several workers on one task queue: they share the incidents, one killed with SIGKILL
 mid-escalation leaves its incidents to the others with no page lost or sent twice, and
 SIGTERM drains a worker: it takes no new task and finishes the activities it runs.
+Several API replicas keep nothing of their own: each shows what another did.
 
 Every worker is the real `python worker.py` process on a dev server of the test's own;
 the API runs in the test's process. The clocks are real (a dev server cannot skip time).
@@ -8,10 +9,12 @@ the API runs in the test's process. The clocks are real (a dev server cannot ski
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack
@@ -28,9 +31,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.roles import Role
 from store.db import Database
-from store.users import create_user
-from tests.processes import api_stack, worker_process
-from tests.receivers import HttpReceiver, Reply
+from store.users import UserRepository, create_user
+from tests.processes import api_process, api_stack, worker_process
+from tests.receivers import HttpReceiver, Reply, free_port
 from vagt.settings import Settings
 from workflows.contracts import workflow_id
 
@@ -351,6 +354,75 @@ class TestDrain:
         # The retry carries the first attempt's key, so the receiver can drop it.
         keys = {request.headers["idempotency-key"] for request in http_receiver.requests}
         assert len(http_receiver.requests) == 2 and len(keys) == 1
+
+
+class TestApiReplicas:
+    async def test_whatever_one_replica_did_the_other_shows_and_a_login_holds_on_both(
+        self, own_dev_server: WorkflowEnvironment, tmp_path: Path
+    ) -> None:
+        """Two `vagt api` processes, as behind the compose file's proxy: an incident
+        declared through one is stepped through the other, and a web console session
+        begun on one is valid on the other."""
+        settings = Settings(
+            data_dir=tmp_path,
+            temporal_address=own_dev_server.client.service_client.config.target_host,
+            task_queue=f"vagt-replicas-{uuid.uuid4()}",
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'vagt.db'}",
+        )
+        database = Database(settings.read_model_url)
+        await database.migrate()
+        _, token = await create_user(database, "alice", [Role.RESPONDER, Role.COMMANDER])
+        async with database.session() as session:
+            await UserRepository(session).set_password("alice", "correct horse battery")
+            await session.commit()
+        await database.dispose()
+        one = settings.model_copy(update={"api_port": free_port()})
+        other = settings.model_copy(update={"api_port": free_port()})
+        with ExitStack() as processes:
+            processes.enter_context(worker_process(settings, tmp_path / "worker.log"))
+            async with (
+                api_process(one, tmp_path / "one.log"),
+                api_process(other, tmp_path / "other.log"),
+                httpx.AsyncClient(timeout=30) as http,
+            ):
+                first = f"http://127.0.0.1:{one.api_port}"
+                second = f"http://127.0.0.1:{other.api_port}"
+                bearer = {"Authorization": f"Bearer {token}"}
+                declared = await http.post(
+                    f"{first}/api/v1/incidents",
+                    json={"title": "Payments down", "impact": 2, "urgency": 2},
+                    headers=bearer,
+                )
+                assert declared.status_code == 201, declared.text
+                url = f"/api/v1/incidents/{declared.json()['id']}"
+                stepped = await http.post(f"{second}{url}/acknowledge", headers=bearer)
+                assert stepped.status_code == 200, stepped.text
+
+                async def shown() -> bool:
+                    answer = await http.get(f"{first}{url}", headers=bearer)
+                    return bool(answer.json()["state"] == "acknowledged")
+
+                await _until(shown, 10, "the acknowledgement shown by the first replica")
+
+                login = await http.get(f"{first}/login")
+                csrf = re.search(r'name="csrf_token" value="([^"]*)"', login.text)
+                assert csrf is not None
+                signed_in = await http.post(
+                    f"{first}/login",
+                    data={
+                        "csrf_token": csrf[1],
+                        "username": "alice",
+                        "password": "correct horse battery",
+                    },
+                )
+                assert signed_in.status_code == 303, signed_in.text
+                page = await http.get(f"{second}/incidents/{declared.json()['id']}")
+                assert page.status_code == 200
+                assert "Payments down" in page.text
+
+                for replica in (first, second):
+                    ready = await http.get(f"{replica}/readyz")
+                    assert ready.json() == {"status": "ready", "database": "ok", "temporal": "ok"}
 
 
 def _worker_health(data_dir: Path) -> "subprocess.CompletedProcess[str]":
