@@ -423,15 +423,30 @@ class TestApiReplicas:
                 for replica in (first, second):
                     ready = await http.get(f"{replica}/readyz")
                     assert ready.json() == {"status": "ready", "database": "ok", "temporal": "ok"}
+                health = await asyncio.to_thread(
+                    _command, "api-health", VAGT_API_PORT=str(one.api_port)
+                )
+                assert health.returncode == 0, health.stderr
+            stopped = await asyncio.to_thread(
+                _command, "api-health", VAGT_API_PORT=str(one.api_port)
+            )
+            assert stopped.returncode == 1
+            assert "does not answer" in stopped.stderr
+
+
+def _command(command: str, **environment: str) -> "subprocess.CompletedProcess[str]":
+    """`vagt <command>`, as a container's health check runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "vagt.cli", command],
+        env=os.environ | environment,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def _worker_health(data_dir: Path) -> "subprocess.CompletedProcess[str]":
-    return subprocess.run(
-        [sys.executable, "-m", "vagt.cli", "worker-health"],
-        env=os.environ | {"VAGT_DATA_DIR": str(data_dir)},
-        capture_output=True,
-        text=True,
-    )
+    return _command("worker-health", VAGT_DATA_DIR=str(data_dir))
 
 
 async def _true(value: bool) -> bool:

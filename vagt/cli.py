@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("worker", help="run the Temporal worker").set_defaults(command=run_worker)
     commands.add_parser("api", help="run the HTTP API").set_defaults(command=run_api)
     commands.add_parser(
+        "api-health",
+        help="exit 0 when the API on this machine answers /healthz (a container health check)",
+    ).set_defaults(command=api_health)
+    commands.add_parser(
         "worker-health",
         help="exit 0 when this machine's worker heard from Temporal within the last 35 s "
         "(a container health check)",
@@ -185,6 +189,23 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
         ssl_keyfile=settings.tls_key_file,
         http="httptools",
     )
+    return 0
+
+
+def api_health(args: argparse.Namespace, settings: Settings) -> int:
+    import httpx
+
+    # The API's own port on this machine, over TLS when it serves TLS; its certificate
+    # names the public host, not 127.0.0.1, so it is not checked here.
+    scheme = "https" if settings.tls_cert_file else "http"
+    url = f"{scheme}://127.0.0.1:{settings.api_port}/healthz"
+    try:
+        answer = httpx.get(url, timeout=3, verify=False, trust_env=False)
+    except httpx.HTTPError as error:
+        raise CommandError(f"the API at {url} does not answer: {error}") from None
+    if answer.status_code != 200:
+        raise CommandError(f"the API at {url} answered {answer.status_code}")
+    print(f"API healthy at {url}")
     return 0
 
 
