@@ -355,6 +355,26 @@ class TestDrain:
         keys = {request.headers["idempotency-key"] for request in http_receiver.requests}
         assert len(http_receiver.requests) == 2 and len(keys) == 1
 
+    async def test_a_second_sigterm_ends_the_drain_at_once(
+        self, stack: Stack, http_receiver: HttpReceiver, tmp_path: Path
+    ) -> None:
+        http, settings, _ = stack
+        http_receiver.script(Reply(hang=True))
+        with ExitStack() as processes:
+            draining = _worker(
+                processes, settings, tmp_path, "draining", VAGT_SHUTDOWN_GRACE_SECONDS="600"
+            )
+            await _declare(http, 1)
+            await _until(
+                lambda: _true(len(http_receiver.requests) == 1), 30, "the page is being sent"
+            )
+            draining.send_signal(signal.SIGTERM)
+            log = tmp_path / "draining.log"
+            await _until(lambda: _true(b"draining" in log.read_bytes()), 10, "the drain begins")
+            draining.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(draining.wait, 10) == 1
+        assert b"second stop signal" in log.read_bytes()
+
 
 class TestApiReplicas:
     async def test_whatever_one_replica_did_the_other_shows_and_a_login_holds_on_both(
