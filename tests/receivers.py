@@ -7,6 +7,24 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import httpx
+
+
+async def deliveries_recorded(api: "httpx.AsyncClient", receiver: "HttpReceiver") -> bool:
+    """Every delivery `receiver` saw has its outcome on its incident's timeline, read
+    through Vagt's API (`api`): the workflow recorded it, so a worker killed now would
+    not send it again."""
+    sent = {request.headers["idempotency-key"] for request in receiver.requests}
+    attempted: set[str] = set()
+    for incident in {request.json()["incident_id"] for request in receiver.requests}:
+        shown = (await api.get(f"/api/v1/incidents/{incident}")).json()
+        attempted |= {
+            event["details"]["idempotency_key"]
+            for event in shown["timeline"]
+            if event["kind"] == "notification_attempted"
+        }
+    return sent <= attempted
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -37,7 +37,7 @@ from store.integrations import IntegrationRepository
 from store.tables import IncidentRow
 from store.users import create_user
 from tests.processes import api_process, worker_process
-from tests.receivers import HttpReceiver, free_port
+from tests.receivers import HttpReceiver, deliveries_recorded, free_port
 from vagt.devstack import temporal_binary, temporal_command
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
@@ -277,25 +277,13 @@ class TestFaultDrills:
                     bodies = [request.json() for request in http_receiver.requests]
                     return ", ".join(f"{body['incident_id']}:{body['kind']}" for body in bodies)
 
-                async def recorded() -> bool:
-                    # The read model shows an attempt only once the workflow recorded it.
-                    sent = {
-                        request.headers["idempotency-key"] for request in http_receiver.requests
-                    }
-                    attempted: set[str] = set()
-                    for incident in {
-                        request.json()["incident_id"] for request in http_receiver.requests
-                    }:
-                        shown = (await http.get(f"/api/v1/incidents/{incident}")).json()
-                        attempted |= {
-                            event["details"]["idempotency_key"]
-                            for event in shown["timeline"]
-                            if event["kind"] == "notification_attempted"
-                        }
-                    return sent <= attempted
-
                 await _until(enough, 120, what, seen)
-                await _until(recorded, 60, f"{what}: outcomes recorded", seen)
+                await _until(
+                    lambda: deliveries_recorded(http, http_receiver),
+                    60,
+                    f"{what}: outcomes recorded",
+                    seen,
+                )
 
             paged = await declare(impact=1, urgency=1)  # P1: pages at 0, 40 and 80 s
             t0 = time.monotonic()

@@ -33,7 +33,7 @@ from domain.roles import Role
 from store.db import Database
 from store.users import UserRepository, create_user
 from tests.processes import api_process, api_stack, worker_process
-from tests.receivers import HttpReceiver, Reply, free_port
+from tests.receivers import HttpReceiver, Reply, deliveries_recorded, free_port
 from vagt.settings import Settings
 from workflows.contracts import workflow_id
 
@@ -156,18 +156,17 @@ async def _polling(
     return all(any(i.startswith(_of(worker)) for i in identities) for worker in workers)
 
 
-async def _recorded(http: httpx.AsyncClient, receiver: HttpReceiver) -> bool:
-    """Every delivery the receiver saw has its outcome on its incident's timeline."""
-    sent = {request.headers["idempotency-key"] for request in receiver.requests}
-    attempted: set[str] = set()
-    for incident in {request.json()["incident_id"] for request in receiver.requests}:
-        shown = (await http.get(f"/api/v1/incidents/{incident}")).json()
-        attempted |= {
-            event["details"]["idempotency_key"]
-            for event in shown["timeline"]
-            if event["kind"] == "notification_attempted"
-        }
-    return sent <= attempted
+async def _holding_a_page(
+    processes: ExitStack, stack: Stack, receiver: HttpReceiver, tmp_path: Path, grace: str
+) -> tuple["subprocess.Popen[bytes]", int]:
+    """A worker named "draining" in the middle of sending a page that the receiver
+    answers only when released; the paged incident's number."""
+    http, settings, _ = stack
+    receiver.script(Reply(hang=True))
+    draining = _worker(processes, settings, tmp_path, "draining", VAGT_SHUTDOWN_GRACE_SECONDS=grace)
+    paged = await _declare(http, 1)
+    await _until(lambda: _true(len(receiver.requests) == 1), 30, "the page is being sent")
+    return draining, paged
 
 
 class TestSeveralWorkers:
@@ -200,7 +199,7 @@ class TestSeveralWorkers:
             # Not inside a delivery: a kill between the receiver's answer and Temporal
             # recording it rightly repeats that page with its key; this test is after
             # repeats that are not that.
-            await _until(lambda: _recorded(http, http_receiver), 10, "level 1 recorded")
+            await _until(lambda: deliveries_recorded(http, http_receiver), 10, "level 1 recorded")
 
             # Both workers took incidents: Temporal spreads new workflows over pollers.
             owners = {incident: (await _identities(client, incident))[0] for incident in declared}
@@ -219,7 +218,9 @@ class TestSeveralWorkers:
             first.wait()
 
             await _until(lambda: level(LEVELS), LEVEL_DELAY * LEVELS + 30, "every level paged")
-            await _until(lambda: _recorded(http, http_receiver), 30, "every page recorded")
+            await _until(
+                lambda: deliveries_recorded(http, http_receiver), 30, "every page recorded"
+            )
 
             for incident in declared:
                 url = f"/api/v1/incidents/{incident}"
@@ -266,17 +267,11 @@ class TestDrain:
     ) -> None:
         http, settings, _ = stack
         client = own_dev_server.client
-        http_receiver.script(Reply(hang=True))  # the first page is answered when released
         log = tmp_path / "draining.log"
         with ExitStack() as processes:
-            draining = _worker(
-                processes, settings, tmp_path, "draining", VAGT_SHUTDOWN_GRACE_SECONDS="60"
+            draining, paged = await _holding_a_page(
+                processes, stack, http_receiver, tmp_path, grace="60"
             )
-            paged = await _declare(http, 1)
-            await _until(
-                lambda: _true(len(http_receiver.requests) == 1), 30, "the page is being sent"
-            )
-
             draining.send_signal(signal.SIGTERM)
             await _until(lambda: _true(b"draining" in log.read_bytes()), 10, "the drain begins")
             # Give a poll that was in flight every chance to hand the worker a new task.
@@ -298,7 +293,9 @@ class TestDrain:
             await _until(
                 lambda: _true(len(http_receiver.requests) == 2), 30, "the waiting one paged"
             )
-            await _until(lambda: _recorded(http, http_receiver), 30, "both pages recorded")
+            await _until(
+                lambda: deliveries_recorded(http, http_receiver), 30, "both pages recorded"
+            )
 
         # The page that was running when SIGTERM came was sent once, by the draining
         # worker, whose activity completed on its first attempt.
@@ -325,14 +322,10 @@ class TestDrain:
         tmp_path: Path,
     ) -> None:
         http, settings, _ = stack
-        http_receiver.script(Reply(hang=True))  # never answered: the drain must not wait
         with ExitStack() as processes:
-            draining = _worker(
-                processes, settings, tmp_path, "draining", VAGT_SHUTDOWN_GRACE_SECONDS="3"
-            )
-            paged = await _declare(http, 1)
-            await _until(
-                lambda: _true(len(http_receiver.requests) == 1), 30, "the page is being sent"
+            # Never released: the drain must not wait for it.
+            draining, paged = await _holding_a_page(
+                processes, stack, http_receiver, tmp_path, grace="3"
             )
             began = time.monotonic()
             draining.send_signal(signal.SIGTERM)
@@ -358,15 +351,9 @@ class TestDrain:
     async def test_a_second_sigterm_ends_the_drain_at_once(
         self, stack: Stack, http_receiver: HttpReceiver, tmp_path: Path
     ) -> None:
-        http, settings, _ = stack
-        http_receiver.script(Reply(hang=True))
         with ExitStack() as processes:
-            draining = _worker(
-                processes, settings, tmp_path, "draining", VAGT_SHUTDOWN_GRACE_SECONDS="600"
-            )
-            await _declare(http, 1)
-            await _until(
-                lambda: _true(len(http_receiver.requests) == 1), 30, "the page is being sent"
+            draining, _ = await _holding_a_page(
+                processes, stack, http_receiver, tmp_path, grace="600"
             )
             draining.send_signal(signal.SIGTERM)
             log = tmp_path / "draining.log"
