@@ -44,6 +44,8 @@ class Child:
     name: str
     process: "subprocess.Popen[bytes]"
     log: Path
+    # How long it may take to stop after SIGTERM before it is killed.
+    grace: float = STOP_GRACE
 
     @property
     def exit_code(self) -> int | None:
@@ -75,7 +77,9 @@ def run(settings: Settings) -> int:
         token = asyncio.run(prepare(settings, children[0]))
         if token is not None:
             print(f"Created user 'admin'; its token, shown only now: {token}", flush=True)
-        children.append(spawn("worker", _vagt_command("worker"), logs))
+        # The worker drains on SIGTERM: its running activities get their grace first.
+        worker_grace = settings.shutdown_grace_seconds + STOP_GRACE
+        children.append(spawn("worker", _vagt_command("worker"), logs, worker_grace))
         children.append(spawn("api", _vagt_command("api"), logs))
         wait_for_api(settings, children)
         print(banner(settings, children), flush=True)
@@ -188,7 +192,7 @@ def _vagt_command(subcommand: str) -> list[str]:
     return [sys.executable, "-m", "vagt.cli", subcommand]
 
 
-def spawn(name: str, argv: Sequence[str], logs: Path) -> Child:
+def spawn(name: str, argv: Sequence[str], logs: Path, grace: float = STOP_GRACE) -> Child:
     """Start a child in its own process group, so a terminal's Ctrl-C reaches only us and
     we decide the order in which the children stop."""
     log = logs / f"{name}.log"
@@ -196,7 +200,7 @@ def spawn(name: str, argv: Sequence[str], logs: Path) -> Child:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, process_group=0
         )
-    return Child(name, process, log)
+    return Child(name, process, log, grace)
 
 
 def describe_exit(child: Child) -> str:
@@ -227,7 +231,8 @@ def stop(children: Sequence[Child]) -> None:
         stop_child(child)
 
 
-def stop_child(child: Child, grace: float = STOP_GRACE) -> None:
+def stop_child(child: Child, grace: float | None = None) -> None:
+    grace = child.grace if grace is None else grace
     if child.exit_code is None:
         _signal_group(child, signal.SIGTERM)
         try:

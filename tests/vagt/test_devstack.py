@@ -142,11 +142,11 @@ class TestStopping:
         stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); " + (
             "print('ready', flush=True); time.sleep(60)"
         )
-        child = devstack.spawn("stubborn", [sys.executable, "-c", stubborn], tmp_path)
+        child = devstack.spawn("stubborn", [sys.executable, "-c", stubborn], tmp_path, grace=0.5)
         while "ready" not in child.log.read_text():
             time.sleep(0.05)
 
-        devstack.stop_child(child, grace=0.5)
+        devstack.stop_child(child)  # after its own grace
 
         assert child.exit_code == -signal.SIGKILL
 
