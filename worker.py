@@ -6,14 +6,12 @@ import asyncio
 import logging
 import os
 import signal
-import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
@@ -29,6 +27,7 @@ from store.incidents import IncidentRepository
 from store.processes import adopt_process_file
 from store.reports import ReportRepository
 from store.what_if import WhatIfRepository
+from vagt.heartbeat import beat
 from vagt.process_file import ProcessFileError, load_process
 from vagt.schedules import ensure_report_schedules
 from vagt.secrets import HOW_TO_FIX, production_problems
@@ -144,7 +143,7 @@ async def run(settings: Settings, process: ProcessDocument) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, _on_signal, stop)
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
-    heartbeat = asyncio.create_task(_beat(client, settings))
+    heartbeat = asyncio.create_task(beat(client, settings))
     try:
         async with worker:
             await stop.wait()
@@ -168,37 +167,6 @@ def _on_signal(stop: asyncio.Event) -> None:
         logging.shutdown()
         os._exit(1)
     stop.set()
-
-
-HEARTBEAT_EVERY = 10.0
-# `vagt worker-health` fails when the heartbeat is older than this: three beats missed.
-HEARTBEAT_STALE_AFTER = 3 * HEARTBEAT_EVERY + 5
-
-
-async def _beat(client: Client, settings: Settings) -> None:
-    """Touch the heartbeat file while Temporal answers health checks, so a supervisor
-    can tell a worker that polls from one cut off from its cluster."""
-    path = settings.worker_heartbeat_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        try:
-            healthy = await client.service_client.check_health(timeout=timedelta(seconds=5))
-        except RPCError:
-            healthy = False
-        if healthy:
-            path.touch()
-        else:
-            log.warning("Temporal at %s does not answer its health check", settings.temporal_target)
-        await asyncio.sleep(HEARTBEAT_EVERY)
-
-
-def heartbeat_age(settings: Settings) -> float | None:
-    """Seconds since the worker last heard from Temporal; None when it never has (or
-    has stopped)."""
-    try:
-        return time.time() - settings.worker_heartbeat_file.stat().st_mtime
-    except FileNotFoundError:
-        return None
 
 
 def main() -> None:

@@ -210,15 +210,15 @@ def api_health(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def worker_health(args: argparse.Namespace, settings: Settings) -> int:
-    import worker
+    from vagt import heartbeat
 
-    age = worker.heartbeat_age(settings)
+    age = heartbeat.age(settings)
     if age is None:
         raise CommandError(
             f"no worker heartbeat at {settings.worker_heartbeat_file}: the worker is starting, "
             "stopped, or has never reached Temporal"
         )
-    if age > worker.HEARTBEAT_STALE_AFTER:
+    if age > heartbeat.STALE_AFTER:
         raise CommandError(f"the worker last heard from Temporal {age:.0f} s ago")
     print(f"worker healthy: heard from Temporal {age:.0f} s ago")
     return 0
