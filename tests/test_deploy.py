@@ -5,6 +5,7 @@ the wrong port), the image's packaging, and the refusal of the example secrets."
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -182,12 +183,22 @@ class TestImage:
         self, tmp_path: Path
     ) -> None:
         """What `pip install .` in the Dockerfile puts in the image, outside the checkout."""
+        # Built from a copy: setuptools leaves a build/ folder where it builds.
+        source = tmp_path / "source"
+        shutil.copytree(
+            ROOT,
+            source,
+            ignore=shutil.ignore_patterns(
+                ".venv", ".git", "var", "build", "*.egg-info", "__pycache__", ".*_cache"
+            ),
+        )
+        wheels = tmp_path / "wheels"
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), "."],
-            cwd=ROOT,
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), "."],
+            cwd=source,
             check=True,
         )
-        (wheel,) = tmp_path.glob("vagt-*.whl")
+        (wheel,) = wheels.glob("vagt-*.whl")
         names = set(zipfile.ZipFile(wheel).namelist())
         assert "worker.py" in names
         assert "api/templates/reports.html" in names
