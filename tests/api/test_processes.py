@@ -333,6 +333,13 @@ class TestMigrateOpen:
             answer = await api.post("/api/v1/incidents", "alice", json=body)
             assert answer.json()["process"]["version"] == 2
             declared.append(answer.json()["id"])
+        # Moving works through the desk (the read model), which lists an incident once
+        # its workflow has written it there: a moment after the declaration's answer.
+        for _ in range(200):
+            listed = (await api.get("/api/v1/incidents", "alice")).json()["items"]
+            if {item["id"] for item in listed} >= set(declared):
+                break
+            await asyncio.sleep(0.05)
         narrower = {"categories": ["application", "network"]}
         assert (await api.post(defaults, "olive", json=narrower)).status_code == 201
         assert (await api.post(f"{defaults}/3/publish", "olive")).status_code == 200
