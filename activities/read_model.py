@@ -1,4 +1,5 @@
-"""Writes each incident's transitions into the relational read model."""
+"""Writes each incident's transitions into the relational read model, and reads the
+subscriptions an incident's news goes to."""
 
 import asyncio
 import logging
@@ -8,10 +9,13 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from temporalio import activity
 
+from domain.escalation import EscalationTarget
 from domain.incident import Incident
+from domain.subscriptions import SubscriberQuery
 from domain.timeline import TimelineEvent
 from store.db import Database
 from store.incidents import IncidentRepository
+from store.subscriptions import SubscriptionRepository
 
 log = logging.getLogger("vagt.read_model")
 
@@ -93,6 +97,7 @@ class ReadModelActivities:
     """Activities bound to one database; safe to retry and to replay."""
 
     def __init__(self, database: Database) -> None:
+        self._database = database
         self._writer = ProjectionWriter(database)
 
     @activity.defn(name="project_incident")
@@ -100,3 +105,10 @@ class ReadModelActivities:
         # Idempotent by event id, and an older snapshot never overwrites a newer
         # one, so a retried attempt, a replay or a concurrent late write is harmless.
         await self._writer.write(projection)
+
+    @activity.defn(name="incident_followers")
+    async def followers(self, query: SubscriberQuery) -> list[EscalationTarget]:
+        """Who follows the incident now, for news that is public or not: the workflow
+        records the answer, so a replay sends to exactly the same people."""
+        async with self._database.session() as session:
+            return await SubscriptionRepository(session).followers(query)

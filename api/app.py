@@ -24,6 +24,7 @@ from api.routes import (
     processes,
     reports,
     schedules,
+    subscriptions,
     users,
     what_if,
 )
@@ -96,6 +97,7 @@ def create_app(
         what_if,
         reports,
         schedules,
+        subscriptions,
         users,
         alerts,
         changes,

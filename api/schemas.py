@@ -12,7 +12,7 @@ from domain.lifecycle import IncidentState, Step
 from domain.priority import Priority
 from domain.roles import Actor, Role
 from domain.sla import ClockName, ClockState, SlaClock
-from domain.timeline import TimelineEvent
+from domain.timeline import EventKind, TimelineEvent
 from store.passwords import MAX_LENGTH, MIN_LENGTH
 
 
@@ -55,6 +55,34 @@ class ClockOut(BaseModel):
         )
 
 
+class StatusUpdateOut(BaseModel):
+    """A status update: what the people around the incident were told, and when."""
+
+    seq: int = Field(description="Its event's number on the incident's timeline.")
+    at: datetime
+    author: str
+    message: str
+    public: bool
+
+    @classmethod
+    def of(cls, event: TimelineEvent) -> "StatusUpdateOut":
+        return cls(
+            seq=event.seq,
+            at=event.at,
+            author=event.actor,
+            message=event.details["message"],
+            public=event.details["public"],
+        )
+
+    @classmethod
+    def all_of(cls, incident: Incident) -> list["StatusUpdateOut"]:
+        return [
+            cls.of(event)
+            for event in incident.timeline
+            if event.kind is EventKind.STATUS_UPDATE_POSTED
+        ]
+
+
 class IncidentOut(BaseModel):
     """One incident: its state, roles, timeline, and the steps the caller may take now."""
 
@@ -84,17 +112,33 @@ class IncidentOut(BaseModel):
     clocks: list[ClockOut]
     escalations: list[EscalationRun]
     pending_notifications: int = Field(description="Notifications still being delivered.")
+    updates: list[StatusUpdateOut] = Field(description="Status updates, oldest first.")
+    last_update_at: datetime | None = Field(description="When the last status update was posted.")
+    next_update_due_at: datetime | None = Field(
+        description="When the process's cadence next chases a status update: a reminder "
+        "to the commander, or, after its grace, the next escalation level; none while on "
+        "hold, once resolved, or if the priority needs no updates."
+    )
     allowed_steps: list[Step] = Field(description="Steps the caller may take now.")
     timeline: list[TimelineEvent]
 
     @classmethod
     def of(cls, incident: Incident, viewer: Actor, now: datetime) -> "IncidentOut":
+        updates = StatusUpdateOut.all_of(incident)
+        cadence = incident.watch.cadence
         return cls(
-            **incident.model_dump(exclude={"process", "timeline", "watch"}),
+            **incident.model_dump(
+                exclude={"process", "timeline", "watch", "announcements", "last_update_at"}
+            ),
             process=ProcessRef(name=incident.process.name, version=incident.process.version),
             clocks=[ClockOut.of(clock, incident, now) for clock in incident.watch.clocks],
             escalations=incident.watch.escalations,
             pending_notifications=len(incident.watch.outbox),
+            updates=updates,
+            last_update_at=updates[-1].at if updates else None,
+            next_update_due_at=(
+                cadence.next_at(incident.process.status_updates.grace) if cadence else None
+            ),
             allowed_steps=incident.allowed_steps(viewer),
             timeline=incident.timeline,
         )

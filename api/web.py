@@ -39,6 +39,7 @@ from domain.requests import (
     RequestChangesRequest,
     ResolveRequest,
     ResumeRequest,
+    StatusUpdateRequest,
     SubmitReviewRequest,
     TriageRequest,
 )
@@ -63,6 +64,7 @@ STEPS: dict[Step, tuple[str, type[Any], Any]] = {
     Step.ACKNOWLEDGE: ("acknowledge", AcknowledgeRequest, api_incidents.acknowledge),
     Step.ASSIGN: ("assign", AssignRequest, api_incidents.assign),
     Step.NOTE: ("note", NoteRequest, api_incidents.note),
+    Step.POST_UPDATE: ("updates", StatusUpdateRequest, api_incidents.post_update),
     Step.HOLD: ("hold", HoldRequest, api_incidents.hold),
     Step.RESUME: ("resume", ResumeRequest, api_incidents.resume),
     Step.RESOLVE: ("resolve", ResolveRequest, api_incidents.resolve),
@@ -96,11 +98,13 @@ SignedIn = Annotated[WebSession, Depends(_signed_in)]
 
 def install(app: FastAPI) -> None:
     """The console's routes, its static files, and its sign-in redirect."""
-    from api import web_processes, web_reports  # they build on this module's helpers
+    # They build on this module's helpers.
+    from api import web_processes, web_reports, web_subscriptions
 
     app.include_router(router)
     app.include_router(web_processes.router)
     app.include_router(web_reports.router)
+    app.include_router(web_subscriptions.router)
     app.mount("/static", StaticFiles(directory=FilePath(__file__).parent / "static"), name="static")
     app.add_exception_handler(SignInNeeded, _sign_in)  # type: ignore[arg-type]
 
@@ -153,7 +157,7 @@ def _checked(web: WebSession, form: Any) -> None:
         )
 
 
-def _local(path: str) -> str:
+def local_path(path: str) -> str:
     """`path` if it stays on this site, else the desk."""
     # Browsers read `/\\host` as `//host`: another site.
     local = path.startswith("/") and not path.startswith(("//", "/\\"))
@@ -165,7 +169,7 @@ def _local(path: str) -> str:
 
 @router.get("/login")
 async def login_page(request: Request, next: str = "/") -> Response:
-    return _login_form(request, _local(next))
+    return _login_form(request, local_path(next))
 
 
 def _login_form(
@@ -186,7 +190,7 @@ def _login_form(
 async def login(request: Request, session: SessionDep) -> Response:
     form = await request.form()
     name, password = str(form.get("username", "")), str(form.get("password", ""))
-    next_path = _local(str(form.get("next", "/")))
+    next_path = local_path(str(form.get("next", "/")))
     cookie_token = request.cookies.get(LOGIN_COOKIE, "")
     form_token = str(form.get("csrf_token", ""))
     if not cookie_token or not secrets.compare_digest(cookie_token.encode(), form_token.encode()):
@@ -309,6 +313,7 @@ async def _incident(
     context = {
         "incident": shown,
         "steps": [(step, STEPS[step][0]) for step in shown.allowed_steps],
+        "labels": {"updates": "Post a status update"},
         "error": error,
         "refused_step": refused_step,
         "categories": process.categories,
@@ -339,6 +344,8 @@ async def take_step(
     if step is None:
         return error_page(request, web, 404, "No such step", f"Vagt has no step {slug!r}.")
     _, model, route = STEPS[step]
+    # Posting an update answers with where it is; the console goes back to the incident.
+    extra = {"response": Response()} if step is Step.POST_UPDATE else {}
     try:
         await route(
             incident_id=incident_id,
@@ -346,6 +353,7 @@ async def take_step(
             user=web.user,
             session=session,
             gateway=services.gateway,
+            **extra,
         )
     except (ValidationError, Problem, DomainError) as refusal:
         await session.rollback()
@@ -358,6 +366,9 @@ def _fields(step: Step, form: Any) -> dict[str, Any]:
     """The form's fields as the step's request: blanks left out, lists split."""
     fields = {key: value.strip() for key, value in form.items() if key != "csrf_token"}
     fields = {key: value for key, value in fields.items() if value != ""}
+    if step is Step.POST_UPDATE:
+        # A checkbox is sent only when ticked.
+        fields["public"] = fields.pop("internal", None) is None
     if step is Step.ASSIGN and "responders" in fields:
         fields["responders"] = [n.strip() for n in fields["responders"].split(",") if n.strip()]
     if step is Step.SUBMIT_REVIEW:

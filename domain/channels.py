@@ -104,6 +104,16 @@ class NotificationKind(StrEnum):
     ESCALATION = "escalation"
     ACTION_ITEM_OVERDUE = "action_item_overdue"
     DIGEST = "digest"
+    # A status update is due (to the commander), or still missing (to the next level).
+    UPDATE_DUE = "update_due"
+    UPDATE_OVERDUE = "update_overdue"
+    # What subscribers hear.
+    INCIDENT_DECLARED = "incident_declared"
+    PRIORITY_CHANGED = "priority_changed"
+    STATUS_UPDATE = "status_update"
+    INCIDENT_RESOLVED = "incident_resolved"
+    INCIDENT_REOPENED = "incident_reopened"
+    INCIDENT_CLOSED = "incident_closed"
 
 
 class Notification(BaseModel):

@@ -12,12 +12,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from domain.alert_groups import AlertSource, AlertStats
+from domain.cadence import CadenceAlarm, DueUpdate
 from domain.channels import Delivery, DeliveryResult, NotificationKind
 from domain.durations import format_duration
-from domain.errors import Forbidden, InvalidStep
+from domain.errors import Forbidden, InvalidStep, StepNotAllowed
 from domain.escalation import EscalationTarget, LevelPage
 from domain.lifecycle import ACTIVE_STATES, IncidentState, Step, allowed_steps, next_state
-from domain.notices import Subject
+from domain.notices import Announcement, Subject
 from domain.paging import recipients
 from domain.priority import Impact, Priority, Urgency
 from domain.process import ProcessDefinition
@@ -35,6 +36,7 @@ from domain.requests import (
     RequestChangesRequest,
     ResolveRequest,
     ResumeRequest,
+    StatusUpdateRequest,
     StepRequest,
     SubmitReviewRequest,
     TriageRequest,
@@ -95,7 +97,10 @@ class Incident(BaseModel):
     source: AlertSource | None = None
     alerts: AlertStats | None = None
     routed_policy: str | None = None
+    last_update_at: datetime | None = None
     watch: Watch = Watch()
+    # News not yet handed to subscribers: the workflow looks them up, then `announce`s.
+    announcements: list[Announcement] = []
     timeline: list[TimelineEvent] = []
 
     @classmethod
@@ -133,8 +138,9 @@ class Incident(BaseModel):
         details = request.model_dump(mode="json")
         if routing_problems:
             details["routing_problems"] = routing_problems
-        incident.record(EventKind.DECLARED, actor, now, details)
+        declared = incident.record(EventKind.DECLARED, actor, now, details)
         incident.watch.start(incident._moment(now))
+        incident._queue_announcement(declared, incident.priority)
         return incident
 
     @property
@@ -164,6 +170,7 @@ class Incident(BaseModel):
         self.state = next_state(self.state, step)
         event = self.record(kind, actor, now, details)
         self.watch.after_step(step, self._moment(now), previous)
+        self._queue_announcement(event, previous)
         return event
 
     def due_at(self, busy: set[str]) -> datetime | None:
@@ -172,11 +179,41 @@ class Incident(BaseModel):
         return self.watch.due_at(self.process, busy)
 
     def fire_due(self, now: datetime) -> list[TimelineEvent]:
-        """Sound every alarm and page every level due by `now`; queue their notifications."""
-        return [
-            self._sla_alarm(item, now) if isinstance(item, DueAlarm) else self._page(item, now)
-            for item in self.watch.fire_due(self.process, now)
-        ]
+        """Sound every alarm, page every level and chase every status update due by
+        `now`; queue their notifications."""
+        events = []
+        for item in self.watch.fire_due(self.process, now):
+            if isinstance(item, DueAlarm):
+                events.append(self._sla_alarm(item, now))
+            elif isinstance(item, DueUpdate):
+                events.append(self._chase_update(item, now))
+            else:
+                events.append(self._page(item, now))
+        return events
+
+    def announce(
+        self, announcement: Announcement, subscribers: list[EscalationTarget], now: datetime
+    ) -> TimelineEvent | None:
+        """Send `announcement` to `subscribers` (who followed the incident, its service
+        or its priority when it was made) and take it off the queue; the event that
+        says who was told, or None when nobody follows."""
+        self.announcements = [a for a in self.announcements if a.seq != announcement.seq]
+        if not subscribers:
+            return None
+        to, problems = recipients(self.process, subscribers, now)
+        details = {
+            "announces": announcement.seq,
+            "kind": announcement.kind,
+            "subscribers": [str(s) for s in subscribers],
+            "notified": [r.key() for r in to],
+            "problems": problems,
+        }
+        key = f"incident-{self.id}:announce:{announcement.seq}"
+        self._send(
+            self._subject().deliveries(key, announcement.kind, announcement.text, to, now, details),
+            now,
+        )
+        return self.record(EventKind.SUBSCRIBERS_NOTIFIED, SYSTEM, now, details)
 
     def record_delivery(self, key: str, result: DeliveryResult, now: datetime) -> TimelineEvent:
         """One delivery attempt's outcome, on the timeline; retries are planned in the outbox."""
@@ -250,6 +287,59 @@ class Incident(BaseModel):
             self._subject().deliveries(key, NotificationKind.PAGE, text, to, now, details), now
         )
         return self.record(EventKind.PAGED, SYSTEM, now, details)
+
+    def _chase_update(self, due: DueUpdate, now: datetime) -> TimelineEvent:
+        """A status update owed since `due.since`: remind the commander, or, when the
+        reminder's grace has passed too, tell the next escalation level."""
+        silent = format_duration(due.at - due.since)
+        details: dict[str, Any] = {
+            "round": due.round,
+            "due_at": due.at.isoformat(),
+            "last_news_at": due.since.isoformat(),
+        }
+        if due.alarm is CadenceAlarm.REMINDER:
+            targets = self._update_owners()
+            kind, event_kind = NotificationKind.UPDATE_DUE, EventKind.STATUS_UPDATE_DUE
+            text = f"A status update is due: nothing has been said for {silent}."
+        else:
+            kind, event_kind = NotificationKind.UPDATE_OVERDUE, EventKind.STATUS_UPDATE_MISSED
+            try:
+                page = self.watch.escalate(self._moment(now))
+            except StepNotAllowed as nobody:
+                # No level left to tell: whoever hears SLA alarms hears this instead.
+                targets = list(self.process.sla_notify)
+                details["escalation"] = nobody.message
+                text = f"No status update for {silent}, and no escalation level is left."
+            else:
+                targets = page.targets
+                details |= {"policy": page.policy, "level": page.level}
+                text = (
+                    f"No status update for {silent}, after a reminder: escalation level "
+                    f"{page.level} is told ({page.policy})."
+                )
+        to, problems = recipients(self.process, targets, now)
+        details |= {
+            "targets": [str(t) for t in targets],
+            "notified": [r.key() for r in to],
+            "problems": problems,
+        }
+        key = f"incident-{self.id}:update-{due.alarm}:{due.round}"
+        self._send(self._subject().deliveries(key, kind, text, to, now, details), now)
+        return self.record(event_kind, SYSTEM, now, details)
+
+    def _update_owners(self) -> list[EscalationTarget]:
+        """Who owes the update: the commander; the responders while there is none;
+        whoever hears SLA alarms while there are neither."""
+        if self.commander:
+            return [EscalationTarget(user=self.commander)]
+        if self.responders:
+            return [EscalationTarget(user=name) for name in self.responders]
+        return list(self.process.sla_notify)
+
+    def _queue_announcement(self, event: TimelineEvent, previous: Priority) -> None:
+        announcement = _announcement(self, event, previous)
+        if announcement is not None:
+            self.announcements.append(announcement)
 
     def _send(self, deliveries: list[Delivery], now: datetime) -> None:
         for delivery in deliveries:
@@ -374,6 +464,47 @@ def _note(
     incident: Incident, request: NoteRequest, actor: Actor, now: datetime
 ) -> tuple[EventKind, dict[str, Any]]:
     return EventKind.NOTE_ADDED, {"text": request.text}
+
+
+def _post_update(
+    incident: Incident, request: StatusUpdateRequest, actor: Actor, now: datetime
+) -> tuple[EventKind, dict[str, Any]]:
+    incident.last_update_at = now
+    return EventKind.STATUS_UPDATE_POSTED, {"message": request.message, "public": request.public}
+
+
+def _announcement(
+    incident: Incident, event: TimelineEvent, previous: Priority
+) -> Announcement | None:
+    """What subscribers hear of `event`, if anything: a new incident, a priority
+    change, a status update, a resolution, a reopening, a closure."""
+    kind: NotificationKind
+    public = True
+    if event.kind is EventKind.DECLARED:
+        kind = NotificationKind.INCIDENT_DECLARED
+        text = f"New {incident.priority} incident: {incident.title}"
+        if incident.description:
+            text += f"\n\n{incident.description}"
+    elif event.kind in (EventKind.TRIAGED, EventKind.PROCESS_MIGRATED):
+        if incident.priority is previous:
+            return None
+        kind = NotificationKind.PRIORITY_CHANGED
+        text = f"Priority changed from {previous} to {incident.priority}."
+    elif event.kind is EventKind.STATUS_UPDATE_POSTED:
+        kind, text = NotificationKind.STATUS_UPDATE, event.details["message"]
+        public = bool(event.details["public"])
+    elif event.kind is EventKind.RESOLVED:
+        kind = NotificationKind.INCIDENT_RESOLVED
+        text = f"Resolved: {event.details['summary']}"
+    elif event.kind is EventKind.REOPENED:
+        kind = NotificationKind.INCIDENT_REOPENED
+        text = f"Reopened: {event.details['reason']}"
+    elif event.kind is EventKind.REVIEW_APPROVED:
+        kind = NotificationKind.INCIDENT_CLOSED
+        text = "Closed: the review is approved."
+    else:
+        return None
+    return Announcement(seq=event.seq, kind=kind, text=text, public=public, at=event.at)
 
 
 def _hold(
@@ -527,6 +658,7 @@ _APPLY: dict[Step, _Applier] = {
     Step.ACKNOWLEDGE: _acknowledge,
     Step.ASSIGN: _assign,
     Step.NOTE: _note,
+    Step.POST_UPDATE: _post_update,
     Step.HOLD: _hold,
     Step.RESUME: _resume,
     Step.RESOLVE: _resolve,
@@ -551,6 +683,7 @@ STEP_REQUESTS: dict[Step, type[StepRequest]] = {
     Step.ACKNOWLEDGE: AcknowledgeRequest,
     Step.ASSIGN: AssignRequest,
     Step.NOTE: NoteRequest,
+    Step.POST_UPDATE: StatusUpdateRequest,
     Step.HOLD: HoldRequest,
     Step.RESUME: ResumeRequest,
     Step.RESOLVE: ResolveRequest,
@@ -568,6 +701,7 @@ STEPS_BY_EVENT: dict[EventKind, Step] = {
     EventKind.ACKNOWLEDGED: Step.ACKNOWLEDGE,
     EventKind.ASSIGNED: Step.ASSIGN,
     EventKind.NOTE_ADDED: Step.NOTE,
+    EventKind.STATUS_UPDATE_POSTED: Step.POST_UPDATE,
     EventKind.PUT_ON_HOLD: Step.HOLD,
     EventKind.RESUMED: Step.RESUME,
     EventKind.RESOLVED: Step.RESOLVE,

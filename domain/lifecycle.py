@@ -21,6 +21,7 @@ class Step(StrEnum):
     ACKNOWLEDGE = "acknowledge"
     ASSIGN = "assign"
     NOTE = "note"
+    POST_UPDATE = "post_update"
     HOLD = "hold"
     RESUME = "resume"
     RESOLVE = "resolve"
@@ -35,8 +36,8 @@ class Step(StrEnum):
 S = IncidentState
 
 # Every step an incident can take. A state missing for a step means the step is
-# refused there. Triage, assign and note keep the state: priority and roles
-# change while work goes on.
+# refused there. Triage, assign, note and status updates keep the state: priority
+# and roles change, and news goes out, while work goes on.
 TRANSITIONS: Mapping[tuple[IncidentState, Step], IncidentState] = {
     (S.DETECTED, Step.TRIAGE): S.TRIAGED,
     (S.TRIAGED, Step.TRIAGE): S.TRIAGED,
@@ -58,7 +59,7 @@ TRANSITIONS: Mapping[tuple[IncidentState, Step], IncidentState] = {
     **{
         (state, step): state
         for state in (S.DETECTED, S.TRIAGED, S.ACKNOWLEDGED, S.ON_HOLD, S.RESOLVED, S.IN_REVIEW)
-        for step in (Step.ASSIGN, Step.NOTE)
+        for step in (Step.ASSIGN, Step.NOTE, Step.POST_UPDATE)
     },
     **{
         (state, Step.ESCALATE): state

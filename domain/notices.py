@@ -1,8 +1,10 @@
-"""The words of a page or an SLA alarm, and one delivery per recipient."""
+"""The words of a page, an SLA alarm or an announcement, and one delivery per recipient."""
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from domain.channels import Delivery, Notification, NotificationKind
 from domain.paging import Recipient
@@ -48,3 +50,14 @@ class Subject:
             )
             for recipient in to
         ]
+
+
+class Announcement(BaseModel):
+    """News for the incident's subscribers, waiting until the workflow has looked up
+    who follows the incident (`Incident.announce`). `seq` is the event it tells of."""
+
+    seq: int
+    kind: NotificationKind
+    text: str
+    public: bool = True
+    at: datetime

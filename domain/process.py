@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, Field, model_validator
 
+from domain.cadence import StatusUpdatePolicy
 from domain.calendars import ALWAYS, Calendar
 from domain.channels import Channel
 from domain.durations import Duration
@@ -108,6 +109,10 @@ class ProcessDefinition(BaseModel):
         description="Who hears SLA warnings and breaches, besides the incident's commander.",
     )
     notification_retry: RetryRules = Field(default_factory=RetryRules)
+    status_updates: StatusUpdatePolicy = Field(
+        default_factory=StatusUpdatePolicy,
+        description="How often open incidents need a status update; none by default.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "ProcessDefinition":

@@ -55,6 +55,15 @@ class NoteRequest(StepRequest):
     text: Text
 
 
+class StatusUpdateRequest(StepRequest):
+    message: Text = Field(description="What is happening, for the people around the incident.")
+    public: bool = Field(
+        default=True,
+        description="Public updates reach every subscriber; internal ones only those who "
+        "subscribed with include_internal.",
+    )
+
+
 class HoldRequest(StepRequest):
     reason: Text
 

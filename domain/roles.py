@@ -43,6 +43,7 @@ STEP_ROLES: Mapping[Step, frozenset[Role]] = {
     Step.ACKNOWLEDGE: _WORKERS,
     Step.ASSIGN: frozenset({R.COMMANDER, R.ADMIN}),
     Step.NOTE: _WORKERS | _REVIEWERS,
+    Step.POST_UPDATE: _WORKERS,
     Step.HOLD: _WORKERS,
     Step.RESUME: _WORKERS,
     Step.RESOLVE: _WORKERS,

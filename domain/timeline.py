@@ -29,6 +29,10 @@ class EventKind(StrEnum):
     SOURCE_RECOVERED = "source_recovered"
     SOURCE_STEP_IGNORED = "source_step_ignored"
     PROCESS_MIGRATED = "process_migrated"
+    STATUS_UPDATE_POSTED = "status_update_posted"
+    STATUS_UPDATE_DUE = "status_update_due"
+    STATUS_UPDATE_MISSED = "status_update_missed"
+    SUBSCRIBERS_NOTIFIED = "subscribers_notified"
 
 
 class TimelineEvent(BaseModel):

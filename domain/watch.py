@@ -1,4 +1,5 @@
-"""What runs on its own while an incident is open: SLA clocks, escalations, the outbox.
+"""What runs on its own while an incident is open: SLA clocks, escalations, the status
+update cadence, the outbox.
 
 `Watch` is part of the incident's state. Steps move its clocks and escalation runs
 (`after_step`); the workflow sleeps until `due_at` and then calls `fire_due`; each
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from domain.cadence import DueUpdate, UpdateCadence
 from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
 from domain.errors import StepNotAllowed
 from domain.escalation import EscalationRun, LevelPage, StopWhen
@@ -49,6 +51,7 @@ class Watch(BaseModel):
     clocks: list[SlaClock] = []
     escalations: list[EscalationRun] = []
     outbox: list[OutboxEntry] = []
+    cadence: UpdateCadence | None = None
 
     def clock(self, name: ClockName) -> SlaClock | None:
         return next((clock for clock in self.clocks if clock.name is name), None)
@@ -58,6 +61,7 @@ class Watch(BaseModel):
         for name in (ClockName.ACKNOWLEDGE, ClockName.RESOLVE):
             self._start_clock(name, moment)
         self._start_escalations(moment, {StopWhen.ACKNOWLEDGED, StopWhen.RESOLVED})
+        self._start_cadence(moment)
 
     def after_step(self, step: Step, moment: Moment, previous: Priority) -> None:
         # A migration re-plans for its new version itself (`migrate`), whatever the state.
@@ -87,6 +91,8 @@ class Watch(BaseModel):
         """The next instant something falls due: an alarm, a level, a delivery not under way."""
         times = [alarm.at for alarm in self._alarms(process)]
         times += [run.next_at for run in self.escalations if run.next_at]
+        if self.cadence is not None and (at := self.cadence.next_at(process.status_updates.grace)):
+            times.append(at)
         times += [
             entry.not_before
             for entry in self.outbox
@@ -94,9 +100,11 @@ class Watch(BaseModel):
         ]
         return min(times, default=None)
 
-    def fire_due(self, process: ProcessDefinition, now: datetime) -> list[DueAlarm | LevelPage]:
+    def fire_due(
+        self, process: ProcessDefinition, now: datetime
+    ) -> list[DueAlarm | LevelPage | DueUpdate]:
         """Record everything due by `now`; returns what to tell people, in time order."""
-        fired: list[DueAlarm | LevelPage] = []
+        fired: list[DueAlarm | LevelPage | DueUpdate] = []
         for clock in self.clocks:
             fired += _sound(clock, process, now)
         for run in self.escalations:
@@ -104,6 +112,8 @@ class Watch(BaseModel):
                 at = run.next_at
                 page = run.fire(process.escalation_policies[run.policy], at)
                 fired.append(page)
+        if self.cadence is not None:
+            fired += self.cadence.fire(process.status_updates.grace, now)
         return fired
 
     def ready(self, now: datetime, busy: set[str]) -> list[OutboxEntry]:
@@ -188,6 +198,7 @@ class Watch(BaseModel):
             if run.policy not in wanted:
                 run.stop()
         self._start_escalations(moment, {StopWhen.ACKNOWLEDGED, StopWhen.RESOLVED})
+        self._retime_cadence(moment)
 
     def migrate(
         self, old: ProcessDefinition, moment: Moment, since: datetime, running: set[ClockName]
@@ -235,7 +246,26 @@ class Watch(BaseModel):
                 run.stop()
         if running:  # service not yet restored: the new policies may still page
             self._start_escalations(moment, {StopWhen.ACKNOWLEDGED, StopWhen.RESOLVED})
+            self._retime_cadence(moment)
         return changed
+
+    def _start_cadence(self, moment: Moment) -> None:
+        every = moment.process.status_updates.every.get(moment.priority)
+        if every is None:
+            self.cadence = None
+            return
+        self.cadence = UpdateCadence(every=every, since=moment.now, paused=moment.on_hold)
+
+    def _retime_cadence(self, moment: Moment) -> None:
+        """Another priority or process version: the new interval, counted from the same
+        last news; none if the new one needs no updates."""
+        every = moment.process.status_updates.every.get(moment.priority)
+        if every is None:
+            self.cadence = None
+        elif self.cadence is None:
+            self._start_cadence(moment)
+        else:
+            self.cadence.every = every
 
     def _meet(self, name: ClockName, moment: Moment) -> None:
         clock = self.clock(name)
@@ -269,6 +299,8 @@ def _held(watch: Watch, moment: Moment) -> None:
         clock.pause(moment.now, moment.process.calendar(clock.calendar))
     for run in watch.escalations:
         run.pause(moment.now)
+    if watch.cadence is not None:
+        watch.cadence.pause()
 
 
 def _resumed(watch: Watch, moment: Moment) -> None:
@@ -277,6 +309,13 @@ def _resumed(watch: Watch, moment: Moment) -> None:
         clock.resume(moment.now)
     for run in watch.escalations:
         run.resume(moment.now)
+    if watch.cadence is not None:
+        watch.cadence.resume(moment.now)
+
+
+def _updated(watch: Watch, moment: Moment) -> None:
+    if watch.cadence is not None:
+        watch.cadence.updated(moment.now)
 
 
 def _resolved(watch: Watch, moment: Moment) -> None:
@@ -287,6 +326,7 @@ def _resolved(watch: Watch, moment: Moment) -> None:
     watch._meet(ClockName.RESOLVE, moment)
     watch._stop({StopWhen.ACKNOWLEDGED, StopWhen.RESOLVED})
     watch._start_clock(ClockName.REVIEW, moment)
+    watch.cadence = None  # service is back: no more updates are owed
 
 
 def _reopened(watch: Watch, moment: Moment) -> None:
@@ -296,6 +336,7 @@ def _reopened(watch: Watch, moment: Moment) -> None:
     if clock is not None:
         clock.restart(moment.now)
     watch._start_escalations(moment, {StopWhen.RESOLVED})
+    watch._start_cadence(moment)
 
 
 def _closed(watch: Watch, moment: Moment) -> None:
@@ -311,6 +352,7 @@ _AFTER: dict[Step, Callable[[Watch, Moment], None]] = {
     Step.ACKNOWLEDGE: _acknowledged,
     Step.HOLD: _held,
     Step.RESUME: _resumed,
+    Step.POST_UPDATE: _updated,
     Step.RESOLVE: _resolved,
     Step.REOPEN: _reopened,
     Step.APPROVE_REVIEW: _closed,

@@ -527,3 +527,33 @@ class ReportDeliveryRow(Base):
     channel: Mapped[str] = mapped_column(String(100))
     sent_at: Mapped[datetime]
     detail: Mapped[str] = mapped_column(Text)
+
+
+class SubscriptionRow(Base):
+    """A person or channel following a service, a range of priorities or one incident
+    (domain/subscriptions.py)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        # Subscribing twice to the same scope finds the first subscription.
+        UniqueConstraint("subscriber", "scope", name="uq_subscriptions_subscriber"),
+        Index("ix_subscriptions_service", "service"),
+        Index("ix_subscriptions_incident_id", "incident_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # "user:alice" or "channel:status-page", and the scope as text ("service:checkout",
+    # "priorities:P1-P2", "incident:12"): together, the subscription's identity.
+    subscriber: Mapped[str] = mapped_column(String(120))
+    scope: Mapped[str] = mapped_column(String(240))
+    user_name: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    service: Mapped[str | None] = mapped_column(String(200))
+    # 1 for P1 to 5 for P5, both ends included.
+    priority_highest: Mapped[int | None]
+    priority_lowest: Mapped[int | None]
+    incident_id: Mapped[int | None]
+    include_internal: Mapped[bool] = mapped_column(Boolean)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]

@@ -28,6 +28,7 @@ from domain.requests import (
     RequestChangesRequest,
     ResolveRequest,
     ResumeRequest,
+    StatusUpdateRequest,
     SubmitReviewRequest,
     TriageRequest,
 )
@@ -47,7 +48,9 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #   1: the alert group prepares incidents with a local activity and hands the alerts
 #      it heard meanwhile to the incident in its declaration; the incident keeps one
 #      timer per due moment and no search attributes (workflows/search.py).
-CODE_REVISION = 1
+#   2: news of the incident goes to its subscribers (a local activity looks them up);
+#      runs of revision 1 and older keep their news to themselves.
+CODE_REVISION = 2
 
 
 def workflow_id(incident_id: int) -> str:
@@ -111,6 +114,10 @@ class AssignCommand(StepCommand):
 
 class NoteCommand(StepCommand):
     request: NoteRequest
+
+
+class StatusUpdateCommand(StepCommand):
+    request: StatusUpdateRequest
 
 
 class HoldCommand(StepCommand):

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.lifecycle import IncidentState, Step
     from domain.requests import StepRequest
     from domain.roles import Actor
+    from domain.subscriptions import SubscriberQuery
     from domain.timeline import TimelineEvent
     from workflows import search
     from workflows.contracts import (
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         RequestChangesCommand,
         ResolveCommand,
         ResumeCommand,
+        StatusUpdateCommand,
         SubmitReviewCommand,
         TriageCommand,
     )
@@ -109,6 +111,7 @@ class IncidentWorkflow:
         while not (self._closed() and self._quiet()):
             self._dirty = False
             self._fire_due()
+            await self._announce()
             self._dispatch()
             await self._project()
             await self._tell_group()
@@ -170,6 +173,14 @@ class IncidentWorkflow:
     @note.validator
     def _check_note(self, command: NoteCommand) -> None:
         self._check(Step.NOTE, command.actor, command.request)
+
+    @workflow.update
+    def post_update(self, command: StatusUpdateCommand) -> Incident:
+        return self._take(Step.POST_UPDATE, command.actor, command.request)
+
+    @post_update.validator
+    def _check_post_update(self, command: StatusUpdateCommand) -> None:
+        self._check(Step.POST_UPDATE, command.actor, command.request)
 
     @workflow.update
     def hold(self, command: HoldCommand) -> Incident:
@@ -292,6 +303,31 @@ class IncidentWorkflow:
     def _fire_due(self) -> None:
         self._unprojected += self._incident.fire_due(workflow.now())
 
+    async def _announce(self) -> None:
+        """Hand each piece of news to whoever follows the incident now."""
+        incident = self._incident
+        if self._revision < 2:
+            incident.announcements.clear()  # runs started before subscriptions keep quiet
+            return
+        while incident.announcements:
+            news = incident.announcements[0]
+            subscribers = await workflow.execute_local_activity_method(
+                ReadModelActivities.followers,
+                SubscriberQuery(
+                    incident_id=incident.id,
+                    service=incident.service,
+                    priority=incident.priority,
+                    public=news.public,
+                ),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_PROJECTION_RETRY,
+            )
+            event = incident.announce(news, subscribers, workflow.now())
+            if event is not None:
+                self._unprojected.append(event)
+            # Look again: the news may have been the last thing keeping the run open.
+            self._dirty = True
+
     def _dispatch(self) -> None:
         for entry in self._incident.watch.ready(workflow.now(), self._in_flight):
             self._in_flight.add(entry.delivery.notification.idempotency_key)
@@ -368,7 +404,8 @@ class IncidentWorkflow:
         return self._dirty or bool(self._unprojected)
 
     def _quiet(self) -> bool:
-        return not self._in_flight and not self._incident.watch.outbox
+        news = self._revision >= 2 and bool(self._incident.announcements)
+        return not self._in_flight and not self._incident.watch.outbox and not news
 
     def _closed(self) -> bool:
         return self._incident.state is IncidentState.CLOSED

@@ -4,7 +4,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import (
@@ -18,7 +18,7 @@ from api.deps import (
 )
 from api.errors import Problem, invalid, problems_from
 from api.gateway import IncidentGone
-from api.schemas import IncidentOut
+from api.schemas import IncidentOut, StatusUpdateOut
 from domain.errors import Forbidden
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
@@ -37,6 +37,7 @@ from domain.requests import (
     RequestChangesRequest,
     ResolveRequest,
     ResumeRequest,
+    StatusUpdateRequest,
     SubmitReviewRequest,
     TriageRequest,
 )
@@ -265,6 +266,60 @@ async def note(
     """Add a note to the timeline."""
     command = contracts.NoteCommand(actor=user.actor(), request=request)
     return await _take(incident_id, wf.IncidentWorkflow.note, command, user, session, gateway)
+
+
+@router.post(
+    "/{incident_id}/updates", status_code=status.HTTP_201_CREATED, responses=_STEP_PROBLEMS
+)
+async def post_update(
+    incident_id: IncidentId,
+    request: StatusUpdateRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+    response: Response,
+) -> StatusUpdateOut:
+    """Post a status update (by a responder or the commander). It goes on the timeline,
+    to everyone who follows the incident, its service or its priority (internal ones
+    only to subscribers who asked for them), and resets the process's update cadence."""
+    command = contracts.StatusUpdateCommand(actor=user.actor(), request=request)
+    shown = await _take(
+        incident_id, wf.IncidentWorkflow.post_update, command, user, session, gateway
+    )
+    posted = shown.updates[-1]
+    response.headers["Location"] = f"{router.prefix}/{incident_id}/updates/{posted.seq}"
+    return posted
+
+
+@router.get("/{incident_id}/updates", responses=_problems(401, 404, 422))
+async def list_updates(
+    incident_id: IncidentId, user: CurrentUser, session: SessionDep, gateway: GatewayDep
+) -> list[StatusUpdateOut]:
+    """The incident's status updates, oldest first."""
+    shown = await get_incident(incident_id, user, session, gateway)
+    return shown.updates
+
+
+@router.get("/{incident_id}/updates/{seq}", responses=_problems(401, 404, 422))
+async def get_update(
+    incident_id: IncidentId,
+    seq: Annotated[int, Path(ge=1, le=MAX_INTEGER)],
+    user: CurrentUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> StatusUpdateOut:
+    """One status update, by its event's number on the timeline."""
+    shown = await get_incident(incident_id, user, session, gateway)
+    for posted in shown.updates:
+        if posted.seq == seq:
+            return posted
+    raise Problem(
+        404,
+        "Status update not found",
+        f"Incident {incident_id} has no status update {seq}. "
+        f"GET {router.prefix}/{incident_id}/updates lists them.",
+        code="update-not-found",
+    )
 
 
 @router.post("/{incident_id}/hold", responses=_STEP_PROBLEMS)

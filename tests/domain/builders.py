@@ -21,6 +21,7 @@ from domain.requests import (
     RequestChangesRequest,
     ResolveRequest,
     ResumeRequest,
+    StatusUpdateRequest,
     StepRequest,
     SubmitReviewRequest,
     TriageRequest,
@@ -53,6 +54,7 @@ REQUESTS: dict[Step, StepRequest] = {
     Step.ACKNOWLEDGE: AcknowledgeRequest(),
     Step.ASSIGN: AssignRequest(commander="carol"),
     Step.NOTE: NoteRequest(text="replica lag at 40s"),
+    Step.POST_UPDATE: StatusUpdateRequest(message="Payments fail for some; a fix is rolling out"),
     Step.HOLD: HoldRequest(reason="waiting for the storage vendor"),
     Step.RESUME: ResumeRequest(),
     Step.RESOLVE: ResolveRequest(

@@ -679,6 +679,7 @@ _POSSIBLE_IN: dict[Step, IncidentState] = {
     Step.ACKNOWLEDGE: S.DETECTED,
     Step.ASSIGN: S.DETECTED,
     Step.NOTE: S.DETECTED,
+    Step.POST_UPDATE: S.ACKNOWLEDGED,
     Step.HOLD: S.ACKNOWLEDGED,
     Step.RESUME: S.ON_HOLD,
     Step.RESOLVE: S.ACKNOWLEDGED,
@@ -831,6 +832,7 @@ class TestStepsOfferedToEachPerson:
             Step.TRIAGE,
             Step.ACKNOWLEDGE,
             Step.NOTE,
+            Step.POST_UPDATE,
             Step.RESOLVE,
             Step.ESCALATE,
         ]
@@ -841,6 +843,7 @@ class TestStepsOfferedToEachPerson:
             Step.ACKNOWLEDGE,
             Step.ASSIGN,
             Step.NOTE,
+            Step.POST_UPDATE,
             Step.RESOLVE,
             Step.ESCALATE,
             Step.MIGRATE,
@@ -858,14 +861,19 @@ class TestStepsOfferedToEachPerson:
         ]
 
     def test_approve_hidden_from_responders(self) -> None:
-        assert incident_in(S.IN_REVIEW).allowed_steps(BOB) == [Step.NOTE]
+        assert incident_in(S.IN_REVIEW).allowed_steps(BOB) == [Step.NOTE, Step.POST_UPDATE]
 
     def test_approve_hidden_from_the_review_author(self) -> None:
         incident = incident_in(S.RESOLVED)
         take(incident, Step.ASSIGN, ADA, AssignRequest(commander="carol"))
         take(incident, Step.SUBMIT_REVIEW, CAROL)
 
-        assert incident.allowed_steps(CAROL) == [Step.ASSIGN, Step.NOTE, Step.MIGRATE]
+        assert incident.allowed_steps(CAROL) == [
+            Step.ASSIGN,
+            Step.NOTE,
+            Step.POST_UPDATE,
+            Step.MIGRATE,
+        ]
 
     def test_approve_offered_to_the_commander_who_did_not_write_it(self) -> None:
         incident = incident_in(S.IN_REVIEW)

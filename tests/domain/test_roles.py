@@ -11,6 +11,7 @@ _WORK = {
     Step.TRIAGE,
     Step.ACKNOWLEDGE,
     Step.NOTE,
+    Step.POST_UPDATE,
     Step.HOLD,
     Step.RESUME,
     Step.RESOLVE,
@@ -21,7 +22,8 @@ _WORK = {
 
 # Written from DESIGN.md, "Who uses it": responders work the incident (paging the next
 # escalation level is part of that work), the commander also assigns and approves,
-# process owners only review, admins do everything. Issue 6: "a commander or process
+# process owners only review, admins do everything; issue 10: "the commander or a
+# responder" posts status updates. Issue 6: "a commander or process
 # owner can move one open incident to another version".
 MAY_TAKE: dict[Role, set[Step]] = {
     R.VIEWER: set(),

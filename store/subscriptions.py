@@ -1,0 +1,149 @@
+"""Subscriptions to incidents' news, and the question the incident workflow asks of
+them: who follows this incident now?"""
+
+import builtins
+from datetime import datetime
+
+from sqlalchemy import and_, delete, false, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.escalation import EscalationTarget
+from domain.priority import Priority
+from domain.subscriptions import (
+    PriorityRange,
+    Subscriber,
+    SubscriberQuery,
+    Subscription,
+    SubscriptionScope,
+)
+from store.tables import SubscriptionRow
+
+_PRIORITIES = list(Priority)
+
+
+class SubscriptionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def subscribe(
+        self,
+        subscriber: Subscriber,
+        scope: SubscriptionScope,
+        include_internal: bool,
+        created_by: str,
+        now: datetime,
+    ) -> tuple[Subscription, bool]:
+        """The subscription, and whether it is new; subscribing again to the same scope
+        keeps the first one and takes the new `include_internal`. Not committed."""
+        existing = await self._find(subscriber, scope)
+        if existing is None:
+            highest, lowest = scope.priorities.bounds() if scope.priorities else (None, None)
+            row = SubscriptionRow(
+                subscriber=str(subscriber),
+                scope=str(scope),
+                user_name=subscriber.user,
+                channel=subscriber.channel,
+                service=scope.service,
+                priority_highest=highest,
+                priority_lowest=lowest,
+                incident_id=scope.incident_id,
+                include_internal=include_internal,
+                created_by=created_by,
+                created_at=now,
+            )
+            try:
+                async with self._session.begin_nested():
+                    self._session.add(row)
+            except IntegrityError:
+                # Another request subscribed the same way at the same moment.
+                existing = await self._find(subscriber, scope)
+                assert existing is not None
+            else:
+                return _subscription(row), True
+        existing.include_internal = include_internal
+        await self._session.flush()
+        return _subscription(existing), False
+
+    async def get(self, subscription_id: int) -> Subscription | None:
+        row = await self._session.get(SubscriptionRow, subscription_id)
+        return _subscription(row) if row else None
+
+    async def list(
+        self,
+        *,
+        subscriber: Subscriber | None = None,
+        service: str | None = None,
+        incident_id: int | None = None,
+        limit: int = 100,
+        after_id: int = 0,
+    ) -> builtins.list[Subscription]:
+        """Subscriptions in creation order, filtered by whichever of the arguments are given."""
+        query = select(SubscriptionRow).where(SubscriptionRow.id > after_id)
+        if subscriber is not None:
+            query = query.where(SubscriptionRow.subscriber == str(subscriber))
+        if service is not None:
+            query = query.where(SubscriptionRow.service == service)
+        if incident_id is not None:
+            query = query.where(SubscriptionRow.incident_id == incident_id)
+        rows = await self._session.scalars(query.order_by(SubscriptionRow.id).limit(limit))
+        return [_subscription(row) for row in rows]
+
+    async def delete(self, subscription_id: int) -> bool:
+        """Unsubscribe; False if there was no such subscription. Not committed."""
+        result = await self._session.execute(
+            delete(SubscriptionRow).where(SubscriptionRow.id == subscription_id)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def followers(self, query: SubscriberQuery) -> builtins.list[EscalationTarget]:
+        """Everyone who follows the incident for news of that kind, each once, in the
+        order they first subscribed."""
+        rank = _PRIORITIES.index(query.priority) + 1
+        follows = or_(
+            SubscriptionRow.incident_id == query.incident_id,
+            SubscriptionRow.service == query.service if query.service is not None else false(),
+            and_(SubscriptionRow.priority_highest <= rank, SubscriptionRow.priority_lowest >= rank),
+        )
+        statement = (
+            select(SubscriptionRow.user_name, SubscriptionRow.channel)
+            .where(follows)
+            .group_by(
+                SubscriptionRow.subscriber, SubscriptionRow.user_name, SubscriptionRow.channel
+            )
+            .order_by(func.min(SubscriptionRow.id))
+        )
+        if not query.public:
+            statement = statement.where(SubscriptionRow.include_internal)
+        rows = await self._session.execute(statement)
+        return [EscalationTarget(user=user, channel=channel) for user, channel in rows]
+
+    async def _find(
+        self, subscriber: Subscriber, scope: SubscriptionScope
+    ) -> SubscriptionRow | None:
+        found: SubscriptionRow | None = await self._session.scalar(
+            select(SubscriptionRow).where(
+                SubscriptionRow.subscriber == str(subscriber),
+                SubscriptionRow.scope == str(scope),
+            )
+        )
+        return found
+
+
+def _subscription(row: SubscriptionRow) -> Subscription:
+    priorities = None
+    if row.priority_highest is not None and row.priority_lowest is not None:
+        priorities = PriorityRange(
+            highest=_PRIORITIES[row.priority_highest - 1],
+            lowest=_PRIORITIES[row.priority_lowest - 1],
+        )
+    return Subscription(
+        id=row.id,
+        subscriber=Subscriber(user=row.user_name, channel=row.channel),
+        scope=SubscriptionScope(
+            service=row.service, priorities=priorities, incident_id=row.incident_id
+        ),
+        include_internal=row.include_internal,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
