@@ -2,7 +2,7 @@
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from store.db import Database, normalise_url
-from tests.receivers import HttpReceiver
+from tests.receivers import HttpReceiver, SmtpServer
+from tests.receivers import smtp_server as running_smtp_server
 
 pytest_plugins = ["tests.temporal_fixtures"]
 
@@ -67,3 +68,10 @@ async def http_receiver() -> AsyncIterator[HttpReceiver]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on a spare port that keeps every message it accepts."""
+    with running_smtp_server() as server:
+        yield server

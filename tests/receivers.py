@@ -1,13 +1,20 @@
-"""Real servers that tests send notifications to: an HTTP receiver that records requests."""
+"""Real servers that tests send notifications to: an HTTP receiver that records requests,
+and an SMTP server that keeps the messages it accepts."""
 
 import asyncio
 import json
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
 from http import HTTPStatus
 from typing import Any
 
 import httpx
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 async def deliveries_recorded(api: "httpx.AsyncClient", receiver: "HttpReceiver") -> bool:
@@ -111,3 +118,56 @@ def _encode_reply(reply: Reply) -> bytes:
     lines = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.body
+
+
+# --- an SMTP server that refuses some recipients ----------------------------------------
+
+
+class Mailbox:
+    """aiosmtpd handler: `gone@` is refused for good (550), `busy@` for now (451)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.startswith("gone@"):
+            return "550 5.1.1 No such user here"
+        if address.startswith("busy@"):
+            return "451 4.3.0 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        self.messages.append(message_from_bytes(content))
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    mailbox: Mailbox
+    port: int
+
+
+def only_alice(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+) -> AuthResult:
+    valid = isinstance(data, LoginPassword) and data == (b"alice", b"correct horse")
+    return AuthResult(success=valid, handled=False)
+
+
+@contextmanager
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on a spare port; alice logs in with `correct horse`."""
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=port, authenticator=only_alice, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        yield SmtpServer(mailbox, port)
+    finally:
+        controller.stop()

@@ -3,17 +3,12 @@
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
 from email.utils import format_datetime
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from temporalio.testing import ActivityEnvironment
 
@@ -30,7 +25,7 @@ from domain.channels import (
     WebhookChannel,
     parse_retry_after,
 )
-from tests.receivers import HttpReceiver, Reply, free_port
+from tests.receivers import HttpReceiver, Reply, SmtpServer, free_port
 
 KEY = "incident-42:page:default:r1:l2:alice:ops-email"
 SECRET = "s3cret-signing-key"
@@ -58,57 +53,7 @@ def delivery(channel: str, attempt: int = 1, address: str | None = None) -> Deli
     return Delivery(notification=page(), channel=channel, address=address, attempt=attempt)
 
 
-# --- an SMTP server that refuses some recipients ----------------------------------------
-
-
-class Mailbox:
-    """aiosmtpd handler: `gone@` is refused for good (550), `busy@` for now (451)."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if address.startswith("gone@"):
-            return "550 5.1.1 No such user here"
-        if address.startswith("busy@"):
-            return "451 4.3.0 Mailbox busy, try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        self.messages.append(message_from_bytes(content))
-        return "250 Message accepted for delivery"
-
-
-@dataclass
-class SmtpServer:
-    mailbox: Mailbox
-    port: int
-
-
-def only_alice(
-    server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-) -> AuthResult:
-    valid = isinstance(data, LoginPassword) and data == (b"alice", b"correct horse")
-    return AuthResult(success=valid, handled=False)
-
-
 # --- fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(
-        mailbox, hostname="127.0.0.1", port=port, authenticator=only_alice, auth_require_tls=False
-    )
-    controller.start()
-    yield SmtpServer(mailbox, port)
-    controller.stop()
 
 
 @pytest.fixture
