@@ -61,10 +61,14 @@ PROCESS: dict[str, Any] = {
                 # The next level an hour later: paged sooner by the escalate step.
                 {"targets": [{"user": "olive"}], "delay": "1h"},
                 {"targets": [{"user": "alice"}, {"user": "olive"}], "delay": "1h"},
+                # Told by the status update cadence before the escalate step pages the last.
+                {"targets": [{"user": "olive"}], "delay": "1h"},
             ]
         }
     },
     "escalation": {"P1": ["oncall"], "P2": ["oncall"]},
+    # While the lifecycle's incident is P1: a reminder at 2 s, level 2 told at 3 s.
+    "status_updates": {"every": {"P1": "2s"}, "grace": "1s"},
     "people": {
         "alice": {"notify": [{"channel": "hook"}]},
         "olive": {"notify": [{"channel": "hook"}]},
@@ -119,10 +123,17 @@ class Recorder:
 
 async def lifecycle(recorder: Recorder) -> None:
     """A declared P1 through every step: its clocks warn and breach, both levels page
-    (the first delivery refused once and retried), it is triaged, assigned, noted,
-    acknowledged, held and resumed, escalated by hand, moved to another version,
-    resolved, reopened, resolved again, reviewed, sent back, reviewed again and
-    approved, which ends the workflow."""
+    (the first delivery refused once and retried), its missing status update is
+    chased (a reminder, then the next level), it is triaged, assigned, noted, given
+    a public and an internal status update, acknowledged, held and resumed,
+    escalated by hand, moved to another version, resolved, reopened, resolved again,
+    reviewed, sent back, reviewed again and approved, which ends the workflow. A
+    channel follows P1 and P2 incidents, internal updates included, and hears each
+    piece of news."""
+    follows = {"subscriber": {"channel": "hook"}, "scope": {"priorities": {"lowest": "P2"}}}
+    await recorder.call(
+        "POST", "/api/v1/subscriptions", "olive", follows | {"include_internal": True}
+    )
     declared = await recorder.call(
         "POST", "/api/v1/incidents", "rita", {"title": "Checkout down", "impact": 1, "urgency": 1}
     )
@@ -135,6 +146,8 @@ async def lifecycle(recorder: Recorder) -> None:
     )
     await recorder.step(number, "assign", body={"commander": "rita"})
     await recorder.step(number, "note", body={"text": "replica 400 s behind"})
+    await recorder.step(number, "updates", body={"message": "Checkout fails for some"})
+    await recorder.step(number, "updates", body={"message": "Vendor suspected", "public": False})
     await recorder.step(number, "acknowledge")
     await recorder.step(number, "hold", body={"reason": "waiting for the vendor"})
     await recorder.step(number, "resume")
