@@ -69,7 +69,7 @@ def build_worker(
         ],
         activities=[
             read_model.project_incident,
-            read_model.followers,
+            read_model.project_and_find_followers,
             incidents.prepare_incident,
             what_if.examine_page,
             what_if.record_failure,

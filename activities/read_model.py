@@ -28,12 +28,18 @@ class ProjectionInput(BaseModel):
     # The workflow's history length when it projected: breaks the tie between two
     # attempts at one workflow task (0 from workflows that predate it).
     history_length: int = 0
+    # Who follows the incident, asked once for each piece of news it holds: answered in
+    # the same transaction as the write, so news costs the workflow no call of its own.
+    followers_of: Sequence[SubscriberQuery] = ()
+
+
+Followers = list[list[EscalationTarget]]
 
 
 @dataclass
 class _Pending:
     projection: ProjectionInput
-    written: "asyncio.Future[None]"
+    written: "asyncio.Future[Followers]"
 
 
 class ProjectionWriter:
@@ -53,14 +59,14 @@ class ProjectionWriter:
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def write(self, projection: ProjectionInput) -> None:
-        """Return once `projection` is committed."""
+    async def write(self, projection: ProjectionInput) -> Followers:
+        """Return once `projection` is committed, with the followers it asked for."""
         pending = _Pending(projection, asyncio.get_running_loop().create_future())
         self._pending.append(pending)
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_all())
         # Shielded: a cancelled activity leaves its write to finish; writes are idempotent.
-        await asyncio.shield(pending.written)
+        return await asyncio.shield(pending.written)
 
     async def _flush_all(self) -> None:
         try:
@@ -73,7 +79,7 @@ class ProjectionWriter:
 
     async def _flush(self, batch: list[_Pending]) -> None:
         try:
-            await self._commit([pending.projection for pending in batch])
+            answers = await self._commit([pending.projection for pending in batch])
         except Exception as error:
             if len(batch) == 1:
                 batch[0].written.set_exception(error)
@@ -82,22 +88,27 @@ class ProjectionWriter:
             for pending in batch:
                 await self._flush([pending])
             return
-        for pending in batch:
-            pending.written.set_result(None)
+        for pending, answer in zip(batch, answers, strict=True):
+            pending.written.set_result(answer)
 
-    async def _commit(self, projections: list[ProjectionInput]) -> None:
+    async def _commit(self, projections: list[ProjectionInput]) -> list[Followers]:
         async with self._database.session() as session:
             await IncidentRepository(session).project_many(
                 [(p.incident, p.events, p.history_length) for p in projections]
             )
+            subscriptions = SubscriptionRepository(session)
+            answers = [
+                [await subscriptions.followers(query) for query in p.followers_of]
+                for p in projections
+            ]
             await session.commit()
+        return answers
 
 
 class ReadModelActivities:
     """Activities bound to one database; safe to retry and to replay."""
 
     def __init__(self, database: Database) -> None:
-        self._database = database
         self._writer = ProjectionWriter(database)
 
     @activity.defn(name="project_incident")
@@ -106,9 +117,9 @@ class ReadModelActivities:
         # one, so a retried attempt, a replay or a concurrent late write is harmless.
         await self._writer.write(projection)
 
-    @activity.defn(name="incident_followers")
-    async def followers(self, query: SubscriberQuery) -> list[EscalationTarget]:
-        """Who follows the incident now, for news that is public or not: the workflow
-        records the answer, so a replay sends to exactly the same people."""
-        async with self._database.session() as session:
-            return await SubscriptionRepository(session).followers(query)
+    @activity.defn(name="project_incident_and_find_followers")
+    async def project_and_find_followers(self, projection: ProjectionInput) -> Followers:
+        """`project_incident`, answering also who follows the incident for each piece
+        of news in `followers_of`: the workflow records the answer, so a replay sends
+        to exactly the same people."""
+        return await self._writer.write(projection)

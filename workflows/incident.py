@@ -14,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.read_model import ProjectionInput, ReadModelActivities
     from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
     from domain.errors import DomainError
+    from domain.escalation import EscalationTarget
     from domain.incident import Incident
     from domain.incident_alerts import hear_alerts
     from domain.lifecycle import IncidentState, Step
@@ -111,9 +112,9 @@ class IncidentWorkflow:
         while not (self._closed() and self._quiet()):
             self._dirty = False
             self._fire_due()
-            await self._announce()
             self._dispatch()
             await self._project()
+            self._dispatch()  # news the projection found followers for
             await self._tell_group()
             if self._history_full() and not self._in_flight:
                 await self._continue_as_new()
@@ -303,31 +304,6 @@ class IncidentWorkflow:
     def _fire_due(self) -> None:
         self._unprojected += self._incident.fire_due(workflow.now())
 
-    async def _announce(self) -> None:
-        """Hand each piece of news to whoever follows the incident now."""
-        incident = self._incident
-        if self._revision < 2:
-            incident.announcements.clear()  # runs started before subscriptions keep quiet
-            return
-        while incident.announcements:
-            news = incident.announcements[0]
-            subscribers = await workflow.execute_local_activity_method(
-                ReadModelActivities.followers,
-                SubscriberQuery(
-                    incident_id=incident.id,
-                    service=incident.service,
-                    priority=incident.priority,
-                    public=news.public,
-                ),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_PROJECTION_RETRY,
-            )
-            event = incident.announce(news, subscribers, workflow.now())
-            if event is not None:
-                self._unprojected.append(event)
-            # Look again: the news may have been the last thing keeping the run open.
-            self._dirty = True
-
     def _dispatch(self) -> None:
         for entry in self._incident.watch.ready(workflow.now(), self._in_flight):
             self._in_flight.add(entry.delivery.notification.idempotency_key)
@@ -434,17 +410,49 @@ class IncidentWorkflow:
         self._indexed = wanted
 
     async def _project(self) -> None:
-        if not self._unprojected:
+        """Write what the read model lacks; runs of revision 2 ask at the same time who
+        follows each piece of news, and hand it to them."""
+        incident = self._incident
+        if self._revision < 2:
+            incident.announcements.clear()  # runs started before subscriptions keep quiet
+        news = list(incident.announcements)
+        if not self._unprojected and not news:
             return
         batch = list(self._unprojected)
-        await workflow.execute_local_activity_method(
-            ReadModelActivities.project_incident,
-            ProjectionInput(
-                incident=self._incident,
-                events=batch,
-                history_length=workflow.info().get_current_history_length(),
-            ),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=_PROJECTION_RETRY,
+        projection = ProjectionInput(
+            incident=incident,
+            events=batch,
+            history_length=workflow.info().get_current_history_length(),
         )
+        followers: list[list[EscalationTarget]] = []
+        if self._revision < 2:
+            await workflow.execute_local_activity_method(
+                ReadModelActivities.project_incident,
+                projection,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_PROJECTION_RETRY,
+            )
+        else:
+            projection.followers_of = [
+                SubscriberQuery(
+                    incident_id=incident.id,
+                    service=incident.service,
+                    priority=incident.priority,
+                    public=item.public,
+                )
+                for item in news
+            ]
+            followers = await workflow.execute_local_activity_method(
+                ReadModelActivities.project_and_find_followers,
+                projection,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=_PROJECTION_RETRY,
+            )
         del self._unprojected[: len(batch)]
+        for item, subscribers in zip(news, followers, strict=True):
+            event = incident.announce(item, subscribers, workflow.now())
+            if event is not None:
+                self._unprojected.append(event)  # written on the next pass
+        if news:
+            # Look again: the news may have been the last thing keeping the run open.
+            self._dirty = True

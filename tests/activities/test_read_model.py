@@ -1,13 +1,17 @@
 """The projection writer: concurrent projections share transactions, failures stay their own."""
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event
 
 from activities.read_model import ProjectionInput, ProjectionWriter
+from domain.escalation import EscalationTarget
+from domain.subscriptions import Subscriber, SubscriberQuery, SubscriptionScope
 from store.db import Database
 from store.incidents import IncidentRepository
+from store.subscriptions import SubscriptionRepository
 from tests.store.test_incidents import declare, row_counts, work_on
 
 
@@ -50,7 +54,7 @@ class TestProjectionWriter:
             return_exceptions=True,
         )
 
-        assert results[0] is None
+        assert results[0] == []  # written; it asked nobody's followers
         assert isinstance(results[1], Exception)
         async with database.session() as session:
             repository = IncidentRepository(session)
@@ -86,3 +90,35 @@ class TestProjectionWriter:
         await writer.write(ProjectionInput(incident=declare(10), events=[]))  # after it, in order
 
         assert (await row_counts(database))[0] == 2
+
+
+class TestFollowersWithTheProjection:
+    async def test_the_write_answers_who_follows_each_piece_of_news(
+        self, database: Database
+    ) -> None:
+        async with database.session() as session:
+            subscriptions = SubscriptionRepository(session)
+            now = datetime.now(UTC)
+            await subscriptions.subscribe(
+                Subscriber(channel="status"), SubscriptionScope(incident_id=1), False, "ada", now
+            )
+            await subscriptions.subscribe(
+                Subscriber(user="bob"), SubscriptionScope(incident_id=1), True, "ada", now
+            )
+            await session.commit()
+        incident = declare(1)
+        public, internal = (
+            SubscriberQuery(incident_id=1, service=None, priority=incident.priority, public=p)
+            for p in (True, False)
+        )
+
+        answer = await ProjectionWriter(database).write(
+            ProjectionInput(
+                incident=incident, events=incident.timeline, followers_of=[public, internal]
+            )
+        )
+
+        assert answer == [
+            [EscalationTarget(channel="status"), EscalationTarget(user="bob")],
+            [EscalationTarget(user="bob")],
+        ]
