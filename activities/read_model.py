@@ -96,12 +96,14 @@ class ProjectionWriter:
             await IncidentRepository(session).project_many(
                 [(p.incident, p.events, p.history_length) for p in projections]
             )
-            subscriptions = SubscriptionRepository(session)
-            answers = [
-                [await subscriptions.followers(query) for query in p.followers_of]
-                for p in projections
-            ]
+            # One read for every piece of news in the batch, split back per projection.
+            queries = [query for p in projections for query in p.followers_of]
+            found = await SubscriptionRepository(session).followers_of_each(queries)
             await session.commit()
+        answers: list[Followers] = []
+        for p in projections:
+            answers.append(found[: len(p.followers_of)])
+            del found[: len(p.followers_of)]
         return answers
 
 

@@ -2,9 +2,10 @@
 them: who follows this incident now?"""
 
 import builtins
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, false, func, or_, select
+from sqlalchemy import delete, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -99,24 +100,56 @@ class SubscriptionRepository:
     async def followers(self, query: SubscriberQuery) -> builtins.list[EscalationTarget]:
         """Everyone who follows the incident for news of that kind, each once, in the
         order they first subscribed."""
-        rank = _PRIORITIES.index(query.priority) + 1
-        follows = or_(
-            SubscriptionRow.incident_id == query.incident_id,
-            SubscriptionRow.service == query.service if query.service is not None else false(),
-            and_(SubscriptionRow.priority_highest <= rank, SubscriptionRow.priority_lowest >= rank),
+        return (await self.followers_of_each([query]))[0]
+
+    async def followers_of_each(
+        self, queries: Sequence[SubscriberQuery]
+    ) -> builtins.list[builtins.list[EscalationTarget]]:
+        """`followers` of each query, with one read for them all: the projection asks
+        for every piece of news of every incident in its batch at once."""
+        if not queries:
+            return []
+        services = {query.service for query in queries if query.service is not None}
+        candidates = or_(
+            SubscriptionRow.incident_id.in_({query.incident_id for query in queries}),
+            SubscriptionRow.service.in_(services) if services else false(),
+            SubscriptionRow.priority_highest.is_not(None),
         )
-        statement = (
-            select(SubscriptionRow.user_name, SubscriptionRow.channel)
-            .where(follows)
-            .group_by(
-                SubscriptionRow.subscriber, SubscriptionRow.user_name, SubscriptionRow.channel
+        rows = (
+            await self._session.execute(
+                select(
+                    SubscriptionRow.subscriber,
+                    SubscriptionRow.user_name,
+                    SubscriptionRow.channel,
+                    SubscriptionRow.incident_id,
+                    SubscriptionRow.service,
+                    SubscriptionRow.priority_highest,
+                    SubscriptionRow.priority_lowest,
+                    SubscriptionRow.include_internal,
+                )
+                .where(candidates)
+                .order_by(SubscriptionRow.id)
             )
-            .order_by(func.min(SubscriptionRow.id))
-        )
-        if not query.public:
-            statement = statement.where(SubscriptionRow.include_internal)
-        rows = await self._session.execute(statement)
-        return [EscalationTarget(user=user, channel=channel) for user, channel in rows]
+        ).all()
+        answers = []
+        for query in queries:
+            rank = _PRIORITIES.index(query.priority) + 1
+            found: dict[str, EscalationTarget] = {}
+            for row in rows:
+                follows = (
+                    row.incident_id == query.incident_id
+                    or (query.service is not None and row.service == query.service)
+                    or (
+                        row.priority_highest is not None
+                        and row.priority_highest <= rank <= row.priority_lowest
+                    )
+                )
+                if follows and (query.public or row.include_internal):
+                    found.setdefault(
+                        row.subscriber, EscalationTarget(user=row.user_name, channel=row.channel)
+                    )
+            answers.append(list(found.values()))
+        return answers
 
     async def _find(
         self, subscriber: Subscriber, scope: SubscriptionScope
