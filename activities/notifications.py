@@ -30,6 +30,7 @@ from domain.channels import (
     DeliveryResult,
     EmailChannel,
     Notification,
+    NotificationKind,
     SlackChannel,
     WebhookChannel,
     is_email_address,
@@ -284,12 +285,30 @@ def _email_message(sender: str, recipients: list[str], notification: Notificatio
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     # Header values may not hold line breaks; a title typed with one must still send.
-    message["Subject"] = " ".join(notification.title.split())
+    subject = " ".join(notification.title.split())
+    what = _SUBJECT_SAYS.get(notification.kind)
+    message["Subject"] = f"{subject}: {what}" if what else subject
     message["Date"] = format_datetime(notification.at)
     message["Message-ID"] = message_id(notification.idempotency_key)
     message["X-Vagt-Idempotency-Key"] = " ".join(notification.idempotency_key.split())
     message.set_content(_email_body(notification))
     return message
+
+
+# What a mail's subject says besides the incident's title; a page needs no more.
+_SUBJECT_SAYS = {
+    NotificationKind.SLA_WARNING: "SLA warning",
+    NotificationKind.SLA_BREACH: "SLA breached",
+    NotificationKind.ESCALATION: "escalated",
+    NotificationKind.UPDATE_DUE: "status update due",
+    NotificationKind.UPDATE_OVERDUE: "status update missing",
+    NotificationKind.INCIDENT_DECLARED: "new incident",
+    NotificationKind.PRIORITY_CHANGED: "priority changed",
+    NotificationKind.STATUS_UPDATE: "status update",
+    NotificationKind.INCIDENT_RESOLVED: "resolved",
+    NotificationKind.INCIDENT_REOPENED: "reopened",
+    NotificationKind.INCIDENT_CLOSED: "closed",
+}
 
 
 def message_id(idempotency_key: str) -> str:

@@ -271,6 +271,17 @@ class TestSlack:
 
 
 class TestEmail:
+    async def test_the_subject_says_what_kind_of_news_it_is(
+        self, notifications: NotificationActivities, smtp_server: SmtpServer
+    ) -> None:
+        news = page(kind=NotificationKind.STATUS_UPDATE, text="Failing over")
+        sent = Delivery(notification=news, channel="ops-email", attempt=1)
+
+        assert (await deliver(notifications, sent)).outcome == DeliveryOutcome.DELIVERED
+
+        [mail] = smtp_server.mailbox.messages
+        assert mail["Subject"] == "[P1] Checkout returns 500: status update"
+
     async def test_mail_arrives_for_the_channel_recipients(
         self, notifications: NotificationActivities, smtp_server: SmtpServer
     ) -> None:
