@@ -116,6 +116,19 @@ class NotificationKind(StrEnum):
     INCIDENT_CLOSED = "incident_closed"
 
 
+# What subscribers hear: it reaches each of them in the order it happened.
+NEWS = frozenset(
+    {
+        NotificationKind.INCIDENT_DECLARED,
+        NotificationKind.PRIORITY_CHANGED,
+        NotificationKind.STATUS_UPDATE,
+        NotificationKind.INCIDENT_RESOLVED,
+        NotificationKind.INCIDENT_REOPENED,
+        NotificationKind.INCIDENT_CLOSED,
+    }
+)
+
+
 class Notification(BaseModel):
     """What is said, identical on every attempt; holds no secrets."""
 

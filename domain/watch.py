@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, Field
 
 from domain.cadence import DueUpdate, UpdateCadence
-from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
+from domain.channels import NEWS, Delivery, DeliveryOutcome, DeliveryResult
 from domain.errors import StepNotAllowed
 from domain.escalation import EscalationRun, LevelPage, StopWhen
 from domain.lifecycle import Step
@@ -93,11 +93,7 @@ class Watch(BaseModel):
         times += [run.next_at for run in self.escalations if run.next_at]
         if self.cadence is not None and (at := self.cadence.next_at(process.status_updates.grace)):
             times.append(at)
-        times += [
-            entry.not_before
-            for entry in self.outbox
-            if entry.delivery.notification.idempotency_key not in busy
-        ]
+        times += [entry.not_before for entry in self._sendable(busy)]
         return min(times, default=None)
 
     def fire_due(
@@ -118,11 +114,24 @@ class Watch(BaseModel):
 
     def ready(self, now: datetime, busy: set[str]) -> list[OutboxEntry]:
         """Deliveries whose next attempt is due and not already under way."""
-        return [
-            entry
-            for entry in self.outbox
-            if entry.not_before <= now and entry.delivery.notification.idempotency_key not in busy
-        ]
+        return [entry for entry in self._sendable(busy) if entry.not_before <= now]
+
+    def _sendable(self, busy: set[str]) -> list[OutboxEntry]:
+        """Deliveries not under way, and not news waiting behind earlier news to the
+        same recipient: a subscriber hears the resolution after the update before it,
+        however the receiver answers (pages and alarms go out each on its own)."""
+        sendable = []
+        hearing: set[tuple[str, str | None, str | None]] = set()
+        for entry in self.outbox:
+            delivery = entry.delivery
+            if delivery.notification.kind in NEWS:
+                who = (delivery.channel, delivery.address, delivery.notification.recipient)
+                if who in hearing:
+                    continue
+                hearing.add(who)
+            if delivery.notification.idempotency_key not in busy:
+                sendable.append(entry)
+        return sendable
 
     def enqueue(self, delivery: Delivery, now: datetime) -> None:
         key = delivery.notification.idempotency_key

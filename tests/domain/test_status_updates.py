@@ -7,7 +7,7 @@ reached on the pager; the `ops` policy pages the ops channel, then the db team.
 
 from datetime import datetime, timedelta
 
-from domain.channels import NotificationKind
+from domain.channels import DeliveryOutcome, DeliveryResult, NotificationKind
 from domain.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
 from domain.incident import Incident
 from domain.lifecycle import Step
@@ -285,3 +285,43 @@ class TestCadence:
         # and would tell the next level at 5h20.
         assert [e.kind for e in events] == [EventKind.STATUS_UPDATE_DUE]
         assert [e.details["round"] for e in events] == [8]
+
+
+class TestNewsInOrder:
+    def test_a_subscriber_hears_the_next_news_only_after_the_last_is_delivered(self) -> None:
+        incident = p1()
+        status = [EscalationTarget(channel="status")]
+        update(incident, 1, "Failing over")
+        update(incident, 2, "Failed over; watching")
+        for news in list(incident.announcements):
+            if news.kind is NotificationKind.STATUS_UPDATE:
+                incident.announce(news, status, T0 + 3 * MINUTE)
+        now = T0 + 3 * MINUTE
+
+        (first,) = incident.watch.ready(now, set())
+        assert first.delivery.notification.text == "Failing over"
+        # Refused for now: the next attempt waits, and so does the news behind it.
+        retry = DeliveryResult(outcome=DeliveryOutcome.RETRY, status_code=503, detail="busy")
+        incident.record_delivery(first.delivery.notification.idempotency_key, retry, now)
+        later = incident.watch.outbox[0].not_before
+        assert incident.watch.ready(now, set()) == []
+        assert incident.due_at(set()) == later
+
+        delivered = DeliveryResult(outcome=DeliveryOutcome.DELIVERED, detail="ok")
+        incident.record_delivery(first.delivery.notification.idempotency_key, delivered, later)
+
+        (second,) = incident.watch.ready(later, set())
+        assert second.delivery.notification.text == "Failed over; watching"
+
+    def test_pages_do_not_wait_behind_news(self) -> None:
+        incident = p1()
+        carol = [EscalationTarget(user="carol")]
+        update(incident, 1, "Failing over")
+        incident.announce(incident.announcements[-1], carol, T0 + MINUTE)
+        incident.fire_due(T0 + 31 * MINUTE)  # the reminder, to carol on the pager too
+
+        kinds = [
+            e.delivery.notification.kind for e in incident.watch.ready(T0 + 31 * MINUTE, set())
+        ]
+
+        assert kinds == [NotificationKind.STATUS_UPDATE, NotificationKind.UPDATE_DUE]
