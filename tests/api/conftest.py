@@ -110,3 +110,34 @@ async def ops_api(
         assert (await running.post(f"{versions}/1/publish", "olive")).status_code == 200
         await record(database, slow_p2(), quick_p2(), last_week(), quiet_p3())
         yield running
+
+
+# People who can be reached, and a status page's channel; no SLA clocks.
+STAKEHOLDER_PROCESS = ProcessDocument.model_validate(
+    {
+        "sla": {"targets": {}},
+        "people": {
+            name: {"notify": [{"channel": "email", "address": f"{name}@example.com"}]}
+            for name in ("alice", "carol", "vic")
+        },
+        "channels": {
+            "status": {"type": "webhook", "url": "http://127.0.0.1:9/status"},
+            "email": {"type": "email", "host": "127.0.0.1", "sender": "vagt@example.com"},
+        },
+    }
+)
+
+
+@pytest.fixture
+async def desk(
+    time_skipping: WorkflowEnvironment,
+    database: Database,
+    run_worker: RunWorker,
+    receiver: Receiver,
+    tmp_path: Path,
+) -> AsyncIterator[Api]:
+    """The API with STAKEHOLDER_PROCESS: people to subscribe, and a status page channel."""
+    async with serve(
+        time_skipping, database, run_worker, tmp_path, STAKEHOLDER_PROCESS, receiver
+    ) as api:
+        yield api

@@ -2,46 +2,14 @@
 hears it."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from domain.process import ProcessDocument
-from store.db import Database
-from tests.api.conftest import Api, serve
-from tests.temporal_fixtures import Receiver, RunWorker
-
-# People who can be reached, and a status page's channel; no SLA clocks.
-PROCESS = ProcessDocument.model_validate(
-    {
-        "sla": {"targets": {}},
-        "people": {
-            name: {"notify": [{"channel": "email", "address": f"{name}@example.com"}]}
-            for name in ("alice", "carol", "vic")
-        },
-        "channels": {
-            "status": {"type": "webhook", "url": "http://127.0.0.1:9/status"},
-            "email": {"type": "email", "host": "127.0.0.1", "sender": "vagt@example.com"},
-        },
-    }
-)
+from tests.api.conftest import Api
+from tests.temporal_fixtures import Receiver
 
 DECLARE = {"title": "Checkout down", "impact": 2, "urgency": 2, "service": "checkout"}
-
-
-@pytest.fixture
-async def desk(
-    time_skipping: WorkflowEnvironment,
-    database: Database,
-    run_worker: RunWorker,
-    receiver: Receiver,
-    tmp_path: Path,
-) -> AsyncIterator[Api]:
-    async with serve(time_skipping, database, run_worker, tmp_path, PROCESS, receiver) as api:
-        yield api
 
 
 async def declared(api: Api) -> int:

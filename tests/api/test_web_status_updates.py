@@ -2,38 +2,22 @@
 incident page, following an incident, and the subscriptions page."""
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from store.db import Database
 from store.users import UserRepository
-from tests.api.conftest import Api, serve
-from tests.api.test_status_updates import PROCESS, declared
+from tests.api.conftest import Api
+from tests.api.test_status_updates import declared
 from tests.api.test_web import PASSWORD, Browser
-from tests.temporal_fixtures import Receiver, RunWorker
-
-
-@pytest.fixture
-async def desk(
-    time_skipping: WorkflowEnvironment,
-    database: Database,
-    run_worker: RunWorker,
-    receiver: Receiver,
-    tmp_path: Path,
-) -> AsyncIterator[Api]:
-    async with serve(time_skipping, database, run_worker, tmp_path, PROCESS, receiver) as api:
-        async with database.session() as session:
-            for name in ("alice", "carol", "vic"):
-                await UserRepository(session).set_password(name, PASSWORD)
-            await session.commit()
-        yield api
 
 
 @pytest.fixture
 async def browser(desk: Api) -> AsyncIterator[Browser]:
+    async with desk.database.session() as session:
+        for name in ("alice", "carol", "vic"):
+            await UserRepository(session).set_password(name, PASSWORD)
+        await session.commit()
     async with httpx.AsyncClient(transport=desk.transport, base_url="http://vagt") as http:
         yield Browser(http)
 
