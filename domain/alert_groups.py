@@ -194,6 +194,13 @@ class AlertGroup(BaseModel):
                 self.last_trigger.alert.fingerprint: self.last_trigger.alert.content_hash
             }
 
+    def handed_back(self, incident_id: int, activity: AlertActivity) -> None:
+        """Alerts reached the incident after it was resolved (before the group heard
+        so): still firing, they open a new incident, unless one is open or opening
+        since, which covers them."""
+        if self.incident_id in (incident_id, None) and self.opening is None:
+            self.incident_gone(incident_id, activity)
+
     def incident_reopened(self, incident_id: int) -> None:
         if self.incident_id is None and self.opening is None:
             self.incident_id = incident_id

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         AlertGroupInput,
         AlertNews,
         Declaration,
+        HandedBack,
         IncidentInput,
         workflow_id,
     )
@@ -105,6 +106,10 @@ class AlertGroupWorkflow:
     @workflow.signal
     def incident_resolved(self, incident_id: int) -> None:
         self._group.incident_closed(incident_id)
+
+    @workflow.signal
+    def alerts_handed_back(self, handed: HandedBack) -> None:
+        self._group.handed_back(handed.incident_id, handed.activity)
 
     @workflow.signal
     def incident_reopened(self, incident_id: int) -> None:

@@ -48,8 +48,9 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #   1: the alert group prepares incidents with a local activity and hands the alerts
 #      it heard meanwhile to the incident in its declaration; the incident keeps one
 #      timer per due moment and no search attributes (workflows/search.py).
-#   2: news of the incident goes to its subscribers (a local activity looks them up);
-#      runs of revision 1 and older keep their news to themselves.
+#   2: news of the incident goes to its subscribers (the projection finds them); an
+#      incident that hears firing alerts once resolved gives them back to its group,
+#      which opens a new incident. Runs of revision 1 and older do neither.
 CODE_REVISION = 2
 
 
@@ -62,6 +63,14 @@ class AlertNews(BaseModel):
 
     activity: AlertActivity
     resolve_on_recovery: bool = False
+
+
+class HandedBack(BaseModel):
+    """Alerts that reached an incident already resolved, given back to its alert group:
+    still firing, they open a new incident there."""
+
+    incident_id: int
+    activity: AlertActivity
 
 
 class Declaration(BaseModel):
@@ -86,6 +95,8 @@ class IncidentInput(BaseModel):
     unprojected: list[TimelineEvent] = []
     # Resolutions (resolve) and reopenings (reopen) the alert group has not heard yet.
     group_news: list[Step] = []
+    # Firing alerts heard after the resolution, not yet given back to the group.
+    handed_back: list[AlertActivity] = []
     history_limit: int = DEFAULT_HISTORY_LIMIT
     revision: int = 0  # CODE_REVISION of the code that started this run
 

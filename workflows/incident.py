@@ -12,12 +12,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
     from activities.read_model import ProjectionInput, ReadModelActivities
+    from domain.alert_groups import AlertActivity
     from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
     from domain.errors import DomainError
     from domain.escalation import EscalationTarget
     from domain.incident import Incident
     from domain.incident_alerts import hear_alerts
-    from domain.lifecycle import IncidentState, Step
+    from domain.lifecycle import ACTIVE_STATES, IncidentState, Step
     from domain.requests import StepRequest
     from domain.roles import Actor
     from domain.subscriptions import SubscriberQuery
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         ApproveReviewCommand,
         AssignCommand,
         EscalateCommand,
+        HandedBack,
         HoldCommand,
         IncidentInput,
         IncidentOutcome,
@@ -81,6 +83,7 @@ class IncidentWorkflow:
         # Resolutions and reopenings the alert group has not been told of yet; carried
         # over by continue-as-new, since steps may land while the run winds down.
         self._group_news: list[Step] = list(input.group_news)
+        self._handed_back: list[AlertActivity] = list(input.handed_back)
         if input.incident is not None:
             self._incident = input.incident
             self._unprojected = list(input.unprojected)
@@ -139,6 +142,16 @@ class IncidentWorkflow:
         # A signal, not an update: the group needs no answer, and repeats must not wait.
         before = self._incident.state
         self._noted(self._hear(news), before)
+        activity = news.activity
+        if (
+            self._revision >= 2
+            and before not in ACTIVE_STATES
+            and activity.firing > 0
+            and not activity.recovered
+        ):
+            # Sent before the group heard of the resolution: alerts still firing belong
+            # to a new incident, which the group opens when it gets them back.
+            self._handed_back.append(activity)
 
     def _hear(self, news: AlertNews) -> list[TimelineEvent]:
         return hear_alerts(self._incident, news.activity, news.resolve_on_recovery, workflow.now())
@@ -291,11 +304,17 @@ class IncidentWorkflow:
         if source is None:
             return
         group = workflow.get_external_workflow_handle(source.group_workflow_id)
-        while self._group_news:
-            news = self._group_news.pop(0)
-            signal = "incident_resolved" if news is Step.RESOLVE else "incident_reopened"
+        while self._group_news or self._handed_back:
             try:
-                await group.signal(signal, self._incident.id)
+                if self._group_news:
+                    news = self._group_news.pop(0)
+                    signal = "incident_resolved" if news is Step.RESOLVE else "incident_reopened"
+                    await group.signal(signal, self._incident.id)
+                else:
+                    handed = HandedBack(
+                        incident_id=self._incident.id, activity=self._handed_back.pop(0)
+                    )
+                    await group.signal("alerts_handed_back", handed)
             except ApplicationError:
                 # The group is gone (terminated by an operator): nobody is left to tell,
                 # and the incident must not fail for it.
@@ -371,6 +390,7 @@ class IncidentWorkflow:
                 # Steps taken while the last batch was being written.
                 unprojected=self._unprojected,
                 group_news=self._group_news,
+                handed_back=self._handed_back,
                 history_limit=self._history_limit,
                 revision=CODE_REVISION,
             )

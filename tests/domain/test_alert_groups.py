@@ -16,6 +16,7 @@ from domain.alert_groups import (
     MAX_TRACKED_FINGERPRINTS,
     SAMPLE_SIZE,
     AlertAction,
+    AlertActivity,
     AlertBatch,
     AlertEnvelope,
     AlertGroup,
@@ -492,6 +493,45 @@ class TestIncidentGone:
         alerts.incident_gone(101, undelivered)
 
         assert (alerts.incident_id, alerts.needs_incident()) == (None, None)
+
+
+class TestHandedBack:
+    """Alerts the group passed on before it heard the incident was resolved."""
+
+    def _passed_on(self) -> tuple[AlertGroup, AlertActivity]:
+        alerts = group(PD_KEY)
+        send(alerts, event())
+        alerts.opened(101)
+        send(alerts, event(second=60))
+        passed = alerts.take_pending()
+        assert passed is not None
+        return alerts, passed
+
+    def test_still_firing_they_open_a_new_incident(self) -> None:
+        alerts, passed = self._passed_on()
+
+        alerts.handed_back(101, passed)
+
+        assert alerts.incident_id is None
+        assert alerts.needs_incident() is not None
+
+    def test_after_the_group_heard_of_the_resolution_too(self) -> None:
+        alerts, passed = self._passed_on()
+        alerts.incident_closed(101)
+
+        alerts.handed_back(101, passed)
+
+        assert alerts.needs_incident() is not None
+
+    def test_an_incident_opened_since_covers_them(self) -> None:
+        alerts, passed = self._passed_on()
+        alerts.incident_closed(101)
+        send(alerts, event(second=120))
+        alerts.opened(102)
+
+        alerts.handed_back(101, passed)
+
+        assert (alerts.incident_id, alerts.needs_incident()) == (102, None)
 
 
 class TestIncidentReopened:
