@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy import update
 from temporalio.client import Client, WorkflowFailureError
 
+from domain.alert_groups import AlertActivity
 from domain.channels import DeliveryOutcome, DeliveryResult
 from domain.integrations import IntegrationFormat, IntegrationSettings
 from domain.process import ProcessDocument
@@ -41,7 +42,14 @@ from vagt.histories import HISTORIES, code_label, kind_of
 from vagt.settings import Settings
 from worker import build_worker
 from workflows import contracts
-from workflows.contracts import WhatIfInput, group_workflow_id, what_if_workflow_id, workflow_id
+from workflows.contracts import (
+    AlertNews,
+    WhatIfInput,
+    group_workflow_id,
+    what_if_workflow_id,
+    workflow_id,
+)
+from workflows.incident import IncidentWorkflow
 from workflows.reports import ActionItemRemindersWorkflow, WeeklyDigestWorkflow
 from workflows.what_if import WhatIfWorkflow
 
@@ -176,7 +184,8 @@ async def lifecycle(recorder: Recorder) -> None:
 async def alerts(recorder: Recorder, database: Database) -> None:
     """Alerts on one key: the group opens an incident and passes repeats on until both
     continue as new; the sender acknowledges, then the alert recovers (resolving the
-    incident), and fires again (a new incident from the same group)."""
+    incident); a firing reaches the resolved incident before its group heard of the
+    resolution (given back: a new incident from the same group), and fires again."""
     async with database.session() as session:
         integration, key = await IntegrationRepository(session).create(
             IntegrationSettings(
@@ -204,6 +213,13 @@ async def alerts(recorder: Recorder, database: Database) -> None:
     await send("acknowledge")
     await asyncio.sleep(3)
     await send("resolve")
+    await asyncio.sleep(3)
+    listed = await recorder.call("GET", "/api/v1/incidents", "rita")
+    first = min(item["id"] for item in listed["items"] if item["title"] != "Checkout down")
+    now = datetime.now(UTC)
+    firing = AlertActivity(count=1, first_seen=now, last_seen=now, firing=1)
+    handle = recorder.client.get_workflow_handle(workflow_id(first))
+    await handle.signal(IncidentWorkflow.alerts_observed, AlertNews(activity=firing))
     await asyncio.sleep(3)
     await send("trigger")
     await asyncio.sleep(3)
