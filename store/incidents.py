@@ -354,7 +354,8 @@ def _incident_row(incident: Incident) -> dict[str, Any]:
         "sla_at_risk": any(
             c.warned and c.breached_at is None and c.met_at is None for c in incident.watch.clocks
         ),
-        "snapshot": incident.model_dump(mode="json", exclude={"timeline"}),
+        # News waiting for its subscribers is the workflow's business, not the desk's.
+        "snapshot": incident.model_dump(mode="json", exclude={"timeline", "announcements"}),
     }
 
 
