@@ -3,6 +3,7 @@ and an SMTP server that keeps the messages it accepts."""
 
 import asyncio
 import json
+import random
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,10 +36,42 @@ async def deliveries_recorded(api: "httpx.AsyncClient", receiver: "HttpReceiver"
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port nothing listens on now, for a server a test starts later."""
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` different ports nothing listens on now, picked below the range the
+    kernel hands out to outgoing connections: a port from that range can be taken by
+    any client's connection before the server that was to use it binds it."""
+    low = _ephemeral_low()
+    probes: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < count:
+            probe = socket.socket()
+            try:
+                probe.bind(("127.0.0.1", _PICK.randrange(_LOWEST, low) if low > _LOWEST else 0))
+            except OSError:
+                probe.close()
+                continue
+            probes.append(probe)
+            ports.append(probe.getsockname()[1])
+        return ports
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+_LOWEST = 10_000
+_PICK = random.SystemRandom()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
 
 
 @dataclass

@@ -12,23 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.receivers import free_ports
 from vagt import devstack
 from vagt.cli import main
 from vagt.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports nothing listens on now; held open together so they differ."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for probe in sockets:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in sockets]
-    finally:
-        for probe in sockets:
-            probe.close()
 
 
 @pytest.fixture
