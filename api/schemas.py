@@ -127,9 +127,7 @@ class IncidentOut(BaseModel):
         updates = StatusUpdateOut.all_of(incident)
         cadence = incident.watch.cadence
         return cls(
-            **incident.model_dump(
-                exclude={"process", "timeline", "watch", "announcements", "last_update_at"}
-            ),
+            **incident.model_dump(exclude={"process", "timeline", "watch", "announcements"}),
             process=ProcessRef(name=incident.process.name, version=incident.process.version),
             clocks=[ClockOut.of(clock, incident, now) for clock in incident.watch.clocks],
             escalations=incident.watch.escalations,

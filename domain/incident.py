@@ -97,7 +97,6 @@ class Incident(BaseModel):
     source: AlertSource | None = None
     alerts: AlertStats | None = None
     routed_policy: str | None = None
-    last_update_at: datetime | None = None
     watch: Watch = Watch()
     # News not yet handed to subscribers: the workflow looks them up, then `announce`s.
     announcements: list[Announcement] = []
@@ -469,7 +468,6 @@ def _note(
 def _post_update(
     incident: Incident, request: StatusUpdateRequest, actor: Actor, now: datetime
 ) -> tuple[EventKind, dict[str, Any]]:
-    incident.last_update_at = now
     return EventKind.STATUS_UPDATE_POSTED, {"message": request.message, "public": request.public}
 
 

@@ -115,39 +115,19 @@ class SubscriptionRepository:
             SubscriptionRow.service.in_(services) if services else false(),
             SubscriptionRow.priority_highest.is_not(None),
         )
-        rows = (
-            await self._session.execute(
-                select(
-                    SubscriptionRow.subscriber,
-                    SubscriptionRow.user_name,
-                    SubscriptionRow.channel,
-                    SubscriptionRow.incident_id,
-                    SubscriptionRow.service,
-                    SubscriptionRow.priority_highest,
-                    SubscriptionRow.priority_lowest,
-                    SubscriptionRow.include_internal,
-                )
-                .where(candidates)
-                .order_by(SubscriptionRow.id)
-            )
-        ).all()
+        rows = await self._session.scalars(
+            select(SubscriptionRow).where(candidates).order_by(SubscriptionRow.id)
+        )
+        subscriptions = [_subscription(row) for row in rows]
         answers = []
         for query in queries:
-            rank = _PRIORITIES.index(query.priority) + 1
             found: dict[str, EscalationTarget] = {}
-            for row in rows:
-                follows = (
-                    row.incident_id == query.incident_id
-                    or (query.service is not None and row.service == query.service)
-                    or (
-                        row.priority_highest is not None
-                        and row.priority_highest <= rank <= row.priority_lowest
-                    )
-                )
-                if follows and (query.public or row.include_internal):
-                    found.setdefault(
-                        row.subscriber, EscalationTarget(user=row.user_name, channel=row.channel)
-                    )
+            for subscription in subscriptions:
+                if subscription.follows(
+                    query.incident_id, query.service, query.priority, query.public
+                ):
+                    subscriber = subscription.subscriber
+                    found.setdefault(str(subscriber), subscriber.target())
             answers.append(list(found.values()))
         return answers
 

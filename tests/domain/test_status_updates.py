@@ -93,7 +93,8 @@ class TestPostingAnUpdate:
             "message": "Payments fail for 10% of users; failing over",
             "public": True,
         }
-        assert incident.last_update_at == T0 + 5 * MINUTE
+        assert incident.watch.cadence is not None
+        assert incident.watch.cadence.last_update_at == T0 + 5 * MINUTE
 
     def test_responders_and_commanders_post_and_process_owners_may_not(self) -> None:
         incident = p1()
