@@ -88,6 +88,10 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
+    # Routes are tried in the order they are added: the alert endpoints come first, so a
+    # storm's requests are matched before the console's and the API's routes are tried.
+    # No other route's path can take one of theirs.
+    app.include_router(alerts.router)
     web.install(app)
     for module in (
         health,
@@ -99,7 +103,6 @@ def create_app(
         schedules,
         subscriptions,
         users,
-        alerts,
         changes,
         metrics,
     ):
