@@ -1,5 +1,6 @@
 """Durations as people write them in process files: `90s`, `15m`, `4h`, `5d`, `1h30m`."""
 
+import functools
 import math
 import re
 from datetime import timedelta
@@ -13,6 +14,9 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 LONGEST = timedelta(days=3660)
 
 
+# Cached: every incident carries its process, whose durations are read and written again
+# each time the incident crosses Temporal (a step's command in, the incident out).
+@functools.lru_cache(maxsize=4096)
 def parse_duration(text: str) -> timedelta:
     """`1h30m` -> 1:30:00; refuses anything but whole numbers of s, m, h, d and w."""
     compact = text.strip().replace(" ", "")
@@ -25,6 +29,7 @@ def parse_duration(text: str) -> timedelta:
     return _bounded(sum(int(n) * _UNITS[u] for n, u in parts), text)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_duration(value: timedelta) -> str:
     """The shortest form `parse_duration` reads back: 5400 s -> `1h30m`."""
     seconds = int(value.total_seconds())

@@ -13,6 +13,7 @@ from api.deps import (
     GatewayDep,
     IncidentId,
     Offset,
+    Services,
     ServicesDep,
     SessionDep,
 )
@@ -175,13 +176,14 @@ async def _take(
     update: Any,
     command: contracts.StepCommand,
     user: UserRecord,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: Services,
 ) -> IncidentOut:
     try:
-        incident = await gateway.take_step(incident_id, update, command)
+        incident = await services.gateway.take_step(incident_id, update, command)
     except IncidentGone:
-        stored = await IncidentRepository(session).get(incident_id)
+        # The read model is read only here: a step that lands opens no session.
+        async with services.database.session() as session:
+            stored = await IncidentRepository(session).get(incident_id)
         if stored is None:
             raise _not_found(incident_id) from None
         raise Problem(
@@ -207,29 +209,25 @@ async def triage(
     incident_id: IncidentId,
     request: TriageRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Set impact, urgency (and so priority), category and service; allowed again later."""
     command = contracts.TriageCommand(actor=user.actor(), request=request)
-    return await _take(incident_id, wf.IncidentWorkflow.triage, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.triage, command, user, services)
 
 
 @router.post("/{incident_id}/acknowledge", responses=_STEP_PROBLEMS)
 async def acknowledge(
     incident_id: IncidentId,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
     request: Annotated[AcknowledgeRequest | None, Body()] = None,
 ) -> IncidentOut:
     """Say you are on it; you join the responders."""
     command = contracts.AcknowledgeCommand(
         actor=user.actor(), request=request or AcknowledgeRequest()
     )
-    return await _take(
-        incident_id, wf.IncidentWorkflow.acknowledge, command, user, session, gateway
-    )
+    return await _take(incident_id, wf.IncidentWorkflow.acknowledge, command, user, services)
 
 
 @router.post("/{incident_id}/assign", responses=_STEP_PROBLEMS)
@@ -238,7 +236,7 @@ async def assign(
     request: AssignRequest,
     user: CurrentUser,
     session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Name the commander and/or replace the responders; each must be a Vagt user."""
     named = [request.commander] if request.commander else []
@@ -252,7 +250,7 @@ async def assign(
             errors=[{"field": "commander/responders", "message": f"unknown: {sorted(missing)}"}],
         )
     command = contracts.AssignCommand(actor=user.actor(), request=request)
-    return await _take(incident_id, wf.IncidentWorkflow.assign, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.assign, command, user, services)
 
 
 @router.post("/{incident_id}/note", responses=_STEP_PROBLEMS)
@@ -260,12 +258,11 @@ async def note(
     incident_id: IncidentId,
     request: NoteRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Add a note to the timeline."""
     command = contracts.NoteCommand(actor=user.actor(), request=request)
-    return await _take(incident_id, wf.IncidentWorkflow.note, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.note, command, user, services)
 
 
 @router.post(
@@ -275,17 +272,14 @@ async def post_update(
     incident_id: IncidentId,
     request: StatusUpdateRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
     response: Response,
 ) -> StatusUpdateOut:
     """Post a status update (by a responder or the commander). It goes on the timeline,
     to everyone who follows the incident, its service or its priority (internal ones
     only to subscribers who asked for them), and resets the process's update cadence."""
     command = contracts.StatusUpdateCommand(actor=user.actor(), request=request)
-    shown = await _take(
-        incident_id, wf.IncidentWorkflow.post_update, command, user, session, gateway
-    )
+    shown = await _take(incident_id, wf.IncidentWorkflow.post_update, command, user, services)
     posted = shown.updates[-1]
     response.headers["Location"] = f"{router.prefix}/{incident_id}/updates/{posted.seq}"
     return posted
@@ -327,25 +321,23 @@ async def hold(
     incident_id: IncidentId,
     request: HoldRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Put an acknowledged incident on hold, saying what it waits for."""
     command = contracts.HoldCommand(actor=user.actor(), request=request)
-    return await _take(incident_id, wf.IncidentWorkflow.hold, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.hold, command, user, services)
 
 
 @router.post("/{incident_id}/resume", responses=_STEP_PROBLEMS)
 async def resume(
     incident_id: IncidentId,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
     request: Annotated[ResumeRequest | None, Body()] = None,
 ) -> IncidentOut:
     """Take an incident off hold."""
     command = contracts.ResumeCommand(actor=user.actor(), request=request or ResumeRequest())
-    return await _take(incident_id, wf.IncidentWorkflow.resume, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.resume, command, user, services)
 
 
 @router.post("/{incident_id}/resolve", responses=_STEP_PROBLEMS)
@@ -353,12 +345,11 @@ async def resolve(
     incident_id: IncidentId,
     request: ResolveRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Service is restored: say how, and the root-cause category. The review is next."""
     command = contracts.ResolveCommand(actor=user.actor(), request=request)
-    return await _take(incident_id, wf.IncidentWorkflow.resolve, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.resolve, command, user, services)
 
 
 @router.post("/{incident_id}/reopen", responses=_STEP_PROBLEMS)
@@ -366,12 +357,11 @@ async def reopen(
     incident_id: IncidentId,
     request: ReopenRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """It is not fixed after all: back to acknowledged."""
     command = contracts.ReopenCommand(actor=user.actor(), request=request)
-    return await _take(incident_id, wf.IncidentWorkflow.reopen, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.reopen, command, user, services)
 
 
 @router.post("/{incident_id}/review", responses=_STEP_PROBLEMS)
@@ -379,14 +369,11 @@ async def submit_review(
     incident_id: IncidentId,
     request: SubmitReviewRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Submit the review: root cause, contributing factors, what went well, action items."""
     command = contracts.SubmitReviewCommand(actor=user.actor(), request=request)
-    return await _take(
-        incident_id, wf.IncidentWorkflow.submit_review, command, user, session, gateway
-    )
+    return await _take(incident_id, wf.IncidentWorkflow.submit_review, command, user, services)
 
 
 @router.post("/{incident_id}/review/request-changes", responses=_STEP_PROBLEMS)
@@ -394,31 +381,25 @@ async def request_changes(
     incident_id: IncidentId,
     request: RequestChangesRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Send the review back to its author with what to change."""
     command = contracts.RequestChangesCommand(actor=user.actor(), request=request)
-    return await _take(
-        incident_id, wf.IncidentWorkflow.request_changes, command, user, session, gateway
-    )
+    return await _take(incident_id, wf.IncidentWorkflow.request_changes, command, user, services)
 
 
 @router.post("/{incident_id}/review/approve", responses=_STEP_PROBLEMS)
 async def approve_review(
     incident_id: IncidentId,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
     request: Annotated[ApproveReviewRequest | None, Body()] = None,
 ) -> IncidentOut:
     """Approve the review and close the incident (commander or process owner, not the author)."""
     command = contracts.ApproveReviewCommand(
         actor=user.actor(), request=request or ApproveReviewRequest()
     )
-    return await _take(
-        incident_id, wf.IncidentWorkflow.approve_review, command, user, session, gateway
-    )
+    return await _take(incident_id, wf.IncidentWorkflow.approve_review, command, user, services)
 
 
 @router.post("/{incident_id}/escalate", responses=_STEP_PROBLEMS)
@@ -426,12 +407,11 @@ async def escalate(
     incident_id: IncidentId,
     request: EscalateRequest,
     user: CurrentUser,
-    session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Page the next escalation level now, saying why; works after acknowledgement too."""
     command = contracts.EscalateCommand(actor=user.actor(), request=request)
-    return await _take(incident_id, wf.IncidentWorkflow.escalate, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.escalate, command, user, services)
 
 
 class MigrateBody(BaseModel):
@@ -448,7 +428,7 @@ async def migrate(
     request: MigrateBody,
     user: CurrentUser,
     session: SessionDep,
-    gateway: GatewayDep,
+    services: ServicesDep,
 ) -> IncidentOut:
     """Move the incident to another published version of its process, on purpose: its
     clocks take the version's targets and keep the time already counted, its escalation
@@ -458,7 +438,7 @@ async def migrate(
         raise Forbidden(f"{actor.name} may not migrate: no role allows it")
     name = await IncidentRepository(session).process_of(incident_id)
     if name is None:  # not projected yet: its workflow knows
-        live = await gateway.current(incident_id)
+        live = await services.gateway.current(incident_id)
         if live is None:
             raise _not_found(incident_id)
         name = live.process.name
@@ -469,4 +449,4 @@ async def migrate(
     command = contracts.MigrateCommand(
         actor=actor, request=MigrateRequest(process=found.definition)
     )
-    return await _take(incident_id, wf.IncidentWorkflow.migrate, command, user, session, gateway)
+    return await _take(incident_id, wf.IncidentWorkflow.migrate, command, user, services)
