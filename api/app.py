@@ -88,14 +88,13 @@ def create_app(
     )
     app.state.metrics = Metrics()
     errors.install(app)
-    # Routes are tried in the order they are added: the alert endpoints come first, so a
-    # storm's requests are matched before the console's and the API's routes are tried.
-    # No other route's path can take one of theirs.
-    app.include_router(alerts.router)
-    web.install(app)
+    # Routes are tried in the order they are added, and each request walks them until one
+    # matches: the busiest first (alerts, then incident steps), the console's pages last.
+    # No path of one router can be taken by another's.
     for module in (
-        health,
+        alerts,
         incidents,
+        health,
         integrations,
         processes,
         what_if,
@@ -107,6 +106,7 @@ def create_app(
         metrics,
     ):
         app.include_router(module.router)
+    web.install(app)
     return app
 
 
