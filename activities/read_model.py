@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
+from sqlalchemy import Connection, Engine
 from temporalio import activity
 
 from domain.escalation import EscalationTarget
@@ -14,8 +15,8 @@ from domain.incident import Incident
 from domain.subscriptions import SubscriberQuery
 from domain.timeline import TimelineEvent
 from store.db import Database
-from store.incidents import IncidentRepository
-from store.subscriptions import SubscriptionRepository
+from store.incidents import write_projections
+from store.subscriptions import followers_in
 
 log = logging.getLogger("vagt.read_model")
 
@@ -92,19 +93,29 @@ class ProjectionWriter:
             pending.written.set_result(answer)
 
     async def _commit(self, projections: list[ProjectionInput]) -> list[Followers]:
-        async with self._database.session() as session:
-            await IncidentRepository(session).project_many(
-                [(p.incident, p.events, p.history_length) for p in projections]
-            )
-            # One read for every piece of news in the batch, split back per projection.
-            queries = [query for p in projections for query in p.followers_of]
-            found = await SubscriptionRepository(session).followers_of_each(queries)
-            await session.commit()
-        answers: list[Followers] = []
-        for p in projections:
-            answers.append(found[: len(p.followers_of)])
-            del found[: len(p.followers_of)]
-        return answers
+        engine = self._database.thread_engine()
+        if engine is not None:
+            # SQLite: the whole transaction on a thread, in one hop from the event loop.
+            return await asyncio.to_thread(_write_on, engine, projections)
+        async with self._database.engine.begin() as connection:
+            return await connection.run_sync(_write, projections)
+
+
+def _write_on(engine: Engine, projections: list[ProjectionInput]) -> list[Followers]:
+    with engine.begin() as connection:
+        return _write(connection, projections)
+
+
+def _write(connection: Connection, projections: list[ProjectionInput]) -> list[Followers]:
+    """Write `projections` in `connection`'s transaction; the followers each asked for."""
+    write_projections(connection, [(p.incident, p.events, p.history_length) for p in projections])
+    # One read for every piece of news in the batch, split back per projection.
+    found = followers_in(connection, [query for p in projections for query in p.followers_of])
+    answers: list[Followers] = []
+    for p in projections:
+        answers.append(found[: len(p.followers_of)])
+        del found[: len(p.followers_of)]
+    return answers
 
 
 class ReadModelActivities:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Select, func, insert, null, or_, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, func, insert, null, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +16,7 @@ from domain.incident import Incident
 from domain.lifecycle import IncidentState
 from domain.priority import Priority
 from domain.timeline import EventKind, TimelineEvent
-from store.reports import Projection, project_facts
+from store.reports import Projection, write_facts
 from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
 
@@ -97,32 +97,8 @@ class IncidentRepository:
     async def project_many(self, projections: Sequence[Projection]) -> None:
         """`project` each of `projections`, in order, with a few statements for them all
         (the projection's group commit hands over whatever gathered meanwhile)."""
-        if not projections:
-            return
-        incident_upsert, events_upsert = _projection_statements(
-            self._session.get_bind().dialect.name
-        )
-        # Core statements built once and executed with parameters: SQLAlchemy's
-        # statement cache then serves every projection (rebuilding the upsert and its
-        # `excluded` columns cost more than the write itself). Rows in order, so of two
-        # projections of one incident the later, higher one is written last.
         connection = await self._session.connection()
-        await connection.execute(
-            incident_upsert,
-            [
-                _incident_row(incident) | {"history_length": history_length}
-                for incident, _, history_length in projections
-            ],
-        )
-        events = [
-            _event_row(event) | {"history_length": history_length}
-            for _, projected, history_length in projections
-            for event in projected
-        ]
-        if events:
-            # Parameters as a list, so a long timeline is sent in batches, not one statement.
-            await connection.execute(events_upsert, events)
-        await project_facts(connection, projections)
+        await connection.run_sync(write_projections, projections)
 
     async def get(self, incident_id: int) -> Incident | None:
         """The incident as last projected, with its whole timeline."""
@@ -326,6 +302,34 @@ def _contains_text(text: str, dialect: str) -> ColumnElement[bool]:
         # skipping lower() on every row halves the scan of the text index.
         return or_(*(column.like(pattern, escape="/") for column in columns))
     return or_(*(column.icontains(text, autoescape=True) for column in columns))
+
+
+def write_projections(connection: Connection, projections: Sequence[Projection]) -> None:
+    """`IncidentRepository.project_many` on a synchronous connection: the projection's
+    writer runs it in one go on a thread of its own (SQLite) or through `run_sync`."""
+    if not projections:
+        return
+    incident_upsert, events_upsert = _projection_statements(connection.dialect.name)
+    # Core statements built once and executed with parameters: SQLAlchemy's statement
+    # cache then serves every projection (rebuilding the upsert and its `excluded`
+    # columns cost more than the write itself). Rows in order, so of two projections of
+    # one incident the later, higher one is written last.
+    connection.execute(
+        incident_upsert,
+        [
+            _incident_row(incident) | {"history_length": history_length}
+            for incident, _, history_length in projections
+        ],
+    )
+    events = [
+        _event_row(event) | {"history_length": history_length}
+        for _, projected, history_length in projections
+        for event in projected
+    ]
+    if events:
+        # Parameters as a list, so a long timeline is sent in batches, not one statement.
+        connection.execute(events_upsert, events)
+    write_facts(connection, projections)
 
 
 def _incident_row(incident: Incident) -> dict[str, Any]:

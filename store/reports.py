@@ -17,7 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -29,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from domain.incident import Incident
@@ -250,7 +252,13 @@ def _days_upsert(dialect: str) -> Any:
 Projection = tuple[Incident, Sequence[TimelineEvent], int]
 
 
-async def project_facts(connection: AsyncConnection, projections: Sequence[Projection]) -> None:
+# Built once: building a statement costs more than SQLAlchemy's cached compilation of it.
+_FACTS_OF = select(*IncidentFactsRow.__table__.columns).where(
+    IncidentFactsRow.incident_id.in_(bindparam("numbers", expanding=True))
+)
+
+
+def write_facts(connection: Connection, projections: Sequence[Projection]) -> None:
     """Keep the facts of the projected incidents, their day sums, and approved reviews'
     action items; in the projection's transaction, as idempotent as the rest of it.
 
@@ -269,10 +277,8 @@ async def project_facts(connection: AsyncConnection, projections: Sequence[Proje
         # one incident's facts (a late attempt of a workflow task beside the next) take
         # turns, in number order so two batches cannot wait on each other. SQLite has
         # one writer at a time already.
-        await connection.execute(_LOCK_EACH, {"kind": _FACTS_LOCK, "numbers": numbers})
-    rows = await connection.execute(
-        select(*IncidentFactsRow.__table__.columns).where(IncidentFactsRow.incident_id.in_(numbers))
-    )
+        connection.execute(_LOCK_EACH, {"kind": _FACTS_LOCK, "numbers": numbers})
+    rows = connection.execute(_FACTS_OF, {"numbers": numbers})
     current: dict[int, dict[str, Any]] = {row["incident_id"]: dict(row) for row in rows.mappings()}
     written: dict[int, dict[str, Any]] = {}
     days: dict[tuple[date, str], DaySums] = {}
@@ -295,16 +301,16 @@ async def project_facts(connection: AsyncConnection, projections: Sequence[Proje
         current[incident.id] = written[incident.id] = new
         items += approved_items(incident, events)
     if written:
-        await connection.execute(facts_upsert, list(written.values()))
+        connection.execute(facts_upsert, list(written.values()))
     changed = [
         day_row(day, priority, sums)
         for (day, priority), sums in days.items()
         if any(value != 0 for value in sums.values())
     ]
     if changed:
-        await connection.execute(_days_upsert(dialect), changed)
+        connection.execute(_days_upsert(dialect), changed)
     if items:
-        await connection.execute(items_insert, items)
+        connection.execute(items_insert, items)
 
 
 def approved_items(incident: Incident, events: Sequence[TimelineEvent]) -> list[dict[str, Any]]:
@@ -991,7 +997,7 @@ class ReportRepository:
         """Facts, and approved reviews' action items, of incidents the projection wrote
         before it kept them; any projection since (a higher version) wins over these."""
         connection = await self._session.connection()
-        await project_facts(connection, [(i, i.timeline, 0) for i in incidents])
+        await connection.run_sync(write_facts, [(i, i.timeline, 0) for i in incidents])
 
 
 def _whole_days(report: ReportFilter) -> tuple[Window | None, list[ReportFilter]]:

@@ -4,8 +4,9 @@ them: who follows this incident now?"""
 import builtins
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, false, or_, select
+from sqlalchemy import Connection, Row, bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,31 +106,11 @@ class SubscriptionRepository:
     async def followers_of_each(
         self, queries: Sequence[SubscriberQuery]
     ) -> builtins.list[builtins.list[EscalationTarget]]:
-        """`followers` of each query, with one read for them all: the projection asks
-        for every piece of news of every incident in its batch at once."""
+        """`followers` of each query, with one read for them all."""
         if not queries:
             return []
-        services = {query.service for query in queries if query.service is not None}
-        candidates = or_(
-            SubscriptionRow.incident_id.in_({query.incident_id for query in queries}),
-            SubscriptionRow.service.in_(services) if services else false(),
-            SubscriptionRow.priority_highest.is_not(None),
-        )
-        rows = await self._session.scalars(
-            select(SubscriptionRow).where(candidates).order_by(SubscriptionRow.id)
-        )
-        subscriptions = [_subscription(row) for row in rows]
-        answers = []
-        for query in queries:
-            found: dict[str, EscalationTarget] = {}
-            for subscription in subscriptions:
-                if subscription.follows(
-                    query.incident_id, query.service, query.priority, query.public
-                ):
-                    subscriber = subscription.subscriber
-                    found.setdefault(str(subscriber), subscriber.target())
-            answers.append(list(found.values()))
-        return answers
+        connection = await self._session.connection()
+        return await connection.run_sync(followers_in, queries)
 
     async def _find(
         self, subscriber: Subscriber, scope: SubscriptionScope
@@ -143,7 +124,50 @@ class SubscriptionRepository:
         return found
 
 
-def _subscription(row: SubscriptionRow) -> Subscription:
+def followers_in(
+    connection: Connection, queries: Sequence[SubscriberQuery]
+) -> list[list[EscalationTarget]]:
+    """`SubscriptionRepository.followers_of_each` on a synchronous connection: the
+    projection asks for every piece of news of every incident in its batch at once, in
+    its own transaction."""
+    if not queries:
+        return []
+    rows = connection.execute(
+        _CANDIDATES,
+        {
+            "incidents": sorted({query.incident_id for query in queries}),
+            "services": sorted({q.service for q in queries if q.service is not None}),
+        },
+    )
+    subscriptions = [_subscription(row) for row in rows]
+    answers = []
+    for query in queries:
+        found: dict[str, EscalationTarget] = {}
+        for subscription in subscriptions:
+            if subscription.follows(query.incident_id, query.service, query.priority, query.public):
+                subscriber = subscription.subscriber
+                found.setdefault(str(subscriber), subscriber.target())
+        answers.append(list(found.values()))
+    return answers
+
+
+# The subscriptions that may follow some incident of a batch (by number, by service or
+# by priority), in the order they were made; built once, as the projection asks for
+# every batch. Plain rows: the answer is read, never changed.
+_CANDIDATES = (
+    select(*SubscriptionRow.__table__.columns)
+    .where(
+        or_(
+            SubscriptionRow.incident_id.in_(bindparam("incidents", expanding=True)),
+            SubscriptionRow.service.in_(bindparam("services", expanding=True)),
+            SubscriptionRow.priority_highest.is_not(None),
+        )
+    )
+    .order_by(SubscriptionRow.id)
+)
+
+
+def _subscription(row: SubscriptionRow | Row[Any]) -> Subscription:
     priorities = None
     if row.priority_highest is not None and row.priority_lowest is not None:
         priorities = PriorityRange(
