@@ -188,6 +188,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
         ssl_certfile=settings.tls_cert_file,
         ssl_keyfile=settings.tls_key_file,
         http="httptools",
+        loop="auto",  # uvloop where it is installed (see pyproject.toml), else asyncio's
     )
     return 0
 
