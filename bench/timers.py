@@ -1,6 +1,7 @@
 """Timers: many open incidents whose acknowledge clocks run out within the same minute.
 
-Incidents are declared through the API as fast as the stack takes them. Their process
+Incidents are declared through the API at an even pace over SPREAD_SECONDS, so their
+clocks run out evenly within one minute whatever the API's speed. Their process
 gives P1 a 'page if not acknowledged within D' escalation policy and the same D as the
 acknowledge target, so each incident's acknowledge clock breaches and its escalation
 pages the receiver at the same moment, D after its declaration. Lateness is the
@@ -33,11 +34,14 @@ from bench.bare_timers import BareTimer, BareTimerWorkflow
 from bench.common import Figures, Stack, quiet_process, table, vagt_stack
 from bench.receiver import Arrival, receiving
 
-# As the issue asks. Every incident must be declared and armed before the first falls
-# due; on a quiet two-core machine that takes about 50 s at some 20 declarations a
-# second. If the stack is slower, declaring stops MARGIN_SECONDS before the first due
-# time and the section says how many were declared and armed in time, and how fast.
+# As the issue asks: COUNT clocks running out within the same minute. Declarations are
+# paced evenly over SPREAD_SECONDS, so the load is the issue's in every run: declared as
+# fast as the API takes them, they once fell due over 50 s and, as the API grew faster,
+# over 17 s (56 a second, past what this machine fires on time; see BENCHMARKS.md). Every
+# incident must be declared and armed before the first falls due: declaring stops
+# MARGIN_SECONDS before then, and the section says how many were declared and armed.
 COUNT = 1_000
+SPREAD_SECONDS = 55.0  # declaration n is sent no sooner than n * SPREAD_SECONDS / COUNT
 DELAY_SECONDS = 90  # D: the acknowledge target, and the escalation's start_after
 MARGIN_SECONDS = 15  # declaring stops this long before the first incident falls due
 CONCURRENCY = 16
@@ -168,6 +172,9 @@ async def _declare(stack: Stack, client: Client, queue: str, heard: Heard) -> Op
         async def declarer() -> None:
             nonlocal stop_at, started
             for n in numbers:
+                pace = began + n * SPREAD_SECONDS / COUNT - time.perf_counter()
+                if pace > 0:
+                    await asyncio.sleep(pace)
                 while started - opened.armed >= MAX_UNARMED:
                     news.clear()
                     await news.wait()
@@ -352,7 +359,9 @@ def _section(heard: Heard, opened: Opened) -> str:
             "## Timers",
             "",
             f"{COUNT:,} P1 incidents declared through "
-            f"the API by {CONCURRENCY} concurrent senders, each with an acknowledge target "
+            f"the API by {CONCURRENCY} concurrent senders at an even pace over "
+            f"{SPREAD_SECONDS:.0f} s (so their clocks run out within one minute), each "
+            "with an acknowledge target "
             f"of {DELAY_SECONDS} s and an escalation policy that pages a webhook if it is "
             f"not acknowledged within {DELAY_SECONDS} s, so each incident's acknowledge "
             "clock breaches and its escalation fires at the same moment: its declaration "
