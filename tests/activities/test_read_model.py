@@ -16,9 +16,12 @@ from tests.store.test_incidents import declare, row_counts, work_on
 
 
 def _commits(database: Database) -> list[int]:
-    """A list that grows by one at every commit on `database`."""
+    """A list that grows by one at every commit on `database`, through its async engine
+    or (SQLite) the engine the projection writes with on a thread."""
     seen: list[int] = []
-    event.listen(database.engine.sync_engine, "commit", lambda connection: seen.append(1))
+    for engine in (database.engine.sync_engine, database.thread_engine()):
+        if engine is not None:
+            event.listen(engine, "commit", lambda connection: seen.append(1))
     return seen
 
 
@@ -39,7 +42,7 @@ class TestProjectionWriter:
 
         assert await row_counts(database) == (100, 100)
         # The first write goes alone; the 99 that gathered meanwhile share a commit.
-        assert len(commits) <= 3
+        assert 1 <= len(commits) <= 3
 
     async def test_a_failing_projection_fails_alone(self, database: Database) -> None:
         writer = ProjectionWriter(database)

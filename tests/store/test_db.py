@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.exc import StatementError
 
 from store.db import Database, normalise_url
@@ -104,3 +104,31 @@ class TestSqlite:
 
         assert (journal, foreign_keys, busy_timeout) == ("wal", 1, 30_000)
         assert synchronous == 1  # NORMAL: the WAL is synced at checkpoints
+
+    async def test_the_thread_engine_shares_the_file_and_its_settings(self, tmp_path: Path) -> None:
+        database = Database(f"sqlite:///{tmp_path}/vagt.db")
+        await database.migrate()
+        try:
+            engine = database.thread_engine()
+            assert engine is not None and database.thread_engine() is engine
+
+            def write_and_read_settings() -> tuple[object, ...]:
+                with engine.begin() as connection:
+                    connection.execute(insert(IncidentIdRow).values(allocated_at=datetime.now(UTC)))
+                    return tuple(
+                        connection.scalar(text(f"PRAGMA {name}"))
+                        for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+                    )
+
+            settings = await asyncio.to_thread(write_and_read_settings)
+            async with database.session() as session:
+                allocated = (await session.scalars(select(IncidentIdRow.id))).all()
+        finally:
+            await database.dispose()
+
+        assert settings == ("wal", 1, 30_000, 1)
+        assert len(allocated) == 1  # written on the thread, read through the async engine
+
+    def test_no_thread_engine_in_memory_or_on_postgresql(self) -> None:
+        assert Database("sqlite+aiosqlite:///:memory:").thread_engine() is None
+        assert Database("postgresql://vagt@127.0.0.1/vagt").thread_engine() is None
