@@ -10,8 +10,12 @@ declaration and sends every later step as one update (`bench/bare_lifecycle.py`)
 Each side runs CONCURRENCY walkers, each starting its next lifecycle when its last one
 ends. After a warm-up (the first CONCURRENCY lifecycles, or WARMUP_SECONDS), the
 lifecycles ending within a fixed window are counted: a steady-state rate, and a run
-whose length does not depend on how fast the machine is. The CPU each process spent
-in the window, per lifecycle, says where the time goes (Linux only: read from /proc).
+whose length does not depend on how fast the machine is. Each side is measured twice,
+in the order bare, Vagt, Vagt, bare, and counted over both its windows: a stack slows as
+Temporal's database grows (the same bare load measured twice in a row ran about a tenth
+slower the second time), and that order gives neither side the fresher stack. The CPU
+each process spent in the windows, per lifecycle, says where the time goes (Linux only:
+read from /proc).
 """
 
 import asyncio
@@ -37,7 +41,7 @@ from bench.loadgen import Connection
 
 CONCURRENCY = 16
 # Sized so this benchmark stays within about 90 seconds on two cores, stack included.
-WINDOW_SECONDS = 14.0
+WINDOW_SECONDS = 14.0  # per side: two windows of half this, one early and one late
 # The warm-up ends after CONCURRENCY lifecycles (imports, pools, caches, the walkers
 # out of step with each other), or after this long, whichever comes first.
 WARMUP_SECONDS = 8.0
@@ -78,6 +82,26 @@ class Run:
     cpu: dict[str, float]  # CPU seconds each process spent in the window
     busy: float | None  # how busy the machine's cores were in the window, 0 to 1
 
+    def with_(self, later: "Run") -> "Run":
+        """This run and a later one of the same side, counted as one."""
+        whole = Figures(
+            self.whole.name,
+            self.whole.sent + later.whole.sent,
+            self.whole.succeeded + later.whole.succeeded,
+            self.whole.seconds + later.whole.seconds,
+            self.whole.latencies + later.whole.latencies,
+        )
+        steps = Steps()
+        steps.add(self.steps)
+        steps.add(later.steps)
+        cpu = {key: self.cpu[key] + later.cpu[key] for key in self.cpu if key in later.cpu}
+        busy = None
+        if self.busy is not None and later.busy is not None and whole.seconds:
+            busy = (
+                self.busy * self.whole.seconds + later.busy * later.whole.seconds
+            ) / whole.seconds
+        return Run(whole, steps, cpu, busy)
+
 
 class _Failures:
     """Counts refusals and prints the first few, so a broken run says why."""
@@ -93,8 +117,10 @@ class _Failures:
             print(f"  {self.label}: {what}", file=sys.stderr, flush=True)
 
 
-async def _drive(name: str, walk: Walk, failures: _Failures, processes: dict[str, int]) -> Run:
-    """CONCURRENCY walkers; count the lifecycles ending within the window."""
+async def _drive(
+    name: str, walk: Walk, failures: _Failures, processes: dict[str, int], seconds: float
+) -> Run:
+    """CONCURRENCY walkers; count the lifecycles ending within a window of `seconds`."""
     numbers = itertools.count()
     window = [float("inf"), float("inf")]
     ended = 0
@@ -130,7 +156,7 @@ async def _drive(name: str, walk: Walk, failures: _Failures, processes: dict[str
             await asyncio.wait_for(warm.wait(), WARMUP_SECONDS)
         cpu_before, machine_before = _cpu(processes), _machine()
         window[0] = time.perf_counter()
-        await asyncio.sleep(WINDOW_SECONDS)
+        await asyncio.sleep(seconds)
         window[1] = time.perf_counter()
         cpu_after, machine_after = _cpu(processes), _machine()
     finally:
@@ -143,8 +169,7 @@ async def _drive(name: str, walk: Walk, failures: _Failures, processes: dict[str
         for outcome in await asyncio.gather(*walkers, return_exceptions=True):
             if isinstance(outcome, Exception):  # a walker's bug, not a cancellation
                 raise outcome
-    seconds = window[1] - window[0]
-    figures = Figures(name, len(whole) + failed, len(whole), seconds, whole)
+    figures = Figures(name, len(whole) + failed, len(whole), window[1] - window[0], whole)
     print(f"  {name}: {figures.rate:,.1f}/s, {failed} failed", file=sys.stderr, flush=True)
     cpu = {key: cpu_after[key] - cpu_before[key] for key in cpu_after if key in cpu_before}
     busy = None
@@ -188,9 +213,15 @@ _REVIEW = {
 _APPROVE = {"comment": "Good review"}
 
 
-async def _vagt(stack: Stack) -> Run:
+async def _users(stack: Stack) -> tuple[str, str]:
+    """The responder's and the approver's Authorization headers."""
     responder = f"Authorization: Bearer {await _user(stack, RESPONDER, 'responder')}\r\n"
     approver = f"Authorization: Bearer {await _user(stack, APPROVER, 'process_owner')}\r\n"
+    return responder, approver
+
+
+async def _vagt(stack: Stack, users: tuple[str, str], seconds: float) -> Run:
+    responder, approver = users
     url = urlsplit(stack.url)
     failures = _Failures("Vagt")
     # Encoded once: the stack's work is measured, not json.dumps.
@@ -242,13 +273,15 @@ async def _vagt(stack: Stack) -> Run:
 
     processes = _children(stack.process.pid) | {"load generator": os.getpid()}
     try:
-        return await _drive("Vagt: whole incidents through the API", walk, failures, processes)
+        return await _drive(
+            "Vagt: whole incidents through the API", walk, failures, processes, seconds
+        )
     finally:
         for connection in connections:
             await connection.close()
 
 
-async def _bare(stack: Stack, work: Path) -> Run:
+async def _bare(stack: Stack, work: Path, seconds: float) -> Run:
     client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
     queue = f"bare-lifecycle-{uuid.uuid4()}"
     argv = [sys.executable, "-m", "bench.bare_lifecycle", stack.temporal_address, queue]
@@ -277,14 +310,21 @@ async def _bare(stack: Stack, work: Path) -> Run:
             for name, pid in _children(stack.process.pid).items()
             if name == "Temporal server"
         } | {"bare worker": worker.pid, "load generator": os.getpid()}
-        return await _drive("bare Temporal: start and 5 updates", walk, failures, processes)
+        return await _drive(
+            "bare Temporal: start and 5 updates", walk, failures, processes, seconds
+        )
 
 
 async def measure(work: Path) -> str:
     """Run the lifecycle benchmark; its section of BENCHMARKS.md."""
     async with vagt_stack(work / "vagt") as stack:
-        bare = await _bare(stack, work)
-        vagt = await _vagt(stack)
+        users = await _users(stack)
+        half = WINDOW_SECONDS / 2
+        # Bare, Vagt, Vagt, bare: the stack's slowing as it fills falls on both alike.
+        bare = await _bare(stack, work, half)
+        vagt = await _vagt(stack, users, half)
+        vagt = vagt.with_(await _vagt(stack, users, half))
+        bare = bare.with_(await _bare(stack, work, half))
     header = ["load", "whole / ended", "whole per second", "p50 ms", "p99 ms", "of baseline"]
     step_header = ["step", "Vagt p50 ms", "Vagt p99 ms", "bare p50 ms", "bare p99 ms"]
     step_rows = []
@@ -315,7 +355,11 @@ async def measure(work: Path) -> str:
             "from the same process with Temporal's client. Each walker starts its next "
             f"lifecycle when its last ends; after a warm-up ({CONCURRENCY} lifecycles or "
             f"{WARMUP_SECONDS:.0f} s, whichever ends first), those ending within "
-            f"{WINDOW_SECONDS:.0f} s are counted.",
+            f"{WINDOW_SECONDS / 2:.0f} s are counted. Each side runs twice, in the order "
+            "bare, Vagt, Vagt, bare, and its figures are those of both its windows: a stack "
+            "slows as Temporal's database grows (the same bare load measured twice in a row "
+            "ran about a tenth slower the second time), and this order gives neither side "
+            "the fresher stack.",
             "",
             table(header, [_row(bare.whole), _row(vagt.whole, bare.whole)]),
             "",
