@@ -7,7 +7,6 @@ as the API would refuse it, and the page shows the refusal's reason. Pages work
 without JavaScript; `static/vagt.js` only adds live countdowns and refreshes the desk.
 """
 
-import inspect
 import secrets
 from datetime import UTC, date, datetime
 from pathlib import Path as FilePath
@@ -346,16 +345,13 @@ async def take_step(
         return error_page(request, web, 404, "No such step", f"Vagt has no step {slug!r}.")
     _, model, route = STEPS[step]
     # Posting an update answers with where it is; the console goes back to the incident.
-    extra: dict[str, Any] = {"response": Response()} if step is Step.POST_UPDATE else {}
-    # What the step's API route takes of these (most need no database session).
-    given = {"session": session, "services": services}
-    wanted = inspect.signature(route).parameters
-    extra |= {name: value for name, value in given.items() if name in wanted}
+    extra = {"response": Response()} if step is Step.POST_UPDATE else {}
     try:
         await route(
             incident_id=incident_id,
             request=model.model_validate(_fields(step, form)),
             user=web.user,
+            services=services,
             **extra,
         )
     except (ValidationError, Problem, DomainError) as refusal:

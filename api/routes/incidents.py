@@ -235,12 +235,12 @@ async def assign(
     incident_id: IncidentId,
     request: AssignRequest,
     user: CurrentUser,
-    session: SessionDep,
     services: ServicesDep,
 ) -> IncidentOut:
     """Name the commander and/or replace the responders; each must be a Vagt user."""
     named = [request.commander] if request.commander else []
-    missing = await UserRepository(session).missing_names([*named, *(request.responders or [])])
+    async with services.database.session() as session:
+        missing = await UserRepository(session).missing_names([*named, *(request.responders or [])])
     if missing:
         raise Problem(
             422,
@@ -427,7 +427,6 @@ async def migrate(
     incident_id: IncidentId,
     request: MigrateBody,
     user: CurrentUser,
-    session: SessionDep,
     services: ServicesDep,
 ) -> IncidentOut:
     """Move the incident to another published version of its process, on purpose: its
@@ -436,13 +435,14 @@ async def migrate(
     actor = user.actor()
     if not may_take(actor.roles, Step.MIGRATE):
         raise Forbidden(f"{actor.name} may not migrate: no role allows it")
-    name = await IncidentRepository(session).process_of(incident_id)
-    if name is None:  # not projected yet: its workflow knows
-        live = await services.gateway.current(incident_id)
-        if live is None:
-            raise _not_found(incident_id)
-        name = live.process.name
-    found = await ProcessVersionRepository(session).get(name, request.version)
+    async with services.database.session() as session:
+        name = await IncidentRepository(session).process_of(incident_id)
+        if name is None:  # not projected yet: its workflow knows
+            live = await services.gateway.current(incident_id)
+            if live is None:
+                raise _not_found(incident_id)
+            name = live.process.name
+        found = await ProcessVersionRepository(session).get(name, request.version)
     if found is None or found.state is not VersionState.PUBLISHED:
         why = "is a draft; publish it first" if found else f"does not exist in {name!r}"
         raise invalid(("version", f"{request.version} {why}"))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from api.deps import MAX_INTEGER, CurrentUser, ServicesDep, SessionDep
-from api.errors import Problem, problems_from
+from api.errors import Problem, invalid, problems_from
 from domain.errors import Forbidden
 from domain.roles import Role
 from domain.subscriptions import (
@@ -153,17 +153,21 @@ async def _check_subscriber(subscriber: Subscriber, services: ServicesDep) -> No
     channels = services.process.channels  # configured with the workers' process file
     if subscriber.channel is not None and subscriber.channel not in channels:
         known = ", ".join(sorted(channels)) or "none"
-        raise _invalid(
-            "subscriber.channel",
-            f"there is no channel {subscriber.channel!r} in the process file; "
-            f"its channels: {known}",
+        raise invalid(
+            (
+                "subscriber.channel",
+                f"there is no channel {subscriber.channel!r} in the process file; "
+                f"its channels: {known}",
+            ),
         )
     people = (await services.current_process()).people
     if subscriber.user is not None and subscriber.user not in people:
-        raise _invalid(
-            "subscriber.user",
-            f"{subscriber.user} has no contact methods in the process file, so news could "
-            "not reach them; add them under people, or subscribe a channel",
+        raise invalid(
+            (
+                "subscriber.user",
+                f"{subscriber.user} has no contact methods in the process file, so news could "
+                "not reach them; add them under people, or subscribe a channel",
+            ),
         )
 
 
@@ -173,27 +177,20 @@ async def _check_scope(
     if scope.service is not None:
         known = (await services.current_process()).services
         if known and scope.service not in known:
-            raise _invalid(
-                "scope.service",
-                f"unknown service {scope.service!r}; the process knows: {', '.join(known)}",
+            raise invalid(
+                (
+                    "scope.service",
+                    f"unknown service {scope.service!r}; the process knows: {', '.join(known)}",
+                ),
             )
-    if scope.incident_id is not None:
-        found = await IncidentRepository(session).many([scope.incident_id], timelines=False)
-        if not found:
-            raise _invalid(
+    number = scope.incident_id
+    if number is not None and await IncidentRepository(session).process_of(number) is None:
+        raise invalid(
+            (
                 "scope.incident_id",
-                f"there is no incident {scope.incident_id}; GET /api/v1/incidents lists them",
-            )
-
-
-def _invalid(field: str, message: str) -> Problem:
-    return Problem(
-        422,
-        "Invalid request",
-        f"{field}: {message}.",
-        code="invalid-request",
-        errors=[{"field": field, "message": message}],
-    )
+                f"there is no incident {number}; GET /api/v1/incidents lists them",
+            ),
+        )
 
 
 def _not_found(subscription_id: int) -> Problem:
