@@ -101,16 +101,8 @@ class SubscriptionRepository:
     async def followers(self, query: SubscriberQuery) -> builtins.list[EscalationTarget]:
         """Everyone who follows the incident for news of that kind, each once, in the
         order they first subscribed."""
-        return (await self.followers_of_each([query]))[0]
-
-    async def followers_of_each(
-        self, queries: Sequence[SubscriberQuery]
-    ) -> builtins.list[builtins.list[EscalationTarget]]:
-        """`followers` of each query, with one read for them all."""
-        if not queries:
-            return []
         connection = await self._session.connection()
-        return await connection.run_sync(followers_in, queries)
+        return (await connection.run_sync(followers_in, [query]))[0]
 
     async def _find(
         self, subscriber: Subscriber, scope: SubscriptionScope
@@ -127,9 +119,9 @@ class SubscriptionRepository:
 def followers_in(
     connection: Connection, queries: Sequence[SubscriberQuery]
 ) -> list[list[EscalationTarget]]:
-    """`SubscriptionRepository.followers_of_each` on a synchronous connection: the
-    projection asks for every piece of news of every incident in its batch at once, in
-    its own transaction."""
+    """`SubscriptionRepository.followers` of each query, with one read for them all, on
+    a synchronous connection: the projection asks for every piece of news of every
+    incident in its batch at once, in its own transaction."""
     if not queries:
         return []
     rows = connection.execute(
