@@ -4,23 +4,27 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
 from domain.process import DEFAULT_PROCESS, ProcessDefinition
+from domain.requests import DeclareRequest
+from domain.roles import Actor
 from store.db import Database
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes
 from worker import build_worker
-from workflows import search
+from workflows import contracts, search
+from workflows import incident as wf
 
 BIN = Path(sys.executable).parent
 
@@ -137,3 +141,26 @@ async def own_dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await start_dev_server()
     yield env
     await env.shutdown()
+
+
+async def start_incident(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    request: DeclareRequest,
+    actor: Actor,
+    process: ProcessDefinition,
+) -> tuple[WorkflowHandle[Any, Any], datetime]:
+    """An incident declared by `actor` on `process` now (the server's time, returned
+    with its handle), under a fresh number."""
+    now = await env.get_current_time()
+    incident_id = uuid.uuid4().int % 1_000_000_000
+    declaration = contracts.Declaration(
+        incident_id=incident_id, request=request, actor=actor, declared_at=now, process=process
+    )
+    handle = await env.client.start_workflow(
+        wf.IncidentWorkflow.run,
+        contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION),
+        id=contracts.workflow_id(incident_id),
+        task_queue=task_queue,
+    )
+    return handle, now

@@ -1,6 +1,5 @@
 """SLA clocks and escalations firing on their own, on the time-skipping server."""
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from domain.roles import Actor, Role
 from domain.sla import SlaPolicy, SlaTargets
 from domain.timeline import EventKind, TimelineEvent
 from store.db import Database
-from tests.temporal_fixtures import Receiver, RunWorker
+from tests.temporal_fixtures import Receiver, RunWorker, start_incident
 from workflows import contracts
 from workflows import incident as wf
 
@@ -65,22 +64,8 @@ PROCESS = ProcessDefinition(
 async def _start(
     env: WorkflowEnvironment, task_queue: str, impact: int = 1, urgency: int = 1
 ) -> tuple[WorkflowHandle[Any, Any], datetime]:
-    now = await env.get_current_time()
-    incident_id = uuid.uuid4().int % 1_000_000_000
-    declaration = contracts.Declaration(
-        incident_id=incident_id,
-        request=DeclareRequest(title="Payments down", impact=impact, urgency=urgency),
-        actor=ALICE,
-        declared_at=now,
-        process=PROCESS,
-    )
-    handle = await env.client.start_workflow(
-        wf.IncidentWorkflow.run,
-        contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION),
-        id=contracts.workflow_id(incident_id),
-        task_queue=task_queue,
-    )
-    return handle, now
+    request = DeclareRequest(title="Payments down", impact=impact, urgency=urgency)
+    return await start_incident(env, task_queue, request, ALICE, PROCESS)
 
 
 async def _timeline(handle: WorkflowHandle[Any, Any]) -> list[TimelineEvent]:

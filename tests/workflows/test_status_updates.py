@@ -2,7 +2,8 @@
 then tells the next escalation level on its own, an update resets it, a hold pauses
 it; and every piece of news reaches the incident's subscribers once."""
 
-import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from domain.subscriptions import Subscriber, SubscriptionScope
 from domain.timeline import EventKind
 from store.db import Database
 from store.subscriptions import SubscriptionRepository
-from tests.temporal_fixtures import Receiver, RunWorker
+from tests.temporal_fixtures import Receiver, RunWorker, start_incident
 from workflows import contracts
 from workflows import incident as wf
 
@@ -66,21 +67,8 @@ async def _declare(
 ) -> tuple[WorkflowHandle[Any, Any], datetime]:
     """A P1 with carol as commander, acknowledged at once by alice (so the escalation
     policy waits to be told), at the returned moment."""
-    now = await env.get_current_time()
-    incident_id = uuid.uuid4().int % 1_000_000_000
-    declaration = contracts.Declaration(
-        incident_id=incident_id,
-        request=DeclareRequest(title="Payments down", impact=1, urgency=1, service=service),
-        actor=ALICE,
-        declared_at=now,
-        process=PROCESS,
-    )
-    handle = await env.client.start_workflow(
-        wf.IncidentWorkflow.run,
-        contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION),
-        id=contracts.workflow_id(incident_id),
-        task_queue=task_queue,
-    )
+    request = DeclareRequest(title="Payments down", impact=1, urgency=1, service=service)
+    handle, now = await start_incident(env, task_queue, request, ALICE, PROCESS)
     await handle.execute_update(
         wf.IncidentWorkflow.assign,
         contracts.AssignCommand(actor=CAROL, request=AssignRequest(commander="carol")),
@@ -90,6 +78,21 @@ async def _declare(
         contracts.AcknowledgeCommand(actor=ALICE, request=AcknowledgeRequest()),
     )
     return handle, now
+
+
+@asynccontextmanager
+async def _incident(
+    env: WorkflowEnvironment,
+    database: Database,
+    run_worker: RunWorker,
+    receiver: Receiver,
+    service: str | None = None,
+) -> AsyncIterator[tuple[WorkflowHandle[Any, Any], datetime]]:
+    """A worker for PROCESS and `_declare`'s incident on it; terminated at the end."""
+    async with run_worker(env.client, database, receiver, PROCESS) as settings:
+        handle, start = await _declare(env, settings.task_queue, service)
+        yield handle, start
+        await handle.terminate("test over")
 
 
 async def _update(handle: WorkflowHandle[Any, Any], message: str, public: bool = True) -> None:
@@ -121,13 +124,10 @@ class TestCadence:
         run_worker: RunWorker,
     ) -> None:
         receiver = Receiver()
-        async with run_worker(
-            own_time_skipping.client, sqlite_database, receiver, PROCESS
-        ) as settings:
-            handle, start = await _declare(own_time_skipping, settings.task_queue)
-            await own_time_skipping.sleep(75 * MINUTE)
+        env = own_time_skipping
+        async with _incident(env, sqlite_database, run_worker, receiver) as (handle, start):
+            await env.sleep(75 * MINUTE)
             incident: Incident = await handle.query(wf.IncidentWorkflow.incident)
-            await handle.terminate("test over")
 
         assert _heard(receiver, start) == [
             ("page", "alice", timedelta(0)),  # the declaration's level 1
@@ -146,14 +146,11 @@ class TestCadence:
         run_worker: RunWorker,
     ) -> None:
         receiver = Receiver()
-        async with run_worker(
-            own_time_skipping.client, sqlite_database, receiver, PROCESS
-        ) as settings:
-            handle, start = await _declare(own_time_skipping, settings.task_queue)
-            await own_time_skipping.sleep(20 * MINUTE)
+        env = own_time_skipping
+        async with _incident(env, sqlite_database, run_worker, receiver) as (handle, start):
+            await env.sleep(20 * MINUTE)
             await _update(handle, "Failing over to the standby database")
-            await own_time_skipping.sleep(35 * MINUTE)
-            await handle.terminate("test over")
+            await env.sleep(35 * MINUTE)
 
         assert _heard(receiver, start) == [
             ("page", "alice", timedelta(0)),
@@ -167,22 +164,19 @@ class TestCadence:
         run_worker: RunWorker,
     ) -> None:
         receiver = Receiver()
-        async with run_worker(
-            own_time_skipping.client, sqlite_database, receiver, PROCESS
-        ) as settings:
-            handle, start = await _declare(own_time_skipping, settings.task_queue)
-            await own_time_skipping.sleep(10 * MINUTE)
+        env = own_time_skipping
+        async with _incident(env, sqlite_database, run_worker, receiver) as (handle, start):
+            await env.sleep(10 * MINUTE)
             await handle.execute_update(
                 wf.IncidentWorkflow.hold,
                 contracts.HoldCommand(actor=CAROL, request=HoldRequest(reason="vendor call")),
             )
-            await own_time_skipping.sleep(2 * 60 * MINUTE)
+            await env.sleep(2 * 60 * MINUTE)
             await handle.execute_update(
                 wf.IncidentWorkflow.resume,
                 contracts.ResumeCommand(actor=CAROL, request=ResumeRequest()),
             )
-            await own_time_skipping.sleep(35 * MINUTE)
-            await handle.terminate("test over")
+            await env.sleep(35 * MINUTE)
 
         heard = _heard(receiver, start)
         assert heard[0] == ("page", "alice", timedelta(0))
@@ -212,10 +206,8 @@ class TestSubscribers:
             await session.commit()
 
         receiver = Receiver()
-        async with run_worker(
-            own_time_skipping.client, sqlite_database, receiver, PROCESS
-        ) as settings:
-            handle, _ = await _declare(own_time_skipping, settings.task_queue, service="payments")
+        env = own_time_skipping
+        async with _incident(env, sqlite_database, run_worker, receiver, "payments") as (handle, _):
             await _update(handle, "Card payments fail; failing over")
             await _update(handle, "Standby is lagging 4 minutes", public=False)
             await handle.execute_update(
@@ -225,9 +217,8 @@ class TestSubscribers:
                     request=ResolveRequest(summary="failed over", root_cause_category="hardware"),
                 ),
             )
-            await own_time_skipping.sleep(MINUTE)
+            await env.sleep(MINUTE)
             incident: Incident = await handle.query(wf.IncidentWorkflow.incident)
-            await handle.terminate("test over")
 
         told = [
             (d.notification.kind, d.notification.recipient or d.channel, d.notification.text)
