@@ -3,8 +3,11 @@ with the example payloads of ../shared/payloads."""
 
 import asyncio
 import copy
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
+import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 
@@ -160,17 +163,7 @@ class TestAlertmanager:
     async def test_resolve_on_recovery_resolves_and_the_next_firing_opens_a_new_incident(
         self, stack: Stack
     ) -> None:
-        key = await stack.integration(IntegrationFormat.ALERTMANAGER, resolve_on_recovery=True)
-        auth = {"Authorization": f"Bearer {key}"}
-        url = "/api/v1/integrations/alertmanager"
-        await stack.http.post(url, json=payload("alertmanager/firing_grouped.json"), headers=auth)
-        first = await only_incident(stack)
-        await stack.http.post(url, json=payload("alertmanager/resolved_all.json"), headers=auth)
-
-        async def resolved() -> bool:
-            return bool((await stack.incident(first["id"]))["state"] == "resolved")
-
-        await eventually(resolved)
+        first, send = await _resolved_by_recovery(stack)
         # And the alert group has heard so (the incident tells it once its resolution is
         # written to the read model); a firing sooner is the next test's.
         shown = await stack.incident(first["id"])
@@ -180,7 +173,7 @@ class TestAlertmanager:
             return (await group.query(AlertGroupWorkflow.group)).incident_id is None
 
         await eventually(group_heard)
-        await stack.http.post(url, json=payload("alertmanager/firing_grouped.json"), headers=auth)
+        await send("alertmanager/firing_grouped.json")
 
         async def second_opened() -> bool:
             return len(await stack.incidents()) == 2
@@ -192,17 +185,7 @@ class TestAlertmanager:
     ) -> None:
         """The group passes a firing on before it hears that the incident is resolved:
         the incident gives it back, and the group opens a new incident for it."""
-        key = await stack.integration(IntegrationFormat.ALERTMANAGER, resolve_on_recovery=True)
-        auth = {"Authorization": f"Bearer {key}"}
-        url = "/api/v1/integrations/alertmanager"
-        await stack.http.post(url, json=payload("alertmanager/firing_grouped.json"), headers=auth)
-        first = await only_incident(stack)
-        await stack.http.post(url, json=payload("alertmanager/resolved_all.json"), headers=auth)
-
-        async def resolved() -> bool:
-            return bool((await stack.incident(first["id"]))["state"] == "resolved")
-
-        await eventually(resolved)
+        first, _ = await _resolved_by_recovery(stack)
         # What the group would have passed on in that moment: a firing, as it counted it.
         now = datetime.now(UTC)
         firing = AlertActivity(count=1, first_seen=now, last_seen=now, firing=1)
@@ -269,3 +252,28 @@ class TestGrafanaAndGeneric:
         incident = await only_incident(stack)
         assert (incident["service"], incident["category"]) == ("checkout", "application")
         assert incident["priority"] == "P3"  # warning: impact 2, urgency 2
+
+
+async def _resolved_by_recovery(
+    stack: Stack,
+) -> tuple[dict[str, Any], Callable[[str], Awaitable[httpx.Response]]]:
+    """An Alertmanager integration resolving on recovery, an incident it opened and then
+    resolved when its alerts recovered; and how to send that integration another payload."""
+    key = await stack.integration(IntegrationFormat.ALERTMANAGER, resolve_on_recovery=True)
+
+    async def send(name: str) -> httpx.Response:
+        return await stack.http.post(
+            "/api/v1/integrations/alertmanager",
+            json=payload(name),
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+    await send("alertmanager/firing_grouped.json")
+    first = await only_incident(stack)
+    await send("alertmanager/resolved_all.json")
+
+    async def resolved() -> bool:
+        return bool((await stack.incident(first["id"]))["state"] == "resolved")
+
+    await eventually(resolved)
+    return first, send
