@@ -63,11 +63,6 @@ PROCESS = ProcessDocument.model_validate(
 
 
 @pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
 async def sla_api(
     own_time_skipping: WorkflowEnvironment,
     database: Database,
