@@ -19,7 +19,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,7 @@ from store.incidents import IncidentRepository
 from store.integrations import IntegrationRepository
 from store.tables import IncidentRow
 from store.users import create_user
+from tests.polling import eventually
 from tests.processes import api_process, worker_process
 from tests.receivers import HttpReceiver, deliveries_recorded, free_port
 from vagt.devstack import temporal_binary, temporal_command
@@ -194,20 +195,6 @@ def _phase(name: str, timings: dict[str, float]) -> Iterator[None]:
     timings[name] = time.monotonic() - began
 
 
-async def _until(
-    check: Callable[[], Awaitable[bool]],
-    seconds: float,
-    what: str,
-    seen: Callable[[], object] = lambda: "",
-) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"not within {seconds:g} s: {what}; seen: {seen()}")
-
-
 class TestFaultDrills:
     async def test_sigkill_worker_api_and_temporal_during_a_storm_loses_nothing(
         self, tmp_path: Path, http_receiver: HttpReceiver
@@ -277,12 +264,13 @@ class TestFaultDrills:
                     bodies = [request.json() for request in http_receiver.requests]
                     return ", ".join(f"{body['incident_id']}:{body['kind']}" for body in bodies)
 
-                await _until(enough, 120, what, seen)
-                await _until(
+                await eventually(enough, 120, what, every=0.5, seen=seen)
+                await eventually(
                     lambda: deliveries_recorded(http, http_receiver),
                     60,
                     f"{what}: outcomes recorded",
-                    seen,
+                    every=0.5,
+                    seen=seen,
                 )
 
             paged = await declare(impact=1, urgency=1)  # P1: pages at 0, 40 and 80 s
@@ -356,7 +344,9 @@ class TestFaultDrills:
                     counts[source["dedup_key"]] += row.snapshot["alerts"]["count"]
             return all(counts[key] >= storm.accepted[key] for key in storm.accepted)
 
-        await _until(all_counted, 180, "every accepted alert counted in its incident")
+        await eventually(
+            all_counted, 180, "every accepted alert counted in its incident", every=0.5
+        )
         for key, accepted in storm.accepted.items():
             assert accepted <= counts[key] <= storm.sent[key], (key, accepted, counts[key])
 
@@ -401,7 +391,7 @@ class TestFaultDrills:
             return not differences
 
         with contextlib.suppress(AssertionError):
-            await _until(caught_up, 60, "the read model to catch up")
+            await eventually(caught_up, 60, "the read model to catch up", every=0.5)
         assert differences == []
         async with database.session() as session:
             assert len(ids) == len((await session.scalars(select(IncidentRow.id))).all())

@@ -1,15 +1,14 @@
 """A page in flight when its worker is SIGKILLed reaches the receiver under one key."""
 
-import asyncio
 import hashlib
 import hmac
 import signal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from tests.polling import eventually
 from tests.processes import api_stack, worker_process
 from tests.receivers import HttpReceiver, Reply
 
@@ -40,14 +39,6 @@ notification_retry:
 """
 
 
-async def _until(predicate: Any, seconds: float = 60) -> None:
-    for _ in range(int(seconds * 10)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"still not true after {seconds:g} s")
-
-
 class TestPageDuringCrash:
     async def test_receiver_sees_one_idempotency_key_whatever_the_attempts(
         self, dev_server: WorkflowEnvironment, http_receiver: HttpReceiver, tmp_path: Path
@@ -67,7 +58,7 @@ class TestPageDuringCrash:
                 async def first_attempt_arrived() -> bool:
                     return len(http_receiver.requests) == 1
 
-                await _until(first_attempt_arrived)
+                await eventually(first_attempt_arrived)
                 first.send_signal(signal.SIGKILL)
                 first.wait()
 
@@ -81,7 +72,7 @@ class TestPageDuringCrash:
                         for event in shown["timeline"]
                     )
 
-                await _until(delivered)
+                await eventually(delivered)
                 shown = (await http.get(url)).json()
 
         keys = {request.headers["idempotency-key"] for request in http_receiver.requests}

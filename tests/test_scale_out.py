@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.roles import Role
 from store.db import Database
 from store.users import UserRepository, create_user
+from tests.polling import eventually
 from tests.processes import api_process, api_stack, worker_process
 from tests.receivers import HttpReceiver, Reply, deliveries_recorded, free_port
 from vagt.settings import Settings
@@ -115,15 +116,6 @@ async def _step(http: httpx.AsyncClient, url: str, body: Any = None, **headers: 
     assert answer.status_code in (200, 201), answer.text
 
 
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"not within {seconds:g} s: {what}")
-
-
 async def _identities(client: Client, incident: int) -> list[str]:
     """The workers that completed the incident's workflow tasks and activities, in order."""
     history = await client.get_workflow_handle(workflow_id(incident)).fetch_history()
@@ -165,7 +157,7 @@ async def _holding_a_page(
     receiver.script(Reply(hang=True))
     draining = _worker(processes, settings, tmp_path, "draining", VAGT_SHUTDOWN_GRACE_SECONDS=grace)
     paged = await _declare(http, 1)
-    await _until(lambda: _true(len(receiver.requests) == 1), 30, "the page is being sent")
+    await eventually(lambda: len(receiver.requests) == 1, 30, "the page is being sent")
     return draining, paged
 
 
@@ -188,18 +180,20 @@ class TestSeveralWorkers:
         with ExitStack() as processes:
             first = _worker(processes, settings, tmp_path, "first")
             second = _worker(processes, settings, tmp_path, "second")
-            await _until(lambda: _polling(client, settings, {first, second}), 60, "both poll")
+            await eventually(lambda: _polling(client, settings, {first, second}), 60, "both poll")
             declared = [await _declare(http, n) for n in range(INCIDENTS)]
             t0 = time.monotonic()
 
             async def level(n: int) -> bool:
                 return all(pages()[incident] >= n for incident in declared)
 
-            await _until(lambda: level(1), LEVEL_DELAY - 3, "level 1 paged for every incident")
+            await eventually(lambda: level(1), LEVEL_DELAY - 3, "level 1 paged for every incident")
             # Not inside a delivery: a kill between the receiver's answer and Temporal
             # recording it rightly repeats that page with its key; this test is after
             # repeats that are not that.
-            await _until(lambda: deliveries_recorded(http, http_receiver), 10, "level 1 recorded")
+            await eventually(
+                lambda: deliveries_recorded(http, http_receiver), 10, "level 1 recorded"
+            )
 
             # Both workers took incidents: Temporal spreads new workflows over pollers.
             owners = {incident: (await _identities(client, incident))[0] for incident in declared}
@@ -217,8 +211,8 @@ class TestSeveralWorkers:
             first.send_signal(signal.SIGKILL)
             first.wait()
 
-            await _until(lambda: level(LEVELS), LEVEL_DELAY * LEVELS + 30, "every level paged")
-            await _until(
+            await eventually(lambda: level(LEVELS), LEVEL_DELAY * LEVELS + 30, "every level paged")
+            await eventually(
                 lambda: deliveries_recorded(http, http_receiver), 30, "every page recorded"
             )
 
@@ -243,7 +237,7 @@ class TestSeveralWorkers:
                         return False
                 return True
 
-            await _until(closed, 60, "every incident closed, in Temporal and the read model")
+            await eventually(closed, 60, "every incident closed, in Temporal and the read model")
 
         # No page lost or sent twice: each incident was paged once per level, each page
         # reached the receiver once, and each was recorded as delivered.
@@ -273,7 +267,7 @@ class TestDrain:
                 processes, stack, http_receiver, tmp_path, grace="60"
             )
             draining.send_signal(signal.SIGTERM)
-            await _until(lambda: _true(b"draining" in log.read_bytes()), 10, "the drain begins")
+            await eventually(lambda: b"draining" in log.read_bytes(), 10, "the drain begins")
             # Give a poll that was in flight every chance to hand the worker a new task.
             await asyncio.sleep(2)
             waiting = await _declare(http, 2)
@@ -290,10 +284,8 @@ class TestDrain:
 
             # A worker started later takes the waiting incident and the paged one's next task.
             _worker(processes, settings, tmp_path, "next")
-            await _until(
-                lambda: _true(len(http_receiver.requests) == 2), 30, "the waiting one paged"
-            )
-            await _until(
+            await eventually(lambda: len(http_receiver.requests) == 2, 30, "the waiting one paged")
+            await eventually(
                 lambda: deliveries_recorded(http, http_receiver), 30, "both pages recorded"
             )
 
@@ -342,7 +334,7 @@ class TestDrain:
                     for event in shown["timeline"]
                 )
 
-            await _until(delivered, 60, "the page delivered by the next worker")
+            await eventually(delivered, 60, "the page delivered by the next worker")
 
         # The retry carries the first attempt's key, so the receiver can drop it.
         keys = {request.headers["idempotency-key"] for request in http_receiver.requests}
@@ -357,7 +349,7 @@ class TestDrain:
             )
             draining.send_signal(signal.SIGTERM)
             log = tmp_path / "draining.log"
-            await _until(lambda: _true(b"draining" in log.read_bytes()), 10, "the drain begins")
+            await eventually(lambda: b"draining" in log.read_bytes(), 10, "the drain begins")
             draining.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(draining.wait, 10) == 1
         assert b"second stop signal" in log.read_bytes()
@@ -409,7 +401,7 @@ class TestApiReplicas:
                     answer = await http.get(f"{first}{url}", headers=bearer)
                     return bool(answer.json()["state"] == "acknowledged")
 
-                await _until(shown, 10, "the acknowledgement shown by the first replica")
+                await eventually(shown, 10, "the acknowledgement shown by the first replica")
 
                 login = await http.get(f"{first}/login")
                 csrf = re.search(r'name="csrf_token" value="([^"]*)"', login.text)
@@ -454,7 +446,3 @@ def _command(command: str, **environment: str) -> "subprocess.CompletedProcess[s
 
 def _worker_health(data_dir: Path) -> "subprocess.CompletedProcess[str]":
     return _command("worker-health", VAGT_DATA_DIR=str(data_dir))
-
-
-async def _true(value: bool) -> bool:
-    return value

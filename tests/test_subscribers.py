@@ -9,9 +9,8 @@ real HTTP server and the mail to a real SMTP server, both on this machine.
 
 import asyncio
 import signal
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from store.db import Database
+from tests.polling import eventually
 from tests.processes import api_stack, worker_process
 from tests.receivers import HttpReceiver, SmtpServer, deliveries_recorded
 
@@ -55,16 +55,6 @@ async def stack(
     process_file.write_text(PROCESS.format(webhook=http_receiver.url, smtp_port=smtp_server.port))
     async with api_stack(own_dev_server.client, tmp_path, process_file) as running:
         yield running
-
-
-async def _until(check: Callable[[], Awaitable[bool] | bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = check()
-        if result if isinstance(result, bool) else await result:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {seconds:g} s: {what}")
 
 
 class TestSubscribersAcrossAWorkerRestart:
@@ -110,8 +100,10 @@ class TestSubscribersAcrossAWorkerRestart:
                 f"{url}/updates", json={"message": "Failing over to the standby"}
             )
             assert posted.status_code == 201, posted.text
-            await _until(lambda: len(webhook()) == 2 and len(mails()) == 2, 30, "the first news")
-            await _until(lambda: deliveries_recorded(http, http_receiver), 30, "recorded")
+            await eventually(
+                lambda: len(webhook()) == 2 and len(mails()) == 2, 30, "the first news"
+            )
+            await eventually(lambda: deliveries_recorded(http, http_receiver), 30, "recorded")
             first.send_signal(signal.SIGKILL)
             first.wait()
 
@@ -128,8 +120,8 @@ class TestSubscribersAcrossAWorkerRestart:
                 json={"summary": "Standby promoted", "root_cause_category": "hardware"},
             )
             assert resolved.status_code == 200, resolved.text
-            await _until(lambda: len(webhook()) >= 4 and len(mails()) >= 4, 60, "all the news")
-            await _until(lambda: deliveries_recorded(http, http_receiver), 30, "recorded")
+            await eventually(lambda: len(webhook()) >= 4 and len(mails()) >= 4, 60, "all the news")
+            await eventually(lambda: deliveries_recorded(http, http_receiver), 30, "recorded")
             await asyncio.sleep(2)  # anything sent twice would have arrived by now
 
         news = [

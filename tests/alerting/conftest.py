@@ -1,9 +1,7 @@
 """A whole alerting stack on Temporal's dev server: the API and a worker in this process."""
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from domain.integrations import IntegrationFormat, IntegrationSettings
 from domain.process import DEFAULT_PROCESS
 from store.db import Database
 from store.integrations import IntegrationRepository
+from tests.polling import eventually
 from tests.processes import api_stack, worker_process
 from tests.temporal_fixtures import Receiver
 from vagt.settings import Settings
@@ -64,17 +63,6 @@ async def stack(dev_server: WorkflowEnvironment, tmp_path: Path) -> AsyncIterato
         )
         async with worker:
             yield Stack(http, settings, database, dev_server.client)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], seconds: float = 60, every: float = 0.1
-) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(every)
-    raise AssertionError(f"not true after {seconds:g} s")
 
 
 async def only_incident(stack: Stack) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from tests.alerting.conftest import (
     PAYLOADS,
     Stack,
     alert_count,
-    eventually,
     only_incident,
     payload,
 )
+from tests.polling import eventually
 from workflows import contracts
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.contracts import AlertNews, workflow_id

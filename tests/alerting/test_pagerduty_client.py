@@ -10,7 +10,8 @@ import pagerduty
 import pytest
 
 from domain.integrations import IntegrationFormat
-from tests.alerting.conftest import Stack, eventually, only_incident
+from tests.alerting.conftest import Stack, only_incident
+from tests.polling import eventually
 from tests.processes import api_process
 from tests.receivers import free_port
 

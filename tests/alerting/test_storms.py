@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from domain.alert_groups import AlertGroup
 from domain.integrations import IntegrationFormat
 from store.tables import IncidentRow
-from tests.alerting.conftest import Stack, alert_count, eventually, only_incident
+from tests.alerting.conftest import Stack, alert_count, only_incident
+from tests.polling import eventually
 from workflows.alert_group import AlertGroupWorkflow
 
 pytestmark = pytest.mark.slow
