@@ -63,6 +63,11 @@ class PriorityRange(BaseModel):
         """1 for P1 up to 5 for P5: the stored form."""
         return _ORDER.index(self.highest) + 1, _ORDER.index(self.lowest) + 1
 
+    @classmethod
+    def from_bounds(cls, highest: int, lowest: int) -> "PriorityRange":
+        """The range `bounds` gave."""
+        return cls(highest=_ORDER[highest - 1], lowest=_ORDER[lowest - 1])
+
     def __contains__(self, priority: object) -> bool:
         low, high = self.bounds()
         return isinstance(priority, Priority) and low <= _ORDER.index(priority) + 1 <= high

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.escalation import EscalationTarget
-from domain.priority import Priority
 from domain.subscriptions import (
     PriorityRange,
     Subscriber,
@@ -20,8 +19,6 @@ from domain.subscriptions import (
     SubscriptionScope,
 )
 from store.tables import SubscriptionRow
-
-_PRIORITIES = list(Priority)
 
 
 class SubscriptionRepository:
@@ -162,10 +159,7 @@ _CANDIDATES = (
 def _subscription(row: SubscriptionRow | Row[Any]) -> Subscription:
     priorities = None
     if row.priority_highest is not None and row.priority_lowest is not None:
-        priorities = PriorityRange(
-            highest=_PRIORITIES[row.priority_highest - 1],
-            lowest=_PRIORITIES[row.priority_lowest - 1],
-        )
+        priorities = PriorityRange.from_bounds(row.priority_highest, row.priority_lowest)
     return Subscription(
         id=row.id,
         subscriber=Subscriber(user=row.user_name, channel=row.channel),
