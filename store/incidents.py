@@ -16,6 +16,7 @@ from domain.incident import Incident
 from domain.lifecycle import IncidentState
 from domain.priority import Priority
 from domain.timeline import EventKind, TimelineEvent
+from store.db import JsonText
 from store.reports import Projection, write_facts
 from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
@@ -359,7 +360,7 @@ def _incident_row(incident: Incident) -> dict[str, Any]:
             c.warned and c.breached_at is None and c.met_at is None for c in incident.watch.clocks
         ),
         # News waiting for its subscribers is the workflow's business, not the desk's.
-        "snapshot": incident.model_dump(mode="json", exclude={"timeline", "announcements"}),
+        "snapshot": JsonText(incident.model_dump_json(exclude={"timeline", "announcements"})),
     }
 
 

@@ -107,6 +107,26 @@ class TestProject:
             EventKind.NOTE_ADDED,
         ]
 
+    async def test_nul_characters_are_stored_as_replacement_characters(
+        self, database: Database
+    ) -> None:
+        # JSON allows NUL in any string; PostgreSQL refuses it in text and in JSON. The
+        # write must not fail (the projection would retry for ever), on either database.
+        incident = declare(1, "Checkout\x00 fails", description="500s\x00")
+        assign = AssignRequest(commander="alice", responders=["bob\x00"])
+        incident.apply(Step.ASSIGN, assign, ALICE, T0 + timedelta(minutes=1))
+
+        await project(database, incident, incident.timeline)
+        async with database.session() as session:
+            stored = await IncidentRepository(session).get(1)
+            row = (await session.execute(select(IncidentRow))).scalar_one()
+
+        assert stored is not None
+        assert (stored.title, stored.description) == ("Checkout\ufffd fails", "500s\ufffd")
+        assert stored.responders == ["bob\ufffd"]
+        assert row.responders == ["bob\ufffd"]  # a column of its own, beside the snapshot
+        assert stored.timeline[0].details["title"] == "Checkout\ufffd fails"
+
     async def test_replaying_a_projection_stores_each_event_once(self, database: Database) -> None:
         incident = declare(1)
         work_on(incident)
