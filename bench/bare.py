@@ -6,7 +6,8 @@ start, signal and update these workflows on the same server Vagt uses.
 
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from temporalio import workflow
 from temporalio.client import Client
@@ -33,14 +34,21 @@ class BareWorkflow:
         return self._seen
 
 
-async def work(target: str, task_queue: str, workflows: Sequence[type]) -> None:
-    """Run `workflows` on `task_queue` until killed: the bare benchmarks' worker."""
+async def work(
+    target: str,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]] = (),
+) -> None:
+    """Run `workflows` (and `activities`) on `task_queue` until killed: the bare
+    benchmarks' worker."""
     client = await Client.connect(target, data_converter=pydantic_data_converter)
     # Configured as Vagt's worker is: no sandbox, a cache for every workflow.
     async with Worker(
         client,
         task_queue=task_queue,
         workflows=workflows,
+        activities=activities,
         workflow_runner=UnsandboxedWorkflowRunner(),
         max_cached_workflows=10_000,
     ):

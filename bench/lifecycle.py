@@ -5,15 +5,18 @@ triage, acknowledge, resolve, review (by one responder) and approve (by a proces
 owner, since the review's author may not approve it). Measured against, in the same
 run on the same Temporal server: a bare workflow started and then sent five no-op
 updates, completing at the last, as Vagt starts an incident's workflow at the
-declaration and sends every later step as one update (`bench/bare_lifecycle.py`).
+declaration and sends every later step as one update (`bench/bare_lifecycle.py`). And
+against the same bare workflow running a no-op local activity after its start and each
+update, as Vagt writes its read model: the ceiling of that design.
 
 Each side runs CONCURRENCY walkers, each starting its next lifecycle when its last one
 ends. After a warm-up (the first CONCURRENCY lifecycles, or WARMUP_SECONDS), the
 lifecycles ending within a fixed window are counted: a steady-state rate, and a run
 whose length does not depend on how fast the machine is. Each side is measured twice,
-in the order bare, Vagt, Vagt, bare, and counted over both its windows: a stack slows as
-Temporal's database grows (the same bare load measured twice in a row ran about a tenth
-slower the second time), and that order gives neither side the fresher stack. The CPU
+in the order bare, projecting, Vagt, Vagt, projecting, bare, and counted over both its
+windows: a stack slows as Temporal's database grows (the same bare load measured twice
+in a row ran about a tenth slower the second time), and that order gives no side the
+fresher stack. The CPU
 each process spent in the windows, per lifecycle, says where the time goes (Linux only:
 read from /proc).
 """
@@ -35,7 +38,7 @@ from urllib.parse import urlsplit
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.bare_lifecycle import STEPS, BareLifecycleWorkflow
+from bench.bare_lifecycle import STEPS, BareLifecycleWorkflow, ProjectingLifecycleWorkflow
 from bench.common import Figures, Stack, quiet_process, table, vagt_stack
 from bench.loadgen import Connection
 
@@ -49,6 +52,8 @@ WARMUP_SECONDS = 8.0
 RESPONDER = "bench-responder"
 APPROVER = "bench-owner"
 NAMES = ("declare", *STEPS)
+BARE = "bare Temporal: start and 5 updates"
+PROJECTING = "bare Temporal, and a no-op local activity at the start and each update"
 
 
 @dataclass
@@ -281,25 +286,29 @@ async def _vagt(stack: Stack, users: tuple[str, str], seconds: float) -> Run:
             await connection.close()
 
 
-async def _bare(stack: Stack, work: Path, seconds: float) -> Run:
+async def _bare(stack: Stack, work: Path, seconds: float, *, projecting: bool = False) -> Run:
     client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
     queue = f"bare-lifecycle-{uuid.uuid4()}"
     argv = [sys.executable, "-m", "bench.bare_lifecycle", stack.temporal_address, queue]
+    flow: type[BareLifecycleWorkflow] | type[ProjectingLifecycleWorkflow] = (
+        ProjectingLifecycleWorkflow if projecting else BareLifecycleWorkflow
+    )
+    name = PROJECTING if projecting else BARE
     with quiet_process(argv, work / "bare-lifecycle-worker.log", dict(os.environ)) as worker:
         run = uuid.uuid4().hex[:8]
-        failures = _Failures("bare")
+        failures = _Failures(name)
 
         async def walk(n: int, steps: Steps) -> bool:
             try:
                 began = time.perf_counter()
                 handle = await client.start_workflow(
-                    BareLifecycleWorkflow.run, id=f"bare-lifecycle-{run}-{n}", task_queue=queue
+                    flow.run, id=f"bare-lifecycle-{run}-{n}", task_queue=queue
                 )
                 steps.took("declare", began)
-                for name in STEPS:
+                for step in STEPS:
                     began = time.perf_counter()
-                    await handle.execute_update(BareLifecycleWorkflow.step, name)
-                    steps.took(name, began)
+                    await handle.execute_update(flow.step, step)
+                    steps.took(step, began)
             except Exception as error:  # counted and shown, not raised
                 failures.record(f"{error!r}")
                 return False
@@ -310,9 +319,7 @@ async def _bare(stack: Stack, work: Path, seconds: float) -> Run:
             for name, pid in _children(stack.process.pid).items()
             if name == "Temporal server"
         } | {"bare worker": worker.pid, "load generator": os.getpid()}
-        return await _drive(
-            "bare Temporal: start and 5 updates", walk, failures, processes, seconds
-        )
+        return await _drive(name, walk, failures, processes, seconds)
 
 
 async def measure(work: Path) -> str:
@@ -320,10 +327,13 @@ async def measure(work: Path) -> str:
     async with vagt_stack(work / "vagt") as stack:
         users = await _users(stack)
         half = WINDOW_SECONDS / 2
-        # Bare, Vagt, Vagt, bare: the stack's slowing as it fills falls on both alike.
+        # Bare, projecting, Vagt, Vagt, projecting, bare: the stack's slowing as it
+        # fills falls on each alike.
         bare = await _bare(stack, work, half)
+        projecting = await _bare(stack, work, half, projecting=True)
         vagt = await _vagt(stack, users, half)
         vagt = vagt.with_(await _vagt(stack, users, half))
+        projecting = projecting.with_(await _bare(stack, work, half, projecting=True))
         bare = bare.with_(await _bare(stack, work, half))
     header = ["load", "whole / ended", "whole per second", "p50 ms", "p99 ms", "of baseline"]
     step_header = ["step", "Vagt p50 ms", "Vagt p99 ms", "bare p50 ms", "bare p99 ms"]
@@ -342,6 +352,8 @@ async def measure(work: Path) -> str:
             ]
         )
     ratio = vagt.whole.rate / bare.whole.rate if bare.whole.rate else 0.0
+    ceiling = projecting.whole.rate / bare.whole.rate if bare.whole.rate else 0.0
+    of_ceiling = vagt.whole.rate / projecting.whole.rate if projecting.whole.rate else 0.0
     return "\n".join(
         [
             "## Lifecycle",
@@ -356,19 +368,37 @@ async def measure(work: Path) -> str:
             f"lifecycle when its last ends; after a warm-up ({CONCURRENCY} lifecycles or "
             f"{WARMUP_SECONDS:.0f} s, whichever ends first), those ending within "
             f"{WINDOW_SECONDS / 2:.0f} s are counted. Each side runs twice, in the order "
-            "bare, Vagt, Vagt, bare, and its figures are those of both its windows: a stack "
-            "slows as Temporal's database grows (the same bare load measured twice in a row "
-            "ran about a tenth slower the second time), and this order gives neither side "
-            "the fresher stack.",
+            "bare, projecting, Vagt, Vagt, projecting, bare, and its figures are those of "
+            "both its windows: a stack slows as Temporal's database grows (the same bare "
+            "load measured twice in a row ran about a tenth slower the second time), and "
+            "this order gives no side the fresher stack.",
             "",
-            table(header, [_row(bare.whole), _row(vagt.whole, bare.whole)]),
+            "The projecting row is the bare workflow writing a read model as Vagt writes "
+            "its own, with nothing to write: a local activity that returns at once, after "
+            "the start and after each update, in the workflow task that took it "
+            "(`bench/bare_lifecycle.py`). Vagt answers each step once its read model "
+            "holds it, so every step is two activations of its workflow and a local "
+            "activity; that row is the ceiling of this design, whatever the write and "
+            "Vagt's own work cost.",
+            "",
+            table(
+                header,
+                [
+                    _row(bare.whole),
+                    _row(projecting.whole, bare.whole),
+                    _row(vagt.whole, bare.whole),
+                ],
+            ),
+            "",
+            f"Vagt ran at {of_ceiling:.0%} of the projecting ceiling, which ran at "
+            f"{ceiling:.0%} of bare.",
             "",
             "Each step's latency, over the steps of the whole lifecycles counted "
             "(declare is the bare workflow's start):",
             "",
             table(step_header, step_rows),
             "",
-            *_cpu_section(vagt, bare),
+            *_cpu_section(vagt, projecting, bare),
             _verdict(
                 "lifecycle",
                 ratio >= 0.7,
@@ -390,9 +420,10 @@ def _milliseconds(*seconds: float) -> list[str]:
     return [f"{s * 1000:.1f}" for s in seconds]
 
 
-def _cpu_section(vagt: Run, bare: Run) -> list[str]:
+def _cpu_section(vagt: Run, projecting: Run, bare: Run) -> list[str]:
     """CPU per whole lifecycle by process: where the time goes, whatever else runs."""
-    if not vagt.cpu or not bare.cpu or not vagt.whole.succeeded or not bare.whole.succeeded:
+    runs = (vagt, projecting, bare)
+    if any(not run.cpu or not run.whole.succeeded for run in runs):
         return []
     names = ["Temporal server", "Vagt worker", "Vagt API", "bare worker", "load generator"]
 
@@ -400,26 +431,27 @@ def _cpu_section(vagt: Run, bare: Run) -> list[str]:
         used = run.cpu.get(name)
         return "" if used is None else f"{used / run.whole.succeeded * 1000:,.0f}"
 
-    rows = [[name, per(vagt, name), per(bare, name)] for name in names]
-    totals = [sum(run.cpu.values()) / run.whole.succeeded * 1000 for run in (vagt, bare)]
+    rows = [[name, *(per(run, name) for run in runs)] for name in names]
+    totals = [sum(run.cpu.values()) / run.whole.succeeded * 1000 for run in runs]
     rows.append(["all of these", *(f"{total:,.0f}" for total in totals)])
     lines = [
         "CPU time per whole lifecycle in the window, by process (ms):",
         "",
-        table(["process", "Vagt", "bare"], rows),
+        table(["process", "Vagt", "projecting", "bare"], rows),
         "",
     ]
-    if vagt.busy is not None and bare.busy is not None:
+    if all(run.busy is not None for run in runs):
         cores = os.cpu_count() or 1
         others = [
-            max(0.0, busy * cores - sum(run.cpu.values()) / run.whole.seconds)
-            for run, busy in ((vagt, vagt.busy), (bare, bare.busy))
+            max(0.0, (run.busy or 0.0) * cores - sum(run.cpu.values()) / run.whole.seconds)
+            for run in runs
         ]
         lines += [
-            f"The machine's {cores} cores were {vagt.busy:.0%} busy in Vagt's window and "
-            f"{bare.busy:.0%} in bare's; processes outside the benchmark used "
-            f"{others[0]:.1f} and {others[1]:.1f} cores. When the cores are saturated, "
-            "the ratio of rates follows the ratio of CPU per lifecycle.",
+            f"The machine's {cores} cores were {vagt.busy:.0%} busy in Vagt's windows, "
+            f"{projecting.busy:.0%} in the projecting ones' and {bare.busy:.0%} in bare's; "
+            "processes outside the benchmark used "
+            f"{others[0]:.1f}, {others[1]:.1f} and {others[2]:.1f} cores. When the cores "
+            "are saturated, the ratio of rates follows the ratio of CPU per lifecycle.",
             "",
         ]
     return lines
