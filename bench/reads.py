@@ -285,7 +285,7 @@ def _template(state: IncidentState, impact: int, urgency: int, late: str) -> Tem
         running = {S.DETECTED: ack, S.TRIAGED: ack, S.RESOLVED: review, S.IN_REVIEW: review}
         incident.fire_due(at + running.get(state, resolve) * slow)
     row = _incident_row(incident)
-    snapshot = row.pop("snapshot") | {"id": _stand_in("id")}
+    snapshot = json.loads(row.pop("snapshot")) | {"id": _stand_in("id")}
     events = [_event_row(event) for event in incident.timeline]
     found = facts_row(facts(incident)) | {"version": incident.seq, "history_length": 0}
     # Its approved review's action items, as the projection keeps them.
