@@ -170,14 +170,14 @@ def without_nul(value: Any) -> Any:
     return value
 
 
-def holds_nul(value: Any) -> bool:
+def _holds_nul(value: Any) -> bool:
     """Whether any string in `value`, keys included, holds a NUL."""
     if isinstance(value, str):
         return _NUL in value
     if isinstance(value, dict):
-        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
     if isinstance(value, list | tuple):
-        return any(holds_nul(item) for item in value)
+        return any(_holds_nul(item) for item in value)
     return False
 
 
@@ -207,13 +207,15 @@ def _parameters_without_nul(
 ) -> tuple[str, Any]:
     # A look first, and a copy only of the rare parameters that hold a NUL: a projection
     # sends a few dozen values, and copying each of them cost a tenth of its write.
+    if not parameters:
+        return statement, parameters
     rows = parameters if executemany else (parameters,)
     for row in rows:
         for value in row.values() if isinstance(row, dict) else row:
             if isinstance(value, str):
                 if _NUL in value:
                     return statement, without_nul(parameters)
-            elif isinstance(value, list | tuple | dict) and holds_nul(value):
+            elif isinstance(value, list | tuple | dict) and _holds_nul(value):
                 return statement, without_nul(parameters)
     return statement, parameters
 
