@@ -5,7 +5,7 @@ from temporalio import activity
 
 from domain.process import ProcessDefinition
 from store.db import Database
-from store.incidents import IncidentRepository
+from store.incidents import allocate_incident_id
 from store.processes import ProcessCatalog
 
 
@@ -29,8 +29,6 @@ class IncidentActivities:
     @activity.defn(name="prepare_incident")
     async def prepare_incident(self) -> PreparedIncident:
         # A retry after a crash may burn a number; numbers only need to be unique.
-        async with self._database.session() as session:
-            incident_id = await IncidentRepository(session).allocate_id()
-            await session.commit()
+        incident_id = await allocate_incident_id(self._database)
         current = await self._catalog.by_key(self._process.name)
         return PreparedIncident(incident_id=incident_id, process=current or self._process)

@@ -418,9 +418,7 @@ async def declare_page(request: Request, web: SignedIn, services: ServicesDep) -
 
 
 @router.post("/declare")
-async def declare(
-    request: Request, web: SignedIn, session: SessionDep, services: ServicesDep
-) -> Response:
+async def declare(request: Request, web: SignedIn, services: ServicesDep) -> Response:
     form = await request.form()
     try:
         _checked(web, form)
@@ -429,11 +427,8 @@ async def declare(
     fields = {key: str(value).strip() for key, value in form.items() if key != "csrf_token"}
     try:
         body = DeclareRequest.model_validate({k: v for k, v in fields.items() if v != ""})
-        declared = await api_incidents.declare_incident(
-            body, web.user, session, services, Response()
-        )
+        declared = await api_incidents.declare_incident(body, web.user, services, Response())
     except (ValidationError, Problem, DomainError) as refusal:
-        await session.rollback()
         why, status = reason(refusal)
         process = await services.current_process()
         context = {"categories": process.categories, "form": fields, "error": why}

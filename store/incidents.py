@@ -1,5 +1,6 @@
 """Incidents in the read model: numbering, idempotent projection, lists and search."""
 
+import asyncio
 import builtins
 import functools
 from collections.abc import Sequence
@@ -8,7 +9,18 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Connection, Select, func, insert, null, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +28,7 @@ from domain.incident import Incident
 from domain.lifecycle import IncidentState
 from domain.priority import Priority
 from domain.timeline import EventKind, TimelineEvent
-from store.db import JsonText
+from store.db import Database, JsonText
 from store.reports import Projection, write_facts
 from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
@@ -75,6 +87,31 @@ class IncidentPage(BaseModel):
     offset: int
 
 
+_ALLOCATE_ID = insert(IncidentIdRow).returning(IncidentIdRow.id)
+
+
+async def allocate_incident_id(database: Database) -> int:
+    """A new incident number, never handed out before, committed on its own: on an
+    SQLite file in one hop to a thread, where through the async driver the insert and
+    its commit were each a few round trips (half the CPU of declaring, in the API)."""
+    engine = database.thread_engine()
+    if engine is not None:
+        return await asyncio.to_thread(_allocate_on, engine)
+    async with database.engine.begin() as connection:
+        return await connection.run_sync(allocate_id_on)
+
+
+def _allocate_on(engine: Engine) -> int:
+    with engine.begin() as connection:
+        return allocate_id_on(connection)
+
+
+def allocate_id_on(connection: Connection) -> int:
+    """`IncidentRepository.allocate_id` on a synchronous connection."""
+    result = connection.execute(_ALLOCATE_ID, {"allocated_at": datetime.now(UTC)})
+    return int(result.scalar_one())
+
+
 class IncidentRepository:
     """Reads and writes incidents within the caller's session; the caller commits."""
 
@@ -82,11 +119,9 @@ class IncidentRepository:
         self._session = session
 
     async def allocate_id(self) -> int:
-        """A new incident number, never handed out before."""
-        result = await self._session.execute(
-            insert(IncidentIdRow).values(allocated_at=datetime.now(UTC)).returning(IncidentIdRow.id)
-        )
-        return result.scalar_one()
+        """A new incident number, never handed out before, in the caller's transaction."""
+        result = await self._session.execute(_ALLOCATE_ID, {"allocated_at": datetime.now(UTC)})
+        return int(result.scalar_one())
 
     async def project(
         self, incident: Incident, events: Sequence[TimelineEvent], history_length: int = 0

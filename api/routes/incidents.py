@@ -43,7 +43,13 @@ from domain.requests import (
     TriageRequest,
 )
 from domain.roles import Actor, may_declare, may_take
-from store.incidents import IncidentPage, IncidentQuery, IncidentRepository, SlaFilter
+from store.incidents import (
+    IncidentPage,
+    IncidentQuery,
+    IncidentRepository,
+    SlaFilter,
+    allocate_incident_id,
+)
 from store.processes import ProcessVersionRepository, VersionState
 from store.users import UserRecord, UserRepository
 from workflows import contracts
@@ -75,7 +81,6 @@ _STEP_PROBLEMS = _problems(400, 401, 403, 404, 409, 422, 503)
 async def declare_incident(
     request: DeclareRequest,
     user: CurrentUser,
-    session: SessionDep,
     services: ServicesDep,
     response: Response,
 ) -> IncidentOut:
@@ -87,7 +92,7 @@ async def declare_incident(
     # Checked before a number is taken, so a refused declaration changes nothing.
     process = await services.current_process()
     process.check_classification(request.category, request.service)
-    incident_id = await _start_incident(session, services, request, actor, now, process)
+    incident_id = await _start_incident(services, request, actor, now, process)
     response.headers["Location"] = f"{router.prefix}/{incident_id}"
     incident = Incident.declare(incident_id, request, actor, now, process)
     return IncidentOut.of(incident, actor, now)
@@ -99,17 +104,14 @@ _MAX_NUMBER_COLLISIONS = 1_000
 
 
 async def _start_incident(
-    session: SessionDep,
-    services: ServicesDep,
+    services: Services,
     request: DeclareRequest,
     actor: Actor,
     now: datetime,
     process: ProcessDefinition,
 ) -> int:
-    repository = IncidentRepository(session)
     for _ in range(_MAX_NUMBER_COLLISIONS):
-        incident_id = await repository.allocate_id()
-        await session.commit()
+        incident_id = await allocate_incident_id(services.database)
         declaration = contracts.Declaration(
             incident_id=incident_id,
             request=request,

@@ -1,3 +1,4 @@
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,8 +20,8 @@ from domain.requests import (
 from domain.roles import Actor, Role
 from domain.timeline import EventKind, TimelineEvent
 from store.db import Database
-from store.incidents import IncidentQuery, IncidentRepository, SlaFilter
-from store.tables import IncidentRow, TimelineEventRow
+from store.incidents import IncidentQuery, IncidentRepository, SlaFilter, allocate_incident_id
+from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
 ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER, Role.COMMANDER}))
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -85,6 +86,22 @@ class TestAllocateId:
 
         assert numbers == sorted(set(numbers))
         assert len(numbers) == 6
+
+    async def test_numbers_taken_on_their_own_are_committed_and_never_handed_out_twice(
+        self, database: Database
+    ) -> None:
+        first = await allocate_incident_id(database)
+        at_once = await asyncio.gather(*(allocate_incident_id(database) for _ in range(20)))
+        async with database.session() as session:
+            after = await IncidentRepository(session).allocate_id()
+            await session.commit()
+
+        numbers = [first, *at_once, after]
+        assert len(set(numbers)) == 22
+        assert first < min(at_once) and max(at_once) < after
+        async with database.session() as session:  # each was committed as it was taken
+            taken = await session.scalar(select(func.count()).select_from(IncidentIdRow))
+        assert taken == 22
 
 
 class TestProject:
