@@ -92,21 +92,21 @@ _ALLOCATE_ID = insert(IncidentIdRow).returning(IncidentIdRow.id)
 
 async def allocate_incident_id(database: Database) -> int:
     """A new incident number, never handed out before, committed on its own: on an
-    SQLite file in one hop to a thread, where through the async driver the insert and
-    its commit were each a few round trips (half the CPU of declaring, in the API)."""
+    SQLite file in one hop to a thread, at half the CPU of the async driver (where the
+    insert and its commit were each a few round trips between threads)."""
     engine = database.thread_engine()
     if engine is not None:
         return await asyncio.to_thread(_allocate_on, engine)
     async with database.engine.begin() as connection:
-        return await connection.run_sync(allocate_id_on)
+        return await connection.run_sync(_allocate_id_on)
 
 
 def _allocate_on(engine: Engine) -> int:
     with engine.begin() as connection:
-        return allocate_id_on(connection)
+        return _allocate_id_on(connection)
 
 
-def allocate_id_on(connection: Connection) -> int:
+def _allocate_id_on(connection: Connection) -> int:
     """`IncidentRepository.allocate_id` on a synchronous connection."""
     result = connection.execute(_ALLOCATE_ID, {"allocated_at": datetime.now(UTC)})
     return int(result.scalar_one())
