@@ -49,9 +49,11 @@ async def project_nothing(taken: int) -> int:
 
 
 @workflow.defn
-class ProjectingLifecycleWorkflow:
+class ProjectingLifecycleWorkflow(BareLifecycleWorkflow):
+    """The bare workflow's steps (its update handler is inherited), each written."""
+
     def __init__(self) -> None:
-        self._taken = 0
+        super().__init__()
         self._projected = -1  # the start is written too, as Vagt writes the declaration
 
     @workflow.run
@@ -62,11 +64,6 @@ class ProjectingLifecycleWorkflow:
                 project_nothing, self._taken, start_to_close_timeout=timedelta(seconds=30)
             )
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._taken
-
-    @workflow.update
-    def step(self, name: str) -> int:
-        self._taken += 1
         return self._taken
 
 

@@ -290,9 +290,7 @@ async def _bare(stack: Stack, work: Path, seconds: float, *, projecting: bool = 
     client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
     queue = f"bare-lifecycle-{uuid.uuid4()}"
     argv = [sys.executable, "-m", "bench.bare_lifecycle", stack.temporal_address, queue]
-    flow: type[BareLifecycleWorkflow] | type[ProjectingLifecycleWorkflow] = (
-        ProjectingLifecycleWorkflow if projecting else BareLifecycleWorkflow
-    )
+    flow = ProjectingLifecycleWorkflow if projecting else BareLifecycleWorkflow
     name = PROJECTING if projecting else BARE
     with quiet_process(argv, work / "bare-lifecycle-worker.log", dict(os.environ)) as worker:
         run = uuid.uuid4().hex[:8]
