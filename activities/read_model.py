@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from temporalio import activity
 
 from domain.escalation import EscalationTarget
@@ -93,17 +93,8 @@ class ProjectionWriter:
             pending.written.set_result(answer)
 
     async def _commit(self, projections: list[ProjectionInput]) -> list[Followers]:
-        engine = self._database.thread_engine()
-        if engine is not None:
-            # SQLite: the whole transaction on a thread, in one hop from the event loop.
-            return await asyncio.to_thread(_write_on, engine, projections)
-        async with self._database.engine.begin() as connection:
-            return await connection.run_sync(_write, projections)
-
-
-def _write_on(engine: Engine, projections: list[ProjectionInput]) -> list[Followers]:
-    with engine.begin() as connection:
-        return _write(connection, projections)
+        # On SQLite the whole transaction runs on a thread, in one hop from the event loop.
+        return await self._database.in_transaction(_write, projections)
 
 
 def _write(connection: Connection, projections: list[ProjectionInput]) -> list[Followers]:

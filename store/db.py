@@ -3,8 +3,9 @@ an SQLite file also a synchronous engine, for work done in one go on a thread.""
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -16,6 +17,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 # Any constant works; every process migrating the same PostgreSQL database takes it.
 _MIGRATION_LOCK_KEY = 0x7661677401  # "vagt", 1
+
+_T = TypeVar("_T")
 
 _ASYNC_DRIVERS = {"postgresql": "asyncpg", "postgres": "asyncpg", "sqlite": "aiosqlite"}
 
@@ -99,6 +102,16 @@ class Database:
             self._thread_engine = engine
         return self._thread_engine
 
+    async def in_transaction(self, work: Callable[..., _T], *args: Any) -> _T:
+        """`work(connection, *args)` in a transaction of its own, committed when it
+        returns: on an SQLite file whole on a thread (`thread_engine`), otherwise through
+        the async engine's `run_sync`."""
+        engine = self.thread_engine()
+        if engine is not None:
+            return await asyncio.to_thread(_in_transaction_on, engine, work, *args)
+        async with self.engine.begin() as connection:
+            return await connection.run_sync(work, *args)
+
     async def migrate(self) -> None:
         """Bring the schema to the newest migration; safe when several processes start at once."""
         for attempt in range(1, _MIGRATION_ATTEMPTS + 1):
@@ -137,6 +150,11 @@ class Database:
 
 
 _MIGRATION_ATTEMPTS = 10
+
+
+def _in_transaction_on(engine: Engine, work: Callable[..., _T], *args: Any) -> _T:
+    with engine.begin() as connection:
+        return work(connection, *args)
 
 
 def _upgrade_to_head(connection: Connection) -> None:

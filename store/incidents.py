@@ -1,6 +1,5 @@
 """Incidents in the read model: numbering, idempotent projection, lists and search."""
 
-import asyncio
 import builtins
 import functools
 from collections.abc import Sequence
@@ -12,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Engine,
     Select,
     func,
     insert,
@@ -94,20 +92,10 @@ async def allocate_incident_id(database: Database) -> int:
     """A new incident number, never handed out before, committed on its own: on an
     SQLite file in one hop to a thread, at half the CPU of the async driver (where the
     insert and its commit were each a few round trips between threads)."""
-    engine = database.thread_engine()
-    if engine is not None:
-        return await asyncio.to_thread(_allocate_on, engine)
-    async with database.engine.begin() as connection:
-        return await connection.run_sync(_allocate_id_on)
+    return await database.in_transaction(_allocate_id)
 
 
-def _allocate_on(engine: Engine) -> int:
-    with engine.begin() as connection:
-        return _allocate_id_on(connection)
-
-
-def _allocate_id_on(connection: Connection) -> int:
-    """`IncidentRepository.allocate_id` on a synchronous connection."""
+def _allocate_id(connection: Connection) -> int:
     result = connection.execute(_ALLOCATE_ID, {"allocated_at": datetime.now(UTC)})
     return int(result.scalar_one())
 
@@ -117,11 +105,6 @@ class IncidentRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def allocate_id(self) -> int:
-        """A new incident number, never handed out before, in the caller's transaction."""
-        result = await self._session.execute(_ALLOCATE_ID, {"allocated_at": datetime.now(UTC)})
-        return int(result.scalar_one())
 
     async def project(
         self, incident: Incident, events: Sequence[TimelineEvent], history_length: int = 0

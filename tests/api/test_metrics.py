@@ -20,7 +20,7 @@ from domain.requests import DeclareRequest
 from domain.roles import Actor, Role
 from domain.timeline import EventKind
 from store.db import Database
-from store.incidents import IncidentRepository
+from store.incidents import IncidentRepository, allocate_incident_id
 from store.tables import IncidentRow
 from tests.api.conftest import Api
 
@@ -257,9 +257,9 @@ async def _project(
 ) -> int:
     """An incident in the read model, with a delivery attempt for each of `attempts`."""
     actor = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
+    incident_id = await allocate_incident_id(database)
     async with database.session() as session:
         repository = IncidentRepository(session)
-        incident_id = await repository.allocate_id()
         request = DeclareRequest(title="Disk full", impact=impact, urgency=urgency)
         incident = Incident.declare(incident_id, request, actor, T0, DEFAULT_PROCESS)
         for number, (outcome, next_attempt_at) in enumerate(attempts):
