@@ -83,7 +83,7 @@ class Database:
         Through the async driver every statement of a transaction is a few round trips
         to aiosqlite's thread and back to the event loop; a transaction of a handful of
         statements done in one go on a thread costs a quarter of the CPU (the
-        projection's writer, activities/read_model.py).
+        projection's writer, store/projection.py).
         """
         database = self.url.database
         if not self.is_sqlite or not database or database == ":memory:":

@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import event
 
-from activities.read_model import ProjectionInput, ProjectionWriter
 from domain.escalation import EscalationTarget
 from domain.subscriptions import Subscriber, SubscriberQuery, SubscriptionScope
 from store.db import Database
 from store.incidents import IncidentRepository
+from store.projection import ProjectionInput, ProjectionWriter
 from store.subscriptions import SubscriptionRepository
 from tests.store.test_incidents import declare, row_counts, work_on
 
