@@ -31,6 +31,7 @@ from api.routes import (
 from domain.process import ProcessDocument
 from store.db import Database
 from store.processes import ProcessCatalog, adopt_process_file
+from store.projection import ProjectionWriter
 from store.users import bootstrap_admin
 from vagt.process_file import load_process
 from vagt.settings import Settings
@@ -64,7 +65,13 @@ def create_app(
             await adopt_process_file(db, process.definition())
             # Lazy, so the API starts (and reports not ready) while Temporal is down.
             client = temporal or await connect(settings, lazy=True)
-            gateway = IncidentGateway(client, settings.task_queue, settings.step_timeout_seconds)
+            gateway = IncidentGateway(
+                client,
+                settings.task_queue,
+                settings.step_timeout_seconds,
+                writer=ProjectionWriter(db),
+                batch_seconds=settings.step_batch_seconds,
+            )
             app.state.services = Services(
                 settings=settings,
                 database=db,

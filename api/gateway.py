@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Problem, from_domain
 from domain.errors import ERRORS_BY_CODE
 from domain.incident import Incident
+from store.projection import ProjectionInput, ProjectionWriter
 from workflows.contracts import (
     IncidentInput,
     StepCommand,
@@ -34,10 +35,22 @@ log = logging.getLogger("vagt.api")
 class IncidentGateway:
     """Talks to incident workflows and turns Temporal's failures into problems."""
 
-    def __init__(self, client: Client, task_queue: str, timeout: float) -> None:
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        timeout: float,
+        *,
+        writer: ProjectionWriter | None = None,
+        batch_seconds: float = 0.0,
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._timeout = timeout
+        # With a writer, each step is written to the read model here before the caller
+        # hears of it, and the workflow writes it again within `batch_seconds`.
+        self._writer = writer if batch_seconds > 0 else None
+        self._batch_seconds = batch_seconds
 
     async def start(self, workflow_input: IncidentInput) -> bool:
         """Start the incident's workflow; False if a workflow already has its id."""
@@ -72,12 +85,14 @@ class IncidentGateway:
             raise self._unreachable(error, "the what-if was not started") from error
 
     async def take_step(self, incident_id: int, update: Any, command: StepCommand) -> Incident:
-        """Run one step's update; the workflow's validator may refuse it."""
+        """Run one step's update (the workflow's validator may refuse it) and write the
+        step to the read model, so that lists and reports show it once this returns."""
         handle = self._client.get_workflow_handle(workflow_id(incident_id))
+        if self._writer is not None:
+            command = command.model_copy(update={"caller_writes_within": self._batch_seconds})
         try:
             async with asyncio.timeout(self._timeout):
                 result: Incident = await handle.execute_update(update, command)
-                return result
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
@@ -95,6 +110,25 @@ class IncidentGateway:
             raise self._unreachable(error, "the step was not taken") from error
         except RuntimeError as error:
             raise self._unreachable(error, "the step was not taken") from error
+        if self._writer is not None:
+            await self._write(self._writer, result)
+        return result
+
+    async def _write(self, writer: ProjectionWriter, incident: Incident) -> None:
+        # The step is the last event of the incident its update answered with (a step
+        # records one event, and the answer is taken as the step ends).
+        step = incident.timeline[-1:]
+        try:
+            await writer.write(ProjectionInput(incident=incident, events=step))
+        except Exception as error:  # the step stands: the workflow writes it soon anyway
+            log.warning(
+                "incident %s: the read model did not take step %s (%s); the incident's "
+                "workflow writes it within %g s",
+                incident.id,
+                step[0].seq if step else "?",
+                error,
+                self._batch_seconds,
+            )
 
     async def current(self, incident_id: int) -> Incident | None:
         """The workflow's live state, or None when the workflow is gone or unreachable."""

@@ -7,7 +7,8 @@ run on the same Temporal server: a bare workflow started and then sent five no-o
 updates, completing at the last, as Vagt starts an incident's workflow at the
 declaration and sends every later step as one update (`bench/bare_lifecycle.py`). And
 against the same bare workflow running a no-op local activity after its start and each
-update, as Vagt writes its read model: the ceiling of that design.
+update: the ceiling of any design whose workflow writes the read model within each
+step, as Vagt's did until its API came to write the steps it takes.
 
 Each side runs CONCURRENCY walkers, each starting its next lifecycle when its last one
 ends. After a warm-up (the first CONCURRENCY lifecycles, or WARMUP_SECONDS), the
@@ -371,13 +372,17 @@ async def measure(work: Path) -> str:
             "load measured twice in a row ran about a tenth slower the second time), and "
             "this order gives no side the fresher stack.",
             "",
-            "The projecting row is the bare workflow writing a read model as Vagt writes "
-            "its own, with nothing to write: a local activity that returns at once, after "
-            "the start and after each update, in the workflow task that took it "
-            "(`bench/bare_lifecycle.py`). Vagt answers each step once its read model "
-            "holds it, so every step is two activations of its workflow and a local "
-            "activity; that row is the ceiling of this design, whatever the write and "
-            "Vagt's own work cost.",
+            "The projecting row is the bare workflow writing a read model from the "
+            "workflow within each step, with nothing to write: a local activity that "
+            "returns at once, after the start and after each update, in the workflow task "
+            "that took it (`bench/bare_lifecycle.py`): every step two activations of the "
+            "workflow and a local activity. That is the ceiling of the design Vagt had "
+            "until 28 November, whatever the write and Vagt's own work cost. Vagt's API "
+            "now writes each step it takes to the read model before it answers, and the "
+            "incident's workflow writes the steps of a burst again in one go, with their "
+            "news, at most `VAGT_STEP_BATCH_SECONDS` (5 s) later, or at once when the step "
+            "closes the incident: in this lifecycle, one write at the declaration and one "
+            "at the approval.",
             "",
             table(
                 header,
@@ -388,7 +393,7 @@ async def measure(work: Path) -> str:
                 ],
             ),
             "",
-            f"Vagt ran at {of_ceiling:.0%} of the projecting ceiling, which ran at "
+            f"Vagt ran at {of_ceiling:.0%} of the projecting row's rate, which ran at "
             f"{ceiling:.0%} of bare.",
             "",
             "Each step's latency, over the steps of the whole lifecycles counted "

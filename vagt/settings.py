@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     step_timeout_seconds: float = Field(
         default=10.0, gt=0, description="How long the API waits for a worker to answer a step."
     )
+    step_batch_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="The API writes each step it takes to the read model before it "
+        "answers; the incident's workflow writes it again, and tells its subscribers "
+        "the news, at most this long after, one write for a burst of steps. 0: the "
+        "workflow writes every step within the step, and the API writes none.",
+    )
     worker_cache_size: int = Field(
         default=10_000,
         ge=0,

@@ -109,6 +109,13 @@ class IncidentOutcome(BaseModel):
 
 class StepCommand(BaseModel):
     actor: Actor
+    # Above 0: the caller (the API) writes the step to the read model itself before it
+    # answers, and the workflow writes it again (idempotently), and looks up who
+    # follows its news, at most this many seconds later, together with whatever else
+    # it has by then: one local activity for a burst of steps instead of one each.
+    # 0 (the default, and every command recorded before the field): the workflow
+    # writes the step within the step, as it always did.
+    caller_writes_within: float = 0.0
 
 
 class TriageCommand(StepCommand):

@@ -108,6 +108,11 @@ class IncidentWorkflow:
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
         self._dirty = False
+        # Steps their caller wrote to the read model (`caller_writes_within`): written
+        # again by the workflow, with their news, by `_hold_until` or with anything
+        # written sooner.
+        self._held: list[TimelineEvent] = []
+        self._hold_until: datetime | None = None
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
@@ -125,7 +130,7 @@ class IncidentWorkflow:
         # Let every accepted step finish, and write what they added, before the run
         # ends: nothing a caller was told is done may be dropped.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._project()
+        await self._project(flush=True)
         await self._tell_group()
         return IncidentOutcome(
             incident_id=self._incident.id,
@@ -158,7 +163,7 @@ class IncidentWorkflow:
 
     @workflow.update
     def triage(self, command: TriageCommand) -> Incident:
-        return self._take(Step.TRIAGE, command.actor, command.request)
+        return self._take(Step.TRIAGE, command.actor, command.request, command.caller_writes_within)
 
     @triage.validator
     def _check_triage(self, command: TriageCommand) -> None:
@@ -166,7 +171,9 @@ class IncidentWorkflow:
 
     @workflow.update
     def acknowledge(self, command: AcknowledgeCommand) -> Incident:
-        return self._take(Step.ACKNOWLEDGE, command.actor, command.request)
+        return self._take(
+            Step.ACKNOWLEDGE, command.actor, command.request, command.caller_writes_within
+        )
 
     @acknowledge.validator
     def _check_acknowledge(self, command: AcknowledgeCommand) -> None:
@@ -174,7 +181,7 @@ class IncidentWorkflow:
 
     @workflow.update
     def assign(self, command: AssignCommand) -> Incident:
-        return self._take(Step.ASSIGN, command.actor, command.request)
+        return self._take(Step.ASSIGN, command.actor, command.request, command.caller_writes_within)
 
     @assign.validator
     def _check_assign(self, command: AssignCommand) -> None:
@@ -182,7 +189,7 @@ class IncidentWorkflow:
 
     @workflow.update
     def note(self, command: NoteCommand) -> Incident:
-        return self._take(Step.NOTE, command.actor, command.request)
+        return self._take(Step.NOTE, command.actor, command.request, command.caller_writes_within)
 
     @note.validator
     def _check_note(self, command: NoteCommand) -> None:
@@ -190,7 +197,9 @@ class IncidentWorkflow:
 
     @workflow.update
     def post_update(self, command: StatusUpdateCommand) -> Incident:
-        return self._take(Step.POST_UPDATE, command.actor, command.request)
+        return self._take(
+            Step.POST_UPDATE, command.actor, command.request, command.caller_writes_within
+        )
 
     @post_update.validator
     def _check_post_update(self, command: StatusUpdateCommand) -> None:
@@ -198,7 +207,7 @@ class IncidentWorkflow:
 
     @workflow.update
     def hold(self, command: HoldCommand) -> Incident:
-        return self._take(Step.HOLD, command.actor, command.request)
+        return self._take(Step.HOLD, command.actor, command.request, command.caller_writes_within)
 
     @hold.validator
     def _check_hold(self, command: HoldCommand) -> None:
@@ -206,7 +215,7 @@ class IncidentWorkflow:
 
     @workflow.update
     def resume(self, command: ResumeCommand) -> Incident:
-        return self._take(Step.RESUME, command.actor, command.request)
+        return self._take(Step.RESUME, command.actor, command.request, command.caller_writes_within)
 
     @resume.validator
     def _check_resume(self, command: ResumeCommand) -> None:
@@ -214,7 +223,9 @@ class IncidentWorkflow:
 
     @workflow.update
     def resolve(self, command: ResolveCommand) -> Incident:
-        return self._take(Step.RESOLVE, command.actor, command.request)
+        return self._take(
+            Step.RESOLVE, command.actor, command.request, command.caller_writes_within
+        )
 
     @resolve.validator
     def _check_resolve(self, command: ResolveCommand) -> None:
@@ -222,7 +233,7 @@ class IncidentWorkflow:
 
     @workflow.update
     def reopen(self, command: ReopenCommand) -> Incident:
-        return self._take(Step.REOPEN, command.actor, command.request)
+        return self._take(Step.REOPEN, command.actor, command.request, command.caller_writes_within)
 
     @reopen.validator
     def _check_reopen(self, command: ReopenCommand) -> None:
@@ -230,7 +241,9 @@ class IncidentWorkflow:
 
     @workflow.update
     def submit_review(self, command: SubmitReviewCommand) -> Incident:
-        return self._take(Step.SUBMIT_REVIEW, command.actor, command.request)
+        return self._take(
+            Step.SUBMIT_REVIEW, command.actor, command.request, command.caller_writes_within
+        )
 
     @submit_review.validator
     def _check_submit_review(self, command: SubmitReviewCommand) -> None:
@@ -238,7 +251,9 @@ class IncidentWorkflow:
 
     @workflow.update
     def request_changes(self, command: RequestChangesCommand) -> Incident:
-        return self._take(Step.REQUEST_CHANGES, command.actor, command.request)
+        return self._take(
+            Step.REQUEST_CHANGES, command.actor, command.request, command.caller_writes_within
+        )
 
     @request_changes.validator
     def _check_request_changes(self, command: RequestChangesCommand) -> None:
@@ -246,7 +261,9 @@ class IncidentWorkflow:
 
     @workflow.update
     def approve_review(self, command: ApproveReviewCommand) -> Incident:
-        return self._take(Step.APPROVE_REVIEW, command.actor, command.request)
+        return self._take(
+            Step.APPROVE_REVIEW, command.actor, command.request, command.caller_writes_within
+        )
 
     @approve_review.validator
     def _check_approve_review(self, command: ApproveReviewCommand) -> None:
@@ -254,7 +271,9 @@ class IncidentWorkflow:
 
     @workflow.update
     def escalate(self, command: EscalateCommand) -> Incident:
-        return self._take(Step.ESCALATE, command.actor, command.request)
+        return self._take(
+            Step.ESCALATE, command.actor, command.request, command.caller_writes_within
+        )
 
     @escalate.validator
     def _check_escalate(self, command: EscalateCommand) -> None:
@@ -262,7 +281,9 @@ class IncidentWorkflow:
 
     @workflow.update
     def migrate(self, command: MigrateCommand) -> Incident:
-        return self._take(Step.MIGRATE, command.actor, command.request)
+        return self._take(
+            Step.MIGRATE, command.actor, command.request, command.caller_writes_within
+        )
 
     @migrate.validator
     def _check_migrate(self, command: MigrateCommand) -> None:
@@ -274,13 +295,23 @@ class IncidentWorkflow:
         except DomainError as error:
             raise _refusal(error) from None
 
-    def _take(self, step: Step, actor: Actor, request: StepRequest) -> Incident:
+    def _take(
+        self, step: Step, actor: Actor, request: StepRequest, caller_writes_within: float
+    ) -> Incident:
         before = self._incident.state
+        now = workflow.now()
         try:
-            event = self._incident.apply(step, request, actor, workflow.now())
+            event = self._incident.apply(step, request, actor, now)
         except DomainError as error:
             raise _refusal(error) from None
-        self._noted([event], before)
+        if caller_writes_within > 0:
+            self._held.append(event)
+            hold = now + timedelta(seconds=caller_writes_within)
+            if self._hold_until is None or hold < self._hold_until:
+                self._hold_until = hold
+            self._noted([], before)
+        else:
+            self._noted([event], before)
         return self._incident
 
     def _noted(self, events: list[TimelineEvent], before: IncidentState) -> None:
@@ -351,6 +382,8 @@ class IncidentWorkflow:
         if self._woken():
             return
         due = self._incident.due_at(self._in_flight)
+        if self._held and self._hold_until is not None:
+            due = self._hold_until if due is None else min(due, self._hold_until)
         if self._revision >= 1 or workflow.patched(KEPT_TIMER):
             self._set_timer(due)
             await workflow.wait_condition(self._woken_or_due)
@@ -382,13 +415,13 @@ class IncidentWorkflow:
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._project()
+        await self._project(flush=True)
         workflow.continue_as_new(
             IncidentInput(
                 declaration=self._declaration,
                 incident=self._incident,
                 # Steps taken while the last batch was being written.
-                unprojected=self._unprojected,
+                unprojected=self._held + self._unprojected,
                 group_news=self._group_news,
                 handed_back=self._handed_back,
                 history_limit=self._history_limit,
@@ -401,7 +434,18 @@ class IncidentWorkflow:
 
     def _quiet(self) -> bool:
         news = self._revision >= 2 and bool(self._incident.announcements)
-        return not self._in_flight and not self._incident.watch.outbox and not news
+        return (
+            not self._in_flight and not self._incident.watch.outbox and not news and not self._held
+        )
+
+    def _holding(self) -> bool:
+        """Whether the steps their caller wrote may wait for their own write: until
+        `_hold_until`, and never once the incident is closed (its run is ending)."""
+        return (
+            self._hold_until is not None
+            and workflow.now() < self._hold_until
+            and not self._closed()
+        )
 
     def _closed(self) -> bool:
         return self._incident.state is IncidentState.CLOSED
@@ -429,19 +473,24 @@ class IncidentWorkflow:
         )
         self._indexed = wanted
 
-    async def _project(self) -> None:
+    async def _project(self, *, flush: bool = False) -> None:
         """Write what the read model lacks; runs of revision 2 ask at the same time who
-        follows each piece of news, and hand it to them."""
+        follows each piece of news, and hand it to them. Steps their caller wrote, and
+        their news, wait while `_holding` (unless `flush`) for a write with a cause of
+        its own: anything else to write, or the end of the hold."""
         incident = self._incident
         if self._revision < 2:
             incident.announcements.clear()  # runs started before subscriptions keep quiet
         news = list(incident.announcements)
-        if not self._unprojected and not news:
+        if not self._unprojected and not (self._held or news):
             return
+        if not self._unprojected and not flush and self._holding():
+            return
+        held = list(self._held)
         batch = list(self._unprojected)
         projection = ProjectionInput(
             incident=incident,
-            events=batch,
+            events=sorted(held + batch, key=lambda event: event.seq),
             history_length=workflow.info().get_current_history_length(),
         )
         followers: list[list[EscalationTarget]] = []
@@ -469,6 +518,9 @@ class IncidentWorkflow:
                 retry_policy=_PROJECTION_RETRY,
             )
         del self._unprojected[: len(batch)]
+        del self._held[: len(held)]
+        # Steps held meanwhile (taken while this was written) go out with the next pass.
+        self._hold_until = workflow.now() if self._held else None
         for item, subscribers in zip(news, followers, strict=True):
             event = incident.announce(item, subscribers, workflow.now())
             if event is not None:

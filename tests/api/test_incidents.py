@@ -6,6 +6,8 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.timeline import EventKind
+from store.incidents import IncidentRepository
 from tests.api.conftest import Api
 
 INCIDENTS = "/api/v1/incidents"
@@ -140,6 +142,22 @@ class TestList:
         assert await ids(priority="P4") == [first["id"]]
         page = (await api.get(INCIDENTS, "vic", limit=1)).json()
         assert page["total"] == 2 and len(page["items"]) == 1
+
+    async def test_a_step_is_listed_as_it_is_answered_before_its_workflow_writes_it(
+        self, api: Api
+    ) -> None:
+        """The API writes each step it takes to the read model before it answers; the
+        incident's workflow writes it again only step_batch_seconds (5) later."""
+        declared = await _declare(api, title="Queue backlog", service="queue")
+        acknowledged = await api.post(f"{INCIDENTS}/{declared['id']}/acknowledge", "alice")
+        assert acknowledged.status_code == 200
+
+        page = (await api.get(INCIDENTS, "vic", state="acknowledged")).json()
+        assert [item["id"] for item in page["items"]] == [declared["id"]]
+        async with api.database.session() as session:
+            stored = await IncidentRepository(session).get(declared["id"])
+        assert stored is not None
+        assert [event.kind for event in stored.timeline][-1] is EventKind.ACKNOWLEDGED
 
 
 class TestRefusals:
