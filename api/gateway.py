@@ -53,8 +53,13 @@ class IncidentGateway:
         self._batch_seconds = batch_seconds
 
     async def start(self, workflow_input: IncidentInput) -> bool:
-        """Start the incident's workflow; False if a workflow already has its id."""
-        incident_id = workflow_input.declaration.incident_id
+        """Start the incident's workflow and write the new incident to the read model;
+        False if a workflow already has its id."""
+        declared = workflow_input.declaration
+        incident_id = declared.incident_id
+        if self._writer is not None:
+            declared = declared.model_copy(update={"caller_writes_within": self._batch_seconds})
+            workflow_input = workflow_input.model_copy(update={"declaration": declared})
         try:
             async with asyncio.timeout(self._timeout):
                 await self._client.start_workflow(
@@ -68,6 +73,19 @@ class IncidentGateway:
             return False
         except (RPCError, RuntimeError, TimeoutError) as error:
             raise self._unreachable(error, "the incident was not declared") from error
+        if self._writer is not None:
+            # What the workflow's first task makes of the same declaration.
+            incident = Incident.declare(
+                incident_id,
+                declared.request,
+                declared.actor,
+                declared.declared_at,
+                declared.process,
+                declared.source,
+                declared.routed_policy,
+                declared.routing_problems,
+            )
+            await self._write(self._writer, incident)
         return True
 
     async def start_what_if(self, run_id: int) -> None:
@@ -116,13 +134,14 @@ class IncidentGateway:
 
     async def _write(self, writer: ProjectionWriter, incident: Incident) -> None:
         # The step is the last event of the incident its update answered with (a step
-        # records one event, and the answer is taken as the step ends).
+        # records one event, and the answer is taken as the step ends); a declaration
+        # is the new incident's only event.
         step = incident.timeline[-1:]
         try:
             await writer.write(ProjectionInput(incident=incident, events=step))
         except Exception as error:  # the step stands: the workflow writes it soon anyway
             log.warning(
-                "incident %s: the read model did not take step %s (%s); the incident's "
+                "incident %s: the read model did not take event %s (%s); the incident's "
                 "workflow writes it within %g s",
                 incident.id,
                 step[0].seq if step else "?",

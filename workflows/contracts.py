@@ -87,6 +87,10 @@ class Declaration(BaseModel):
     # What the alert group heard before the incident existed (the opening alert and any
     # repeats meanwhile): the incident counts it from its start, with no signal of its own.
     alerts: AlertNews | None = None
+    # As a step command's: above 0, the declaring caller (the API) writes the new
+    # incident to the read model itself, and the workflow writes it again, with its
+    # news, at most this many seconds later.
+    caller_writes_within: float = 0.0
 
 
 class IncidentInput(BaseModel):

@@ -84,6 +84,11 @@ class IncidentWorkflow:
         # over by continue-as-new, since steps may land while the run winds down.
         self._group_news: list[Step] = list(input.group_news)
         self._handed_back: list[AlertActivity] = list(input.handed_back)
+        # Steps their caller wrote to the read model (`caller_writes_within`): written
+        # again by the workflow, with their news, by `_hold_until` or with anything
+        # written sooner.
+        self._held: list[TimelineEvent] = []
+        self._hold_until: datetime | None = None
         if input.incident is not None:
             self._incident = input.incident
             self._unprojected = list(input.unprojected)
@@ -99,6 +104,9 @@ class IncidentWorkflow:
                 declared.routing_problems,
             )
             self._unprojected = list(self._incident.timeline)
+            if declared.caller_writes_within > 0:
+                self._held, self._unprojected = self._unprojected, []
+                self._hold_until = workflow.now() + timedelta(seconds=declared.caller_writes_within)
             if declared.alerts is not None:
                 # The alerts may have recovered already, and resolved it.
                 self._unprojected += self._hear(declared.alerts)
@@ -108,11 +116,6 @@ class IncidentWorkflow:
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
         self._dirty = False
-        # Steps their caller wrote to the read model (`caller_writes_within`): written
-        # again by the workflow, with their news, by `_hold_until` or with anything
-        # written sooner.
-        self._held: list[TimelineEvent] = []
-        self._hold_until: datetime | None = None
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:

@@ -143,12 +143,13 @@ class TestList:
         page = (await api.get(INCIDENTS, "vic", limit=1)).json()
         assert page["total"] == 2 and len(page["items"]) == 1
 
-    async def test_a_step_is_listed_as_it_is_answered_before_its_workflow_writes_it(
-        self, api: Api
-    ) -> None:
-        """The API writes each step it takes to the read model before it answers; the
-        incident's workflow writes it again only step_batch_seconds (5) later."""
+    async def test_a_declaration_and_a_step_are_listed_as_they_are_answered(self, api: Api) -> None:
+        """The API writes the incidents it declares and the steps it takes to the read
+        model before it answers; the incident's workflow writes them again only
+        step_batch_seconds (5) later."""
         declared = await _declare(api, title="Queue backlog", service="queue")
+        page = (await api.get(INCIDENTS, "vic", state="detected")).json()
+        assert [item["id"] for item in page["items"]] == [declared["id"]]
         acknowledged = await api.post(f"{INCIDENTS}/{declared['id']}/acknowledge", "alice")
         assert acknowledged.status_code == 200
 

@@ -152,6 +152,43 @@ class TestHeldSteps:
         )
         assert timedelta(seconds=HOLD) <= told.at - taken_at < timedelta(seconds=HOLD + 2)
 
+    async def test_a_declaration_its_caller_writes_waits_for_the_hold_too(
+        self,
+        own_time_skipping: WorkflowEnvironment,
+        sqlite_database: Database,
+        run_worker: RunWorker,
+    ) -> None:
+        env = own_time_skipping
+        async with run_worker(env.client, sqlite_database) as settings:
+            incident_id = uuid.uuid4().int % 1_000_000_000
+            declared = contracts.Declaration(
+                incident_id=incident_id,
+                request=DeclareRequest(title="Search is slow", impact=2, urgency=2),
+                actor=ALICE,
+                declared_at=await env.get_current_time(),
+                process=ProcessDefinition(sla=SlaPolicy(targets={})),
+                caller_writes_within=HOLD,
+            )
+            handle = await env.client.start_workflow(
+                wf.IncidentWorkflow.run,
+                contracts.IncidentInput(declaration=declared, revision=contracts.CODE_REVISION),
+                id=contracts.workflow_id(incident_id),
+                task_queue=settings.task_queue,
+            )
+            # Answered once the first workflow task (the declaration's) is done too.
+            await handle.execute_update(wf.IncidentWorkflow.note, _note("p95 at 4 s"))
+            held = await _stored(sqlite_database, incident_id)
+
+            await env.sleep(timedelta(seconds=HOLD + 1))
+            await eventually(
+                lambda: _has(sqlite_database, incident_id, EventKind.NOTE_ADDED), 30, "the write"
+            )
+            kinds = await _kinds(sqlite_database, incident_id)
+            await handle.terminate("test over")
+
+        assert held is None
+        assert kinds == [EventKind.DECLARED, EventKind.NOTE_ADDED]
+
     async def test_the_step_that_closes_the_incident_writes_everything_at_once(
         self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
     ) -> None:
