@@ -69,7 +69,9 @@ def create_app(
                 client,
                 settings.task_queue,
                 settings.step_timeout_seconds,
-                writer=ProjectionWriter(db),
+                # Lists and the incident at once; the reports' facts come with the
+                # workflow's write of the same steps, a few seconds later.
+                writer=ProjectionWriter(db, facts=False),
                 batch_seconds=settings.step_batch_seconds,
             )
             app.state.services = Services(

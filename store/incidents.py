@@ -323,9 +323,12 @@ def _contains_text(text: str, dialect: str) -> ColumnElement[bool]:
     return or_(*(column.icontains(text, autoescape=True) for column in columns))
 
 
-def write_projections(connection: Connection, projections: Sequence[Projection]) -> None:
+def write_projections(
+    connection: Connection, projections: Sequence[Projection], *, facts: bool = True
+) -> None:
     """`IncidentRepository.project_many` on a synchronous connection: the projection's
-    writer runs it in one go on a thread of its own (SQLite) or through `run_sync`."""
+    writer runs it in one go on a thread of its own (SQLite) or through `run_sync`.
+    Without `facts`, the reports' facts wait for a later projection of each incident."""
     if not projections:
         return
     incident_upsert, events_upsert = _projection_statements(connection.dialect.name)
@@ -348,7 +351,8 @@ def write_projections(connection: Connection, projections: Sequence[Projection])
     if events:
         # Parameters as a list, so a long timeline is sent in batches, not one statement.
         connection.execute(events_upsert, events)
-    write_facts(connection, projections)
+    if facts:
+        write_facts(connection, projections)
 
 
 def _incident_row(incident: Incident) -> dict[str, Any]:

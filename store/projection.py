@@ -52,11 +52,16 @@ class ProjectionWriter:
     commit each); one transaction for whatever has gathered meanwhile costs one commit.
     A batch that fails is written again one projection at a time, so one bad write
     fails only its own activity, which Temporal retries.
+
+    Without `facts`, the reports' facts are left to a later projection of the same
+    incident: the API's writer, which the workflow's batched write follows within
+    seconds, so a burst of steps computes and indexes the facts once.
     """
 
-    def __init__(self, database: Database, *, max_batch: int = 200) -> None:
+    def __init__(self, database: Database, *, max_batch: int = 200, facts: bool = True) -> None:
         self._database = database
         self._max_batch = max_batch
+        self._facts = facts
         self._pending: list[_Pending] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -94,12 +99,16 @@ class ProjectionWriter:
 
     async def _commit(self, projections: list[ProjectionInput]) -> list[Followers]:
         # On SQLite the whole transaction runs on a thread, in one hop from the event loop.
-        return await self._database.in_transaction(_write, projections)
+        return await self._database.in_transaction(_write, projections, self._facts)
 
 
-def _write(connection: Connection, projections: list[ProjectionInput]) -> list[Followers]:
+def _write(
+    connection: Connection, projections: list[ProjectionInput], facts: bool = True
+) -> list[Followers]:
     """Write `projections` in `connection`'s transaction; the followers each asked for."""
-    write_projections(connection, [(p.incident, p.events, p.history_length) for p in projections])
+    write_projections(
+        connection, [(p.incident, p.events, p.history_length) for p in projections], facts=facts
+    )
     # One read for every piece of news in the batch, split back per projection.
     found = followers_in(connection, [query for p in projections for query in p.followers_of])
     answers: list[Followers] = []

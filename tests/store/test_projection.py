@@ -11,6 +11,7 @@ from domain.subscriptions import Subscriber, SubscriberQuery, SubscriptionScope
 from store.db import Database
 from store.incidents import IncidentRepository
 from store.projection import ProjectionInput, ProjectionWriter
+from store.reports import ReportRepository
 from store.subscriptions import SubscriptionRepository
 from tests.store.test_incidents import declare, row_counts, work_on
 
@@ -63,6 +64,27 @@ class TestProjectionWriter:
             repository = IncidentRepository(session)
             assert await repository.get(1) is not None
             assert await repository.get(2) is None  # its transaction rolled back whole
+
+    async def test_a_writer_without_facts_leaves_them_to_the_next_projection(
+        self, database: Database
+    ) -> None:
+        """The API's writer: the incident and its events at once, the reports' facts
+        with the workflow's own write of the same incident."""
+        incident = declare(5)
+        await ProjectionWriter(database, facts=False).write(
+            ProjectionInput(incident=incident, events=incident.timeline)
+        )
+        async with database.session() as session:
+            stored = await IncidentRepository(session).get(5)
+            missing = await ReportRepository(session).missing_facts(10)
+        assert stored is not None and stored.seq == incident.seq
+        assert missing == [5]
+
+        await ProjectionWriter(database).write(
+            ProjectionInput(incident=incident, events=incident.timeline, history_length=3)
+        )
+        async with database.session() as session:
+            assert await ReportRepository(session).missing_facts(10) == []
 
     async def test_later_writes_of_an_incident_keep_their_order(self, database: Database) -> None:
         writer = ProjectionWriter(database)
