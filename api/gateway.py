@@ -18,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Problem, from_domain
 from domain.errors import ERRORS_BY_CODE
 from domain.incident import Incident
+from domain.timeline import TimelineEvent
 from store.projection import ProjectionInput, ProjectionWriter
 from workflows.contracts import (
     IncidentInput,
@@ -85,7 +86,7 @@ class IncidentGateway:
                 declared.routed_policy,
                 declared.routing_problems,
             )
-            await self._write(self._writer, incident)
+            await self._write(self._writer, incident, incident.timeline)
         return True
 
     async def start_what_if(self, run_id: int) -> None:
@@ -104,7 +105,8 @@ class IncidentGateway:
 
     async def take_step(self, incident_id: int, update: Any, command: StepCommand) -> Incident:
         """Run one step's update (the workflow's validator may refuse it) and write the
-        step to the read model, so that lists and reports show it once this returns."""
+        step to the read model, so that lists and the incident show it once this returns
+        (the reports, with the workflow's own write, seconds later)."""
         handle = self._client.get_workflow_handle(workflow_id(incident_id))
         if self._writer is not None:
             command = command.model_copy(update={"caller_writes_within": self._batch_seconds})
@@ -129,22 +131,22 @@ class IncidentGateway:
         except RuntimeError as error:
             raise self._unreachable(error, "the step was not taken") from error
         if self._writer is not None:
-            await self._write(self._writer, result)
+            # The step is the last event of the incident its update answered with: a
+            # step records one event, and the answer is taken as the step ends.
+            await self._write(self._writer, result, result.timeline[-1:])
         return result
 
-    async def _write(self, writer: ProjectionWriter, incident: Incident) -> None:
-        # The step is the last event of the incident its update answered with (a step
-        # records one event, and the answer is taken as the step ends); a declaration
-        # is the new incident's only event.
-        step = incident.timeline[-1:]
+    async def _write(
+        self, writer: ProjectionWriter, incident: Incident, events: list[TimelineEvent]
+    ) -> None:
         try:
-            await writer.write(ProjectionInput(incident=incident, events=step))
+            await writer.write(ProjectionInput(incident=incident, events=events))
         except Exception as error:  # the step stands: the workflow writes it soon anyway
             log.warning(
-                "incident %s: the read model did not take event %s (%s); the incident's "
-                "workflow writes it within %g s",
+                "incident %s: the read model did not take events %s (%s); the incident's "
+                "workflow writes them within %g s",
                 incident.id,
-                step[0].seq if step else "?",
+                [event.seq for event in events],
                 error,
                 self._batch_seconds,
             )
