@@ -46,10 +46,11 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         le=60,
-        description="The API writes each step it takes to the read model before it "
-        "answers; the incident's workflow writes it again, and tells its subscribers "
-        "the news, at most this long after, one write for a burst of steps. 0: the "
-        "workflow writes every step within the step, and the API writes none.",
+        description="The API writes each incident it declares and each step it takes "
+        "to the read model before it answers; the incident's workflow writes it again "
+        "with the reports' facts, and tells its subscribers the news, at most this long "
+        "after, one write for a burst of steps. 0: the workflow writes every step within "
+        "the step, and the API writes none.",
     )
     worker_cache_size: int = Field(
         default=10_000,
