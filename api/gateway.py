@@ -76,16 +76,7 @@ class IncidentGateway:
             raise self._unreachable(error, "the incident was not declared") from error
         if self._writer is not None:
             # What the workflow's first task makes of the same declaration.
-            incident = Incident.declare(
-                incident_id,
-                declared.request,
-                declared.actor,
-                declared.declared_at,
-                declared.process,
-                declared.source,
-                declared.routed_policy,
-                declared.routing_problems,
-            )
+            incident = declared.incident()
             await self._write(self._writer, incident, incident.timeline)
         return True
 

@@ -92,6 +92,20 @@ class Declaration(BaseModel):
     # news, at most this many seconds later.
     caller_writes_within: float = 0.0
 
+    def incident(self) -> Incident:
+        """The incident as declared: what the workflow starts from, and what a caller
+        that writes the declaration itself writes."""
+        return Incident.declare(
+            self.incident_id,
+            self.request,
+            self.actor,
+            self.declared_at,
+            self.process,
+            self.source,
+            self.routed_policy,
+            self.routing_problems,
+        )
+
 
 class IncidentInput(BaseModel):
     declaration: Declaration

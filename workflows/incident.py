@@ -93,16 +93,7 @@ class IncidentWorkflow:
             self._incident = input.incident
             self._unprojected = list(input.unprojected)
         else:
-            self._incident = Incident.declare(
-                declared.incident_id,
-                declared.request,
-                declared.actor,
-                declared.declared_at,
-                declared.process,
-                declared.source,
-                declared.routed_policy,
-                declared.routing_problems,
-            )
+            self._incident = declared.incident()
             self._unprojected = list(self._incident.timeline)
             if declared.caller_writes_within > 0:
                 self._held, self._unprojected = self._unprojected, []

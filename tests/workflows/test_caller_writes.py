@@ -3,7 +3,6 @@ on the time-skipping server with the real read-model activity: the workflow writ
 again, and tells subscribers their news, when the hold ends (one write for a burst of
 steps), at once when the incident closes, and never loses one."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from store.incidents import IncidentRepository
 from store.subscriptions import SubscriptionRepository
 from tests.polling import eventually
 from tests.temporal_fixtures import Receiver, RunWorker, start_incident
-from tests.workflows.test_incident import ALICE, OLIVE, _to_review
+from tests.workflows.test_incident import ALICE, OLIVE, _start, _to_review
 from workflows import contracts
 from workflows import incident as wf
 
@@ -160,21 +159,8 @@ class TestHeldSteps:
     ) -> None:
         env = own_time_skipping
         async with run_worker(env.client, sqlite_database) as settings:
-            incident_id = uuid.uuid4().int % 1_000_000_000
-            declared = contracts.Declaration(
-                incident_id=incident_id,
-                request=DeclareRequest(title="Search is slow", impact=2, urgency=2),
-                actor=ALICE,
-                declared_at=await env.get_current_time(),
-                process=ProcessDefinition(sla=SlaPolicy(targets={})),
-                caller_writes_within=HOLD,
-            )
-            handle = await env.client.start_workflow(
-                wf.IncidentWorkflow.run,
-                contracts.IncidentInput(declaration=declared, revision=contracts.CODE_REVISION),
-                id=contracts.workflow_id(incident_id),
-                task_queue=settings.task_queue,
-            )
+            handle = await _start(env.client, settings.task_queue, caller_writes_within=HOLD)
+            incident_id = int(handle.id.removeprefix("incident-"))
             # Answered once the first workflow task (the declaration's) is done too.
             await handle.execute_update(wf.IncidentWorkflow.note, _note("p95 at 4 s"))
             held = await _stored(sqlite_database, incident_id)
@@ -194,20 +180,8 @@ class TestHeldSteps:
     ) -> None:
         client = time_skipping.client
         async with run_worker(client, sqlite_database) as settings:
-            incident_id = uuid.uuid4().int % 1_000_000_000
-            declared = contracts.Declaration(
-                incident_id=incident_id,
-                request=DeclareRequest(title="Checkout is down", impact=1, urgency=1),
-                actor=ALICE,
-                declared_at=datetime(2030, 1, 1, 9, 0, tzinfo=UTC),
-                process=ProcessDefinition(sla=SlaPolicy(targets={})),
-            )
-            handle = await client.start_workflow(
-                wf.IncidentWorkflow.run,
-                contracts.IncidentInput(declaration=declared, revision=contracts.CODE_REVISION),
-                id=contracts.workflow_id(incident_id),
-                task_queue=settings.task_queue,
-            )
+            handle = await _start(client, settings.task_queue)
+            incident_id = int(handle.id.removeprefix("incident-"))
             await _to_review(handle)
             await handle.execute_update(wf.IncidentWorkflow.note, _note("held, then closed"))
             await handle.execute_update(
