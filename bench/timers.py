@@ -279,7 +279,11 @@ async def measure(work: Path) -> str:
         receiver.on_arrival = heard
         process_file = work / "process.yaml"
         process_file.write_text(PROCESS_YAML.format(url=receiver.url, delay=DELAY_SECONDS))
-        async with vagt_stack(work / "vagt", VAGT_PROCESS_FILE=str(process_file)) as stack:
+        # The API writes no declarations (VAGT_STEP_BATCH_SECONDS=0): an incident is
+        # then listed only once its first workflow task, which arms its timer, has run.
+        async with vagt_stack(
+            work / "vagt", VAGT_PROCESS_FILE=str(process_file), VAGT_STEP_BATCH_SECONDS="0"
+        ) as stack:
             queue = f"bare-timers-{uuid.uuid4()}"
             argv = [sys.executable, "-m", "bench.bare_timers"]
             argv += [stack.temporal_address, queue, receiver.url]
