@@ -73,6 +73,7 @@ def create_app(
                 # workflow's write of the same steps, a few seconds later.
                 writer=ProjectionWriter(db, facts=False),
                 batch_seconds=settings.step_batch_seconds,
+                database=db,
             )
             app.state.services = Services(
                 settings=settings,

@@ -4,8 +4,9 @@ state."""
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -18,10 +19,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Problem, from_domain
 from domain.errors import ERRORS_BY_CODE
 from domain.incident import Incident
+from domain.process import ProcessDefinition
 from domain.timeline import TimelineEvent
+from store.db import Database
+from store.incidents import IncidentRepository
 from store.projection import ProjectionInput, ProjectionWriter
 from workflows.contracts import (
     IncidentInput,
+    MigrateCommand,
+    StepAnswer,
     StepCommand,
     WhatIfInput,
     what_if_workflow_id,
@@ -31,6 +37,12 @@ from workflows.incident import IncidentWorkflow
 from workflows.what_if import WhatIfWorkflow
 
 log = logging.getLogger("vagt.api")
+
+# What a step's update answers: a StepAnswer, as this gateway asks; the whole Incident
+# from a worker that predates brief answers (during an upgrade), which ignores the ask.
+_ANSWER: Any = Annotated[StepAnswer | Incident, Field(union_mode="left_to_right")]
+# Process versions remembered by digest; there are a handful in use at any time.
+_PROCESSES_KEPT = 64
 
 
 class IncidentGateway:
@@ -44,6 +56,7 @@ class IncidentGateway:
         *,
         writer: ProjectionWriter | None = None,
         batch_seconds: float = 0.0,
+        database: Database | None = None,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
@@ -52,12 +65,17 @@ class IncidentGateway:
         # hears of it, and the workflow writes it again within `batch_seconds`.
         self._writer = writer if batch_seconds > 0 else None
         self._batch_seconds = batch_seconds
+        # Steps answer with their process's digest; the processes behind the digests
+        # come from the declarations made here, else the read model or the workflow.
+        self._database = database
+        self._processes: dict[str, ProcessDefinition] = {}
 
     async def start(self, workflow_input: IncidentInput) -> bool:
         """Start the incident's workflow and write the new incident to the read model;
         False if a workflow already has its id."""
         declared = workflow_input.declaration
         incident_id = declared.incident_id
+        self._remember(declared.process)
         if self._writer is not None:
             declared = declared.model_copy(update={"caller_writes_within": self._batch_seconds})
             workflow_input = workflow_input.model_copy(update={"declaration": declared})
@@ -99,11 +117,17 @@ class IncidentGateway:
         step to the read model, so that lists and the incident show it once this returns
         (the reports, with the workflow's own write, seconds later)."""
         handle = self._client.get_workflow_handle(workflow_id(incident_id))
+        changes: dict[str, Any] = {"brief_answer": True}
         if self._writer is not None:
-            command = command.model_copy(update={"caller_writes_within": self._batch_seconds})
+            changes["caller_writes_within"] = self._batch_seconds
+        command = command.model_copy(update=changes)
+        if isinstance(command, MigrateCommand):
+            self._remember(command.request.process)  # what its answer will name
         try:
             async with asyncio.timeout(self._timeout):
-                result: Incident = await handle.execute_update(update, command)
+                answer: StepAnswer | Incident = await handle.execute_update(
+                    update, command, result_type=_ANSWER
+                )
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
@@ -121,11 +145,56 @@ class IncidentGateway:
             raise self._unreachable(error, "the step was not taken") from error
         except RuntimeError as error:
             raise self._unreachable(error, "the step was not taken") from error
+        result = answer if isinstance(answer, Incident) else await self._whole(incident_id, answer)
         if self._writer is not None:
             # The step is the last event of the incident its update answered with: a
             # step records one event, and the answer is taken as the step ends.
             await self._write(self._writer, result, result.timeline[-1:])
         return result
+
+    def _remember(self, process: ProcessDefinition) -> str:
+        digest = process.digest()
+        if digest not in self._processes:
+            if len(self._processes) >= _PROCESSES_KEPT:
+                del self._processes[next(iter(self._processes))]  # the longest kept
+            self._processes[digest] = process
+        return digest
+
+    async def _whole(self, incident_id: int, answer: StepAnswer) -> Incident:
+        """The incident a brief answer is of, with its process: remembered, else the one
+        in the read model's copy of the incident or, failing that, in its workflow."""
+        digest = answer.process_digest
+        process = self._processes.get(digest)
+        if process is None:
+            stored = await self._stored(incident_id)
+            if stored is not None and self._remember(stored.process) == digest:
+                process = stored.process
+        if process is None:
+            live = await self.current(incident_id)
+            if live is None:
+                raise Problem(
+                    503,
+                    "Step taken, incident unreadable",
+                    f"The step was taken, but incident {incident_id} could not be read back "
+                    "to show it. Do not send the step again: read the incident shortly.",
+                    code="step-taken-unreadable",
+                    headers={"Retry-After": "5"},
+                )
+            if self._remember(live.process) != digest:
+                # Migrated since the step: the live incident is this step's and more.
+                return live
+            process = live.process
+        return Incident.of_record(answer.incident, process)
+
+    async def _stored(self, incident_id: int) -> Incident | None:
+        if self._database is None:
+            return None
+        try:
+            async with self._database.session() as session:
+                return await IncidentRepository(session).get(incident_id)
+        except Exception as error:  # the workflow is asked instead
+            log.info("incident %s: the read model could not be read: %s", incident_id, error)
+            return None
 
     async def _write(
         self, writer: ProjectionWriter, incident: Incident, events: list[TimelineEvent]

@@ -70,8 +70,10 @@ class Review(BaseModel):
     changes_requested: str | None = None
 
 
-class Incident(BaseModel):
-    """Everything the workflow knows about one incident; carried whole across continue-as-new."""
+class IncidentRecord(BaseModel):
+    """Everything an incident holds but its process and its queue of news: what a step
+    answers with (workflows/contracts.py's StepAnswer), since the caller knows the
+    process already and the news are the workflow's business."""
 
     id: int
     title: str
@@ -93,14 +95,27 @@ class Incident(BaseModel):
     hold_reason: str | None = None
     resolution: Resolution | None = None
     review: Review | None = None
-    process: ProcessDefinition
     source: AlertSource | None = None
     alerts: AlertStats | None = None
     routed_policy: str | None = None
     watch: Watch = Watch()
+    timeline: list[TimelineEvent] = []
+
+
+class Incident(IncidentRecord):
+    """Everything the workflow knows about one incident; carried whole across continue-as-new."""
+
+    process: ProcessDefinition
     # News not yet handed to subscribers: the workflow looks them up, then `announce`s.
     announcements: list[Announcement] = []
-    timeline: list[TimelineEvent] = []
+
+    @classmethod
+    def of_record(cls, record: IncidentRecord, process: ProcessDefinition) -> "Incident":
+        """The incident `record` is of, run by `process` (whose digest its step answer
+        named): both are validated already, so nothing is validated again. Its news
+        queue stays empty: news are the workflow's business, and no reader shows them."""
+        fields = {name: getattr(record, name) for name in IncidentRecord.model_fields}
+        return cls.model_construct(**fields, process=process, announcements=[])
 
     @classmethod
     def declare(

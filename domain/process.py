@@ -1,5 +1,6 @@
 """The process definition an incident runs under, pinned into its workflow input."""
 
+import hashlib
 from datetime import timedelta
 
 from pydantic import BaseModel, Field, model_validator
@@ -156,6 +157,11 @@ class ProcessDefinition(BaseModel):
             if target.user and target.user not in self.people:
                 problems.append(FieldProblem(where, f"{target.user!r} has no entry under people"))
         return problems
+
+    def digest(self) -> str:
+        """What tells this version from any other, whatever its name and number say: a
+        process file edited without a new version number gets a new digest."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     def calendar(self, name: str) -> Calendar:
         return ALWAYS if name == ALWAYS_OPEN else self.calendars[name]

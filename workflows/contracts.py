@@ -12,7 +12,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain.alert_groups import AlertActivity, AlertGroup, AlertSource, GroupSettings
-from domain.incident import Incident
+from domain.incident import Incident, IncidentRecord
 from domain.lifecycle import IncidentState, Step
 from domain.process import ProcessDefinition
 from domain.requests import (
@@ -134,6 +134,20 @@ class StepCommand(BaseModel):
     # 0 (the default, and every command recorded before the field): the workflow
     # writes the step within the step, as it always did.
     caller_writes_within: float = 0.0
+    # True: answer with a StepAnswer, not the whole Incident. False (the default, and
+    # every caller from before the field): the whole Incident, as it always was.
+    brief_answer: bool = False
+
+
+class StepAnswer(BaseModel):
+    """A step's answer to a caller that asked for a brief one: the incident without
+    its process, named by digest instead (the caller has it, or reads it once), and
+    without its news queue. A step's answer is kept in the workflow's history, and the
+    process was most of it: Temporal's server, the worker and the caller all spent
+    CPU on its kilobytes at every step (BENCHMARKS.md, Lifecycle)."""
+
+    incident: IncidentRecord  # an Incident given here is sent as this, without the rest
+    process_digest: str
 
 
 class TriageCommand(StepCommand):

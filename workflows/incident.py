@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.incident import Incident
     from domain.incident_alerts import hear_alerts
     from domain.lifecycle import ACTIVE_STATES, IncidentState, Step
+    from domain.process import ProcessDefinition
     from domain.requests import StepRequest
     from domain.roles import Actor
     from domain.subscriptions import SubscriberQuery
@@ -42,6 +43,8 @@ with workflow.unsafe.imports_passed_through():
         ResolveCommand,
         ResumeCommand,
         StatusUpdateCommand,
+        StepAnswer,
+        StepCommand,
         SubmitReviewCommand,
         TriageCommand,
     )
@@ -107,6 +110,7 @@ class IncidentWorkflow:
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
         self._dirty = False
+        self._digested: tuple[ProcessDefinition, str] | None = None
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
@@ -156,128 +160,112 @@ class IncidentWorkflow:
         return hear_alerts(self._incident, news.activity, news.resolve_on_recovery, workflow.now())
 
     @workflow.update
-    def triage(self, command: TriageCommand) -> Incident:
-        return self._take(Step.TRIAGE, command.actor, command.request, command.caller_writes_within)
+    def triage(self, command: TriageCommand) -> Incident | StepAnswer:
+        return self._take(Step.TRIAGE, command, command.request)
 
     @triage.validator
     def _check_triage(self, command: TriageCommand) -> None:
         self._check(Step.TRIAGE, command.actor, command.request)
 
     @workflow.update
-    def acknowledge(self, command: AcknowledgeCommand) -> Incident:
-        return self._take(
-            Step.ACKNOWLEDGE, command.actor, command.request, command.caller_writes_within
-        )
+    def acknowledge(self, command: AcknowledgeCommand) -> Incident | StepAnswer:
+        return self._take(Step.ACKNOWLEDGE, command, command.request)
 
     @acknowledge.validator
     def _check_acknowledge(self, command: AcknowledgeCommand) -> None:
         self._check(Step.ACKNOWLEDGE, command.actor, command.request)
 
     @workflow.update
-    def assign(self, command: AssignCommand) -> Incident:
-        return self._take(Step.ASSIGN, command.actor, command.request, command.caller_writes_within)
+    def assign(self, command: AssignCommand) -> Incident | StepAnswer:
+        return self._take(Step.ASSIGN, command, command.request)
 
     @assign.validator
     def _check_assign(self, command: AssignCommand) -> None:
         self._check(Step.ASSIGN, command.actor, command.request)
 
     @workflow.update
-    def note(self, command: NoteCommand) -> Incident:
-        return self._take(Step.NOTE, command.actor, command.request, command.caller_writes_within)
+    def note(self, command: NoteCommand) -> Incident | StepAnswer:
+        return self._take(Step.NOTE, command, command.request)
 
     @note.validator
     def _check_note(self, command: NoteCommand) -> None:
         self._check(Step.NOTE, command.actor, command.request)
 
     @workflow.update
-    def post_update(self, command: StatusUpdateCommand) -> Incident:
-        return self._take(
-            Step.POST_UPDATE, command.actor, command.request, command.caller_writes_within
-        )
+    def post_update(self, command: StatusUpdateCommand) -> Incident | StepAnswer:
+        return self._take(Step.POST_UPDATE, command, command.request)
 
     @post_update.validator
     def _check_post_update(self, command: StatusUpdateCommand) -> None:
         self._check(Step.POST_UPDATE, command.actor, command.request)
 
     @workflow.update
-    def hold(self, command: HoldCommand) -> Incident:
-        return self._take(Step.HOLD, command.actor, command.request, command.caller_writes_within)
+    def hold(self, command: HoldCommand) -> Incident | StepAnswer:
+        return self._take(Step.HOLD, command, command.request)
 
     @hold.validator
     def _check_hold(self, command: HoldCommand) -> None:
         self._check(Step.HOLD, command.actor, command.request)
 
     @workflow.update
-    def resume(self, command: ResumeCommand) -> Incident:
-        return self._take(Step.RESUME, command.actor, command.request, command.caller_writes_within)
+    def resume(self, command: ResumeCommand) -> Incident | StepAnswer:
+        return self._take(Step.RESUME, command, command.request)
 
     @resume.validator
     def _check_resume(self, command: ResumeCommand) -> None:
         self._check(Step.RESUME, command.actor, command.request)
 
     @workflow.update
-    def resolve(self, command: ResolveCommand) -> Incident:
-        return self._take(
-            Step.RESOLVE, command.actor, command.request, command.caller_writes_within
-        )
+    def resolve(self, command: ResolveCommand) -> Incident | StepAnswer:
+        return self._take(Step.RESOLVE, command, command.request)
 
     @resolve.validator
     def _check_resolve(self, command: ResolveCommand) -> None:
         self._check(Step.RESOLVE, command.actor, command.request)
 
     @workflow.update
-    def reopen(self, command: ReopenCommand) -> Incident:
-        return self._take(Step.REOPEN, command.actor, command.request, command.caller_writes_within)
+    def reopen(self, command: ReopenCommand) -> Incident | StepAnswer:
+        return self._take(Step.REOPEN, command, command.request)
 
     @reopen.validator
     def _check_reopen(self, command: ReopenCommand) -> None:
         self._check(Step.REOPEN, command.actor, command.request)
 
     @workflow.update
-    def submit_review(self, command: SubmitReviewCommand) -> Incident:
-        return self._take(
-            Step.SUBMIT_REVIEW, command.actor, command.request, command.caller_writes_within
-        )
+    def submit_review(self, command: SubmitReviewCommand) -> Incident | StepAnswer:
+        return self._take(Step.SUBMIT_REVIEW, command, command.request)
 
     @submit_review.validator
     def _check_submit_review(self, command: SubmitReviewCommand) -> None:
         self._check(Step.SUBMIT_REVIEW, command.actor, command.request)
 
     @workflow.update
-    def request_changes(self, command: RequestChangesCommand) -> Incident:
-        return self._take(
-            Step.REQUEST_CHANGES, command.actor, command.request, command.caller_writes_within
-        )
+    def request_changes(self, command: RequestChangesCommand) -> Incident | StepAnswer:
+        return self._take(Step.REQUEST_CHANGES, command, command.request)
 
     @request_changes.validator
     def _check_request_changes(self, command: RequestChangesCommand) -> None:
         self._check(Step.REQUEST_CHANGES, command.actor, command.request)
 
     @workflow.update
-    def approve_review(self, command: ApproveReviewCommand) -> Incident:
-        return self._take(
-            Step.APPROVE_REVIEW, command.actor, command.request, command.caller_writes_within
-        )
+    def approve_review(self, command: ApproveReviewCommand) -> Incident | StepAnswer:
+        return self._take(Step.APPROVE_REVIEW, command, command.request)
 
     @approve_review.validator
     def _check_approve_review(self, command: ApproveReviewCommand) -> None:
         self._check(Step.APPROVE_REVIEW, command.actor, command.request)
 
     @workflow.update
-    def escalate(self, command: EscalateCommand) -> Incident:
-        return self._take(
-            Step.ESCALATE, command.actor, command.request, command.caller_writes_within
-        )
+    def escalate(self, command: EscalateCommand) -> Incident | StepAnswer:
+        return self._take(Step.ESCALATE, command, command.request)
 
     @escalate.validator
     def _check_escalate(self, command: EscalateCommand) -> None:
         self._check(Step.ESCALATE, command.actor, command.request)
 
     @workflow.update
-    def migrate(self, command: MigrateCommand) -> Incident:
-        return self._take(
-            Step.MIGRATE, command.actor, command.request, command.caller_writes_within
-        )
+    def migrate(self, command: MigrateCommand) -> Incident | StepAnswer:
+        return self._take(Step.MIGRATE, command, command.request)
 
     @migrate.validator
     def _check_migrate(self, command: MigrateCommand) -> None:
@@ -290,23 +278,33 @@ class IncidentWorkflow:
             raise _refusal(error) from None
 
     def _take(
-        self, step: Step, actor: Actor, request: StepRequest, caller_writes_within: float
-    ) -> Incident:
+        self, step: Step, command: StepCommand, request: StepRequest
+    ) -> Incident | StepAnswer:
         before = self._incident.state
         now = workflow.now()
         try:
-            event = self._incident.apply(step, request, actor, now)
+            event = self._incident.apply(step, request, command.actor, now)
         except DomainError as error:
             raise _refusal(error) from None
-        if caller_writes_within > 0:
+        if command.caller_writes_within > 0:
             self._held.append(event)
-            hold = now + timedelta(seconds=caller_writes_within)
+            hold = now + timedelta(seconds=command.caller_writes_within)
             if self._hold_until is None or hold < self._hold_until:
                 self._hold_until = hold
             self._noted([], before)
         else:
             self._noted([event], before)
+        if command.brief_answer:
+            return StepAnswer(incident=self._incident, process_digest=self._process_digest())
         return self._incident
+
+    def _process_digest(self) -> str:
+        """The digest of the incident's process, worked out once for each process it
+        runs under (a migration gives it another)."""
+        process = self._incident.process
+        if self._digested is None or self._digested[0] is not process:
+            self._digested = (process, process.digest())
+        return self._digested[1]
 
     def _noted(self, events: list[TimelineEvent], before: IncidentState) -> None:
         self._unprojected += events

@@ -1,6 +1,7 @@
 """The API's gateway to Temporal, on the time-skipping server with a real worker: when
 the read model refuses the API's own write, the declaration or step still stands and
-the incident's workflow writes it within the hold."""
+the incident's workflow writes it within the hold; a step shows the whole incident,
+though its answer names the process only by digest."""
 
 import logging
 import uuid
@@ -8,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.gateway import IncidentGateway
+from api.gateway import _ANSWER, IncidentGateway
+from domain.incident import Incident
 from domain.lifecycle import IncidentState
 from domain.process import ProcessDefinition
-from domain.requests import DeclareRequest
+from domain.requests import DeclareRequest, NoteRequest
 from domain.sla import SlaPolicy
 from domain.timeline import EventKind
 from store.db import Database
@@ -87,3 +90,107 @@ async def test_what_the_read_model_refuses_the_api_the_workflow_writes(
 
 async def _has_acknowledged(database: Database, incident_id: int) -> bool:
     return EventKind.ACKNOWLEDGED in await _kinds(database, incident_id)
+
+
+async def test_a_step_shows_the_whole_incident_whoever_declared_it(
+    own_time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+) -> None:
+    # Steps answer with their process's digest. The gateway that declared an incident
+    # knows its process; another (a second API, or this one restarted) reads it from
+    # the read model or, without one, from the workflow, and shows the same incident.
+    env = own_time_skipping
+    process = ProcessDefinition(name="payments", version=3, categories=["database", "network"])
+    declaration = _declaration(process)
+    async with run_worker(env.client, sqlite_database) as settings:
+        declaring = IncidentGateway(
+            env.client,
+            settings.task_queue,
+            10,
+            writer=ProjectionWriter(sqlite_database, facts=False),
+            batch_seconds=BATCH,
+            database=sqlite_database,
+        )
+        assert await declaring.start(
+            contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION)
+        )
+        incident_id = declaration.incident_id
+        answers = []
+        for gateway in (
+            declaring,
+            IncidentGateway(env.client, settings.task_queue, 10, database=sqlite_database),
+            IncidentGateway(env.client, settings.task_queue, 10),
+        ):
+            answers.append(
+                await gateway.take_step(
+                    incident_id,
+                    IncidentWorkflow.note,
+                    contracts.NoteCommand(actor=ALICE, request=NoteRequest(text="still 500s")),
+                )
+            )
+        live = await env.client.get_workflow_handle(contracts.workflow_id(incident_id)).query(
+            IncidentWorkflow.incident
+        )
+
+    assert [answer.process for answer in answers] == [process] * 3
+    assert [len(answer.timeline) for answer in answers] == [2, 3, 4]
+    assert answers[-1].model_dump(exclude={"announcements"}) == live.model_dump(
+        exclude={"announcements"}
+    )
+
+
+async def test_a_step_answer_keeps_the_process_out_of_the_history(
+    own_time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+) -> None:
+    env = own_time_skipping
+    process = ProcessDefinition(name="payments", version=3, categories=["database", "network"])
+    declaration = _declaration(process)
+    async with run_worker(env.client, sqlite_database) as settings:
+        gateway = IncidentGateway(env.client, settings.task_queue, 10)
+        await gateway.start(
+            contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION)
+        )
+        handle = env.client.get_workflow_handle(contracts.workflow_id(declaration.incident_id))
+        brief = await handle.execute_update(
+            IncidentWorkflow.note,
+            contracts.NoteCommand(
+                actor=ALICE, request=NoteRequest(text="brief"), brief_answer=True
+            ),
+        )
+        whole = await gateway.take_step(
+            declaration.incident_id,
+            IncidentWorkflow.note,
+            contracts.NoteCommand(actor=ALICE, request=NoteRequest(text="through the API")),
+        )
+        history = await handle.fetch_history()
+
+    assert isinstance(brief, contracts.StepAnswer)
+    assert brief.process_digest == process.digest()
+    assert len(brief.incident.timeline) == 2
+    answers = [
+        event.workflow_execution_update_completed_event_attributes.outcome.success.payloads[0].data
+        for event in history.events
+        if event.HasField("workflow_execution_update_completed_event_attributes")
+    ]
+    assert len(answers) == 2
+    assert all(b"priority_matrix" not in answer for answer in answers)
+    assert whole.process == process and len(whole.timeline) == 3
+
+
+def test_a_worker_from_before_brief_answers_is_understood() -> None:
+    # During an upgrade an old worker ignores the ask and answers with the whole Incident.
+    incident = _declaration(ProcessDefinition()).incident()
+    converter = pydantic_data_converter.payload_converter
+    [payload] = converter.to_payloads([incident])
+    [decoded] = converter.from_payloads([payload], [_ANSWER])
+    assert isinstance(decoded, Incident)
+    assert decoded == incident
+
+
+def _declaration(process: ProcessDefinition) -> contracts.Declaration:
+    return contracts.Declaration(
+        incident_id=uuid.uuid4().int % 1_000_000_000,
+        request=DeclareRequest(title="Payments time out", impact=2, urgency=2),
+        actor=ALICE,
+        declared_at=datetime.now(UTC),
+        process=process,
+    )

@@ -139,9 +139,10 @@ async def _to_review(handle: WorkflowHandle[Any, Any]) -> Incident:
             request=ResolveRequest(summary="Failed over", root_cause_category="hardware"),
         ),
     )
-    result: Incident = await handle.execute_update(
+    result = await handle.execute_update(
         w.submit_review, contracts.SubmitReviewCommand(actor=ALICE, request=REVIEW)
     )
+    assert isinstance(result, Incident)  # whole, as for every caller not asking for less
     return result
 
 
@@ -172,6 +173,7 @@ class TestWholePath:
             in_review = await handle.execute_update(
                 w.submit_review, contracts.SubmitReviewCommand(actor=ALICE, request=REVIEW)
             )
+            assert isinstance(in_review, Incident)
             assert in_review.state is IncidentState.IN_REVIEW
             await handle.execute_update(
                 w.approve_review, contracts.ApproveReviewCommand(actor=OLIVE)
@@ -270,6 +272,7 @@ class TestRefusals:
             closed = await handle.execute_update(
                 w.approve_review, contracts.ApproveReviewCommand(actor=CAROL)
             )
+            assert isinstance(closed, Incident)
             assert closed.state is IncidentState.CLOSED
             assert (await handle.result()).state is IncidentState.CLOSED
 
@@ -289,6 +292,7 @@ class TestReturnPaths:
                     actor=CAROL, request=RequestChangesRequest(reason="name the disk model")
                 ),
             )
+            assert isinstance(sent_back, Incident)
             assert sent_back.state is IncidentState.RESOLVED
             assert sent_back.review is not None
             assert sent_back.review.changes_requested == "name the disk model"
@@ -298,6 +302,7 @@ class TestReturnPaths:
                     actor=ALICE, request=ReopenRequest(reason="errors are back")
                 ),
             )
+            assert isinstance(reopened, Incident)
             assert reopened.state is IncidentState.ACKNOWLEDGED
             assert reopened.resolution is None
             await handle.execute_update(
