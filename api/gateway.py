@@ -70,9 +70,9 @@ class IncidentGateway:
         self._database = database
         self._processes: dict[str, ProcessDefinition] = {}
 
-    async def start(self, workflow_input: IncidentInput) -> bool:
+    async def start(self, workflow_input: IncidentInput) -> Incident | None:
         """Start the incident's workflow and write the new incident to the read model;
-        False if a workflow already has its id."""
+        the incident as declared, or None if a workflow already has its id."""
         declared = workflow_input.declaration
         incident_id = declared.incident_id
         self._remember(declared.process)
@@ -89,14 +89,14 @@ class IncidentGateway:
                     id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 )
         except WorkflowAlreadyStartedError:
-            return False
+            return None
         except (RPCError, RuntimeError, TimeoutError) as error:
             raise self._unreachable(error, "the incident was not declared") from error
+        # What the workflow's first task makes of the same declaration.
+        incident = declared.incident()
         if self._writer is not None:
-            # What the workflow's first task makes of the same declaration.
-            incident = declared.incident()
             await self._write(self._writer, incident, incident.timeline)
-        return True
+        return incident
 
     async def start_what_if(self, run_id: int) -> None:
         """Start the workflow that works a what-if run through."""

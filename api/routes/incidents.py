@@ -92,9 +92,8 @@ async def declare_incident(
     # Checked before a number is taken, so a refused declaration changes nothing.
     process = await services.current_process()
     process.check_classification(request.category, request.service)
-    incident_id = await _start_incident(services, request, actor, now, process)
-    response.headers["Location"] = f"{router.prefix}/{incident_id}"
-    incident = Incident.declare(incident_id, request, actor, now, process)
+    incident = await _start_incident(services, request, actor, now, process)
+    response.headers["Location"] = f"{router.prefix}/{incident.id}"
     return IncidentOut.of(incident, actor, now)
 
 
@@ -109,7 +108,7 @@ async def _start_incident(
     actor: Actor,
     now: datetime,
     process: ProcessDefinition,
-) -> int:
+) -> Incident:
     for _ in range(_MAX_NUMBER_COLLISIONS):
         incident_id = await allocate_incident_id(services.database)
         declaration = contracts.Declaration(
@@ -119,10 +118,11 @@ async def _start_incident(
             declared_at=now,
             process=process,
         )
-        if await services.gateway.start(
+        incident = await services.gateway.start(
             contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION)
-        ):
-            return incident_id
+        )
+        if incident is not None:
+            return incident
         log.warning("incident number %s is taken in Temporal; trying the next", incident_id)
     raise Problem(
         503,

@@ -81,7 +81,7 @@ async def test_what_the_read_model_refuses_the_api_the_workflow_writes(
     finally:
         await broken.dispose()
 
-    assert started
+    assert started is not None
     assert incident.state is IncidentState.ACKNOWLEDGED
     assert len(refused) == 2  # the declaration's write and the step's
     assert all("workflow writes them within 2 s" in message for message in refused)
@@ -110,9 +110,10 @@ async def test_a_step_shows_the_whole_incident_whoever_declared_it(
             batch_seconds=BATCH,
             database=sqlite_database,
         )
-        assert await declaring.start(
+        declared = await declaring.start(
             contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION)
         )
+        assert declared is not None and declared.process == process
         incident_id = declaration.incident_id
         answers = []
         for gateway in (
