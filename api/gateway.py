@@ -2,6 +2,7 @@
 state."""
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Annotated, Any
@@ -80,14 +81,15 @@ class IncidentGateway:
             declared = declared.model_copy(update={"caller_writes_within": self._batch_seconds})
             workflow_input = workflow_input.model_copy(update={"declaration": declared})
         try:
-            async with asyncio.timeout(self._timeout):
-                await self._client.start_workflow(
-                    IncidentWorkflow.run,
-                    workflow_input,
-                    id=workflow_id(incident_id),
-                    task_queue=self._task_queue,
-                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                )
+            with self._expecting():
+                async with asyncio.timeout(self._timeout):
+                    await self._client.start_workflow(
+                        IncidentWorkflow.run,
+                        workflow_input,
+                        id=workflow_id(incident_id),
+                        task_queue=self._task_queue,
+                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    )
         except WorkflowAlreadyStartedError:
             return None
         except (RPCError, RuntimeError, TimeoutError) as error:
@@ -124,10 +126,11 @@ class IncidentGateway:
         if isinstance(command, MigrateCommand):
             self._remember(command.request.process)  # what its answer will name
         try:
-            async with asyncio.timeout(self._timeout):
-                answer: StepAnswer | Incident = await handle.execute_update(
-                    update, command, result_type=_ANSWER
-                )
+            with self._expecting():
+                async with asyncio.timeout(self._timeout):
+                    answer: StepAnswer | Incident = await handle.execute_update(
+                        update, command, result_type=_ANSWER
+                    )
         except WorkflowUpdateFailedError as error:
             raise _refused(error) from None
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
@@ -151,6 +154,10 @@ class IncidentGateway:
             # step records one event, and the answer is taken as the step ends.
             await self._write(self._writer, result, result.timeline[-1:])
         return result
+
+    def _expecting(self) -> contextlib.AbstractContextManager[None]:
+        """While Temporal takes a step: a write starting meanwhile may wait for its."""
+        return self._writer.expecting() if self._writer else contextlib.nullcontext()
 
     def _remember(self, process: ProcessDefinition) -> str:
         digest = process.digest()

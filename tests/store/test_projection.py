@@ -45,6 +45,37 @@ class TestProjectionWriter:
         # The first write goes alone; the 99 that gathered meanwhile share a commit.
         assert 1 <= len(commits) <= 3
 
+    async def test_a_write_waits_for_those_expected_and_shares_their_commit(
+        self, database: Database
+    ) -> None:
+        writer = ProjectionWriter(database, gather_seconds=0.2)
+        commits = _commits(database)
+        first, second = declare(1), declare(2)
+
+        async def step_still_with_temporal() -> None:
+            with writer.expecting():
+                await asyncio.sleep(0.01)  # Temporal answers while the first write gathers
+            await writer.write(ProjectionInput(incident=second, events=second.timeline))
+
+        await asyncio.gather(
+            writer.write(ProjectionInput(incident=first, events=first.timeline)),
+            step_still_with_temporal(),
+        )
+
+        assert await row_counts(database) == (2, 2)
+        assert len(commits) == 1
+
+    async def test_a_lone_write_does_not_wait_to_gather(self, database: Database) -> None:
+        writer = ProjectionWriter(database, gather_seconds=600)
+        incident = declare(1)
+
+        # Nobody is expected to write: the gathering never starts.
+        await asyncio.wait_for(
+            writer.write(ProjectionInput(incident=incident, events=incident.timeline)), 30
+        )
+
+        assert await row_counts(database) == (1, 1)
+
     async def test_a_failing_projection_fails_alone(self, database: Database) -> None:
         writer = ProjectionWriter(database)
         good = declare(1)
