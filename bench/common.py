@@ -195,3 +195,56 @@ def quiet_process(
     finally:
         process.kill()
         process.wait()
+
+
+def stack_processes(pid: int) -> dict[str, int]:
+    """`vagt run`'s children by role: the Temporal server, the worker, the API."""
+    roles = {b"worker": "Vagt worker", b"api": "Vagt API"}
+    found: dict[str, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent != pid or not argv:
+            continue
+        if Path(argv[0].decode()).name == "temporal":
+            found["Temporal server"] = int(stat.parent.name)
+        elif len(argv) > 1 and argv[-2] in roles:  # argv ends with the subcommand and ""
+            found[roles[argv[-2]]] = int(stat.parent.name)
+    return found
+
+
+def cpu_seconds(processes: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user and system, every thread) each process has used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in processes.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[name] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+# A stack is settled when its processes together use less than this share of one core.
+_SETTLED = 0.1
+_SETTLE_SAMPLE = 0.5  # seconds
+
+
+async def settle(stack: Stack, most: float = 60.0) -> None:
+    """Wait until the stack has done the work a load left behind it (the alert groups
+    and incidents still taking alerts answered 202, their writes), at most `most`
+    seconds: each load is then measured on a quiet stack, as its baseline is."""
+    processes = stack_processes(stack.process.pid)
+    deadline = time.perf_counter() + most
+    before = cpu_seconds(processes)
+    while time.perf_counter() < deadline:
+        await asyncio.sleep(_SETTLE_SAMPLE)
+        after = cpu_seconds(processes)
+        used = sum(after.values()) - sum(before.values())
+        if used < _SETTLED * _SETTLE_SAMPLE:
+            return
+        before = after

@@ -40,7 +40,15 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.bare_lifecycle import STEPS, BareLifecycleWorkflow, ProjectingLifecycleWorkflow
-from bench.common import Figures, Stack, quiet_process, table, vagt_stack
+from bench.common import (
+    Figures,
+    Stack,
+    cpu_seconds,
+    quiet_process,
+    stack_processes,
+    table,
+    vagt_stack,
+)
 from bench.loadgen import Connection
 
 CONCURRENCY = 16
@@ -160,11 +168,11 @@ async def _drive(
     try:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(warm.wait(), WARMUP_SECONDS)
-        cpu_before, machine_before = _cpu(processes), _machine()
+        cpu_before, machine_before = cpu_seconds(processes), _machine()
         window[0] = time.perf_counter()
         await asyncio.sleep(seconds)
         window[1] = time.perf_counter()
-        cpu_after, machine_after = _cpu(processes), _machine()
+        cpu_after, machine_after = cpu_seconds(processes), _machine()
     finally:
         # Lifecycles still going are dropped rather than waited for: a slow machine
         # would wait one whole lifecycle more. What they leave in flight (at most
@@ -277,7 +285,7 @@ async def _vagt(stack: Stack, users: tuple[str, str], seconds: float) -> Run:
             steps.took(step, began)
         return True
 
-    processes = _children(stack.process.pid) | {"load generator": os.getpid()}
+    processes = stack_processes(stack.process.pid) | {"load generator": os.getpid()}
     try:
         return await _drive(
             "Vagt: whole incidents through the API", walk, failures, processes, seconds
@@ -315,7 +323,7 @@ async def _bare(stack: Stack, work: Path, seconds: float, *, projecting: bool = 
 
         processes = {
             name: pid
-            for name, pid in _children(stack.process.pid).items()
+            for name, pid in stack_processes(stack.process.pid).items()
             if name == "Temporal server"
         } | {"bare worker": worker.pid, "load generator": os.getpid()}
         return await _drive(name, walk, failures, processes, seconds)
@@ -458,38 +466,6 @@ def _cpu_section(vagt: Run, projecting: Run, bare: Run) -> list[str]:
             "",
         ]
     return lines
-
-
-def _children(pid: int) -> dict[str, int]:
-    """`vagt run`'s children by role: the Temporal server, the worker, the API."""
-    roles = {b"worker": "Vagt worker", b"api": "Vagt API"}
-    found: dict[str, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent != pid or not argv:
-            continue
-        if Path(argv[0].decode()).name == "temporal":
-            found["Temporal server"] = int(stat.parent.name)
-        elif len(argv) > 1 and argv[-2] in roles:  # argv ends with the subcommand and ""
-            found[roles[argv[-2]]] = int(stat.parent.name)
-    return found
-
-
-def _cpu(processes: dict[str, int]) -> dict[str, float]:
-    """CPU seconds (user and system, every thread) each process has used so far."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for name, pid in processes.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[name] = (int(fields[11]) + int(fields[12])) / ticks
-    return used
 
 
 def _machine() -> tuple[float, float] | None:
