@@ -29,6 +29,7 @@ from workflows import contracts
 from workflows.incident import IncidentWorkflow
 
 BATCH = 2.0
+PAYMENTS = ProcessDefinition(name="payments", version=3, categories=["database", "network"])
 
 
 async def _kinds(database: Database, incident_id: int) -> list[EventKind]:
@@ -99,7 +100,7 @@ async def test_a_step_shows_the_whole_incident_whoever_declared_it(
     # knows its process; another (a second API, or this one restarted) reads it from
     # the read model or, without one, from the workflow, and shows the same incident.
     env = own_time_skipping
-    process = ProcessDefinition(name="payments", version=3, categories=["database", "network"])
+    process = PAYMENTS
     declaration = _declaration(process)
     async with run_worker(env.client, sqlite_database) as settings:
         declaring = IncidentGateway(
@@ -110,9 +111,7 @@ async def test_a_step_shows_the_whole_incident_whoever_declared_it(
             batch_seconds=BATCH,
             database=sqlite_database,
         )
-        declared = await declaring.start(
-            contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION)
-        )
+        declared = await declaring.start(_input(declaration))
         assert declared is not None and declared.process == process
         incident_id = declaration.incident_id
         answers = []
@@ -143,13 +142,11 @@ async def test_a_step_answer_keeps_the_process_out_of_the_history(
     own_time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
 ) -> None:
     env = own_time_skipping
-    process = ProcessDefinition(name="payments", version=3, categories=["database", "network"])
+    process = PAYMENTS
     declaration = _declaration(process)
     async with run_worker(env.client, sqlite_database) as settings:
         gateway = IncidentGateway(env.client, settings.task_queue, 10)
-        await gateway.start(
-            contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION)
-        )
+        await gateway.start(_input(declaration))
         handle = env.client.get_workflow_handle(contracts.workflow_id(declaration.incident_id))
         brief = await handle.execute_update(
             IncidentWorkflow.note,
@@ -195,3 +192,7 @@ def _declaration(process: ProcessDefinition) -> contracts.Declaration:
         declared_at=datetime.now(UTC),
         process=process,
     )
+
+
+def _input(declaration: contracts.Declaration) -> contracts.IncidentInput:
+    return contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION)
