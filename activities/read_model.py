@@ -6,8 +6,6 @@ from temporalio import activity
 from store.db import Database
 from store.projection import Followers, ProjectionInput, ProjectionWriter
 
-__all__ = ["ProjectionInput", "ReadModelActivities"]
-
 
 class ReadModelActivities:
     """Activities bound to one database; safe to retry and to replay."""

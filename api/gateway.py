@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import Problem, from_domain
 from domain.errors import ERRORS_BY_CODE
 from domain.incident import Incident
-from domain.process import ProcessDefinition
+from domain.process import LastDigest, ProcessDefinition
 from domain.timeline import TimelineEvent
 from store.db import Database
 from store.incidents import IncidentRepository
@@ -70,6 +70,7 @@ class IncidentGateway:
         # come from the declarations made here, else the read model or the workflow.
         self._database = database
         self._processes: dict[str, ProcessDefinition] = {}
+        self._digest = LastDigest()  # each declaration hands the same current version
 
     async def start(self, workflow_input: IncidentInput) -> Incident | None:
         """Start the incident's workflow and write the new incident to the read model;
@@ -160,7 +161,7 @@ class IncidentGateway:
         return self._writer.expecting() if self._writer else contextlib.nullcontext()
 
     def _remember(self, process: ProcessDefinition) -> str:
-        digest = process.digest()
+        digest = self._digest.of(process)
         if digest not in self._processes:
             if len(self._processes) >= _PROCESSES_KEPT:
                 del self._processes[next(iter(self._processes))]  # the longest kept

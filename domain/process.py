@@ -188,6 +188,20 @@ class ProcessDefinition(BaseModel):
 DEFAULT_PROCESS = ProcessDefinition()
 
 
+class LastDigest:
+    """The digest of the process last asked about, worked out again only for another
+    object: callers hand the same process object over and over (an incident's, a
+    catalogue's current version), and a digest serialises the whole process."""
+
+    def __init__(self) -> None:
+        self._last: tuple[ProcessDefinition, str] | None = None
+
+    def of(self, process: ProcessDefinition) -> str:
+        if self._last is None or self._last[0] is not process:
+            self._last = (process, process.digest())
+        return self._last[1]
+
+
 class ProcessDocument(ProcessDefinition):
     """A process file: the definition, plus the channels it sends to.
 

@@ -11,7 +11,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notifications import NotificationActivities
-    from activities.read_model import ProjectionInput, ReadModelActivities
+    from activities.read_model import ReadModelActivities
     from domain.alert_groups import AlertActivity
     from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
     from domain.errors import DomainError
@@ -19,11 +19,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.incident import Incident
     from domain.incident_alerts import hear_alerts
     from domain.lifecycle import ACTIVE_STATES, IncidentState, Step
-    from domain.process import ProcessDefinition
+    from domain.process import LastDigest
     from domain.requests import StepRequest
     from domain.roles import Actor
     from domain.subscriptions import SubscriberQuery
     from domain.timeline import TimelineEvent
+    from store.projection import ProjectionInput
     from workflows import search
     from workflows.contracts import (
         CODE_REVISION,
@@ -110,7 +111,7 @@ class IncidentWorkflow:
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
         self._dirty = False
-        self._digested: tuple[ProcessDefinition, str] | None = None
+        self._digest = LastDigest()  # of the incident's process, for brief answers
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
@@ -295,16 +296,9 @@ class IncidentWorkflow:
         else:
             self._noted([event], before)
         if command.brief_answer:
-            return StepAnswer(incident=self._incident, process_digest=self._process_digest())
+            digest = self._digest.of(self._incident.process)
+            return StepAnswer(incident=self._incident, process_digest=digest)
         return self._incident
-
-    def _process_digest(self) -> str:
-        """The digest of the incident's process, worked out once for each process it
-        runs under (a migration gives it another)."""
-        process = self._incident.process
-        if self._digested is None or self._digested[0] is not process:
-            self._digested = (process, process.digest())
-        return self._digested[1]
 
     def _noted(self, events: list[TimelineEvent], before: IncidentState) -> None:
         self._unprojected += events

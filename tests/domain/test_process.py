@@ -10,6 +10,7 @@ from domain.calendars import ALWAYS
 from domain.priority import Priority, PriorityMatrix
 from domain.process import (
     DEFAULT_PROCESS,
+    LastDigest,
     ProcessDefinition,
     ProcessDocument,
     RetryRules,
@@ -286,3 +287,14 @@ class TestRetryRules:
             timedelta(minutes=1),
             timedelta(minutes=1),
         ]
+
+
+def test_a_digest_tells_versions_apart_and_is_worked_out_once_per_object() -> None:
+    process = ProcessDefinition(categories=["database"])
+    edited = process.model_copy(update={"categories": ["database", "network"]})
+    digests = LastDigest()
+
+    first = digests.of(process)
+    assert first == process.digest() == ProcessDefinition(categories=["database"]).digest()
+    assert digests.of(process) is first  # the same object: not serialised again
+    assert digests.of(edited) == edited.digest() != first
