@@ -23,7 +23,9 @@ from pydantic import SecretStr
 from schemathesis.config import SchemathesisConfig
 from schemathesis.python import asgi
 from starlette.types import Receive, Scope, Send
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from api.app import create_app
 from api.deps import MAX_INTEGER
@@ -36,6 +38,9 @@ from tests.temporal_fixtures import Receiver
 from vagt.settings import Settings
 from vagt.temporal import connect
 from worker import build_worker
+from workflows.alert_group import AlertGroupWorkflow
+from workflows.incident import IncidentWorkflow
+from workflows.what_if import WhatIfWorkflow
 
 pytestmark = pytest.mark.slow
 
@@ -100,6 +105,7 @@ SENDERS = {
 class FuzzedVagt:
     http: asgi.ASGIClient
     keys: dict[IntegrationFormat, str] = field(default_factory=dict)
+    task_queue: str = ""
     incidents: list[int] = field(default_factory=list)
     integrations: list[int] = field(default_factory=list)
 
@@ -198,7 +204,7 @@ def vagt(
         with asgi.get_client(cast(asgi.ASGIApp, SERVED)) as http:
             served = http.get("/openapi.json")
             assert served.json() == DOCUMENT, "the cases are drawn from another document"
-            fuzzed = FuzzedVagt(http)
+            fuzzed = FuzzedVagt(http, task_queue=settings.task_queue)
             fuzzed.populate()
             yield fuzzed
     finally:
@@ -231,3 +237,27 @@ def test_every_answer_is_documented(case: FuzzCase, vagt: FuzzedVagt) -> None:
     # Every check schemathesis has but the one turned off in CONFIG: no 5xx; status, content
     # type, headers and body as documented; auth enforced; 405 with the right Allow.
     case.call_and_validate(headers=vagt.credentials(case))
+
+
+async def test_every_workflow_the_cases_ran_replays(
+    vagt: FuzzedVagt, dev_server: WorkflowEnvironment
+) -> None:
+    """The cases took steps, sent alerts and published processes in orders no
+    hand-written test does; a worker that restarts, or evicts a workflow from its cache,
+    replays each one's history from the start, and must issue the same commands again.
+    Every history they left (the incidents, alert groups and what-ifs) replays here."""
+    client = dev_server.client
+    query = f"TaskQueue = '{vagt.task_queue}'"
+    histories = [
+        await client.get_workflow_handle(run.id, run_id=run.run_id).fetch_history()
+        async for run in client.list_workflows(query)
+    ]
+    replayer = Replayer(
+        workflows=[IncidentWorkflow, AlertGroupWorkflow, WhatIfWorkflow],
+        data_converter=pydantic_data_converter,
+    )
+
+    replayed = [await replayer.replay_workflow(history) for history in histories]
+
+    assert len(replayed) >= len(vagt.incidents)
+    assert all(result.replay_failure is None for result in replayed)
