@@ -51,26 +51,7 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #   2: news of the incident goes to its subscribers (the projection finds them); an
 #      incident that hears firing alerts once resolved gives them back to its group,
 #      which opens a new incident. Runs of revision 1 and older do neither.
-#   3: the alert group starts its incidents from a local activity (eagerly, named by
-#      the opening in their memo) instead of as child workflows. Groups of revision 2
-#      and older start children until they continue as new.
-CODE_REVISION = 3
-
-
-class NewerRevision(RuntimeError):
-    """A run started by code newer than this worker's: raised in the workflow, it fails
-    the task (not the workflow), and Temporal retries the task until a worker that
-    knows the revision takes it (workers go before the API in an upgrade)."""
-
-
-def check_revision(revision: int) -> None:
-    """Raise `NewerRevision` if this code does not know how to run `revision`: first
-    thing in a run, before it issues any command."""
-    if revision > CODE_REVISION:
-        raise NewerRevision(
-            f"started by workflow code of revision {revision}; this worker knows up to "
-            f"{CODE_REVISION}: upgrade the workers"
-        )
+CODE_REVISION = 2
 
 
 def workflow_id(incident_id: int) -> str:
