@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         Declaration,
         HandedBack,
         IncidentInput,
+        check_revision,
         workflow_id,
     )
     from workflows.incident import IncidentWorkflow
@@ -62,6 +63,7 @@ class AlertGroupWorkflow:
 
     @workflow.run
     async def run(self, input: AlertGroupInput) -> None:
+        check_revision(input.revision)
         while True:
             await workflow.wait_condition(self._has_work)
             if self._group.needs_incident() is not None:

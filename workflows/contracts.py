@@ -54,6 +54,22 @@ DEFAULT_HISTORY_LIMIT = 3_000
 CODE_REVISION = 2
 
 
+class NewerRevision(RuntimeError):
+    """A run started by code newer than this worker's: raised in the workflow, it fails
+    the task (not the workflow), and Temporal retries the task until a worker that
+    knows the revision takes it (workers go before the API in an upgrade)."""
+
+
+def check_revision(revision: int) -> None:
+    """Raise `NewerRevision` if this code does not know how to run `revision`: first
+    thing in a run, before it issues any command."""
+    if revision > CODE_REVISION:
+        raise NewerRevision(
+            f"started by workflow code of revision {revision}; this worker knows up to "
+            f"{CODE_REVISION}: upgrade the workers"
+        )
+
+
 def workflow_id(incident_id: int) -> str:
     return f"incident-{incident_id}"
 

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         StepCommand,
         SubmitReviewCommand,
         TriageCommand,
+        check_revision,
     )
 
 # Patch id (workflow.patched): histories recorded before the change replay the old way.
@@ -115,6 +116,7 @@ class IncidentWorkflow:
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
+        check_revision(input.revision)
         self._index()
         while not (self._closed() and self._quiet()):
             self._dirty = False

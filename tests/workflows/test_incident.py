@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
@@ -418,6 +423,38 @@ class TestStart:
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
         ]
         assert signals == []
+
+    async def test_a_run_of_newer_code_waits_for_a_worker_that_knows_it(
+        self, time_skipping: WorkflowEnvironment, sqlite_database: Database, run_worker: RunWorker
+    ) -> None:
+        # An API upgraded before the workers starts runs of a revision they do not know:
+        # run the old way, they would record commands the new workers cannot replay.
+        client = time_skipping.client
+        async with run_worker(client, sqlite_database) as settings:
+            handle = await _start(client, settings.task_queue, revision=contracts.CODE_REVISION + 1)
+            failures: list[str] = []
+            for _ in range(100):
+                events = (await handle.fetch_history()).events
+                failures = [
+                    event.workflow_task_failed_event_attributes.failure.message
+                    for event in events
+                    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+                ]
+                if failures:
+                    break
+                await asyncio.sleep(0.1)
+            described = await handle.describe()
+            await handle.terminate()
+
+        assert failures and "upgrade the workers" in failures[0]
+        assert described.status == WorkflowExecutionStatus.RUNNING  # not failed: it waits
+        kinds = {EventType.Name(event.event_type) for event in events}
+        assert kinds <= {
+            "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED",
+            "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED",
+            "EVENT_TYPE_WORKFLOW_TASK_STARTED",
+            "EVENT_TYPE_WORKFLOW_TASK_FAILED",
+        }
 
     @pytest.mark.parametrize(("revision", "asks"), [(contracts.CODE_REVISION, False), (0, True)])
     async def test_only_runs_started_before_revisions_ask_patched_and_keep_search_attributes(
