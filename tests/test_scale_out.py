@@ -284,7 +284,14 @@ class TestDrain:
 
             # A worker started later takes the waiting incident and the paged one's next task.
             _worker(processes, settings, tmp_path, "next")
-            await eventually(lambda: len(http_receiver.requests) == 2, 30, "the waiting one paged")
+
+            # By incident, not by count: on a slow machine the paged incident's next
+            # level (LEVEL_DELAY after its first) may fall due in the same moment.
+            def waiting_paged() -> bool:
+                bodies = (request.json() for request in http_receiver.requests)
+                return any(body["incident_id"] == waiting for body in bodies)
+
+            await eventually(waiting_paged, 30, "the waiting one paged")
             await eventually(
                 lambda: deliveries_recorded(http, http_receiver), 30, "both pages recorded"
             )
