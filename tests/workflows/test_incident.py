@@ -37,6 +37,7 @@ from domain.sla import SlaPolicy
 from domain.timeline import EventKind
 from store.db import Database
 from store.incidents import IncidentRepository
+from tests.polling import eventually
 from tests.temporal_fixtures import RunWorker
 from workflows import contracts
 from workflows import incident as wf
@@ -432,17 +433,21 @@ class TestStart:
         client = time_skipping.client
         async with run_worker(client, sqlite_database) as settings:
             handle = await _start(client, settings.task_queue, revision=contracts.CODE_REVISION + 1)
-            failures: list[str] = []
-            for _ in range(100):
-                events = (await handle.fetch_history()).events
-                failures = [
-                    event.workflow_task_failed_event_attributes.failure.message
-                    for event in events
-                    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-                ]
-                if failures:
-                    break
-                await asyncio.sleep(0.1)
+
+            async def task_failed() -> bool:
+                history = await handle.fetch_history()
+                return any(
+                    event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+                    for event in history.events
+                )
+
+            await eventually(task_failed, 10, "the workflow task failed")
+            events = (await handle.fetch_history()).events
+            failures = [
+                event.workflow_task_failed_event_attributes.failure.message
+                for event in events
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+            ]
             described = await handle.describe()
             await handle.terminate()
 
