@@ -71,6 +71,7 @@ def build_worker(
             read_model.project_incident,
             read_model.project_and_find_followers,
             incidents.prepare_incident,
+            incidents.start_incident,
             what_if.examine_page,
             what_if.record_failure,
             reports.overdue_action_items,

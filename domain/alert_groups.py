@@ -156,6 +156,13 @@ class AlertGroup(BaseModel):
     test_notifications: int = 0
     last_test_at: datetime | None = None
     pending: AlertActivity = AlertActivity()
+    # With `holds_opening_news` (groups of revision 3 on): what the incident being
+    # opened is declared with, taken out of `pending` by the batch that asked for the
+    # incident. What that batch held is fixed by history, so every attempt of a
+    # workflow task that starts the incident declares it with the same news, however
+    # many more alerts a retry has heard; those wait in `pending` for the first signal.
+    opening_news: AlertActivity | None = None
+    holds_opening_news: bool = False
     # The newest trigger, to open an incident from if the open one turns out to be gone.
     last_trigger: AlertEnvelope | None = None
     incidents: list[int] = []
@@ -165,12 +172,32 @@ class AlertGroup(BaseModel):
         self.settings = batch.settings
         for envelope in batch.envelopes:
             self._take(envelope)
+        self._hold_opening_news()
         accepted = sum(envelope.repeats for envelope in batch.envelopes)
         return Receipt(accepted=accepted, incident_id=self.incident_id)
 
     def needs_incident(self) -> AlertEnvelope | None:
         """The alert to open an incident for, if one must be opened now."""
         return self.opening if self.incident_id is None else None
+
+    def hold_opening_news(self) -> None:
+        """From now on, keep what an incident is declared with apart from `pending`
+        (see `opening_news`); an incident asked for already gets what is pending now."""
+        self.holds_opening_news = True
+        self._hold_opening_news()
+
+    def hand_over(self) -> AlertActivity:
+        """What the incident being opened is declared with: the news held for it, or,
+        in groups that hold none, everything heard until now."""
+        if self.holds_opening_news:
+            news, self.opening_news = self.opening_news or AlertActivity(), None
+        else:
+            news, self.pending = self.pending, AlertActivity()
+        return news
+
+    def _hold_opening_news(self) -> None:
+        if self.holds_opening_news and self.opening is not None and self.opening_news is None:
+            self.opening_news, self.pending = self.pending, AlertActivity()
 
     def opened(self, incident_id: int) -> None:
         self.incident_id = incident_id
@@ -193,6 +220,7 @@ class AlertGroup(BaseModel):
             self.firing = {
                 self.last_trigger.alert.fingerprint: self.last_trigger.alert.content_hash
             }
+            self._hold_opening_news()
 
     def handed_back(self, incident_id: int, activity: AlertActivity) -> None:
         """Alerts reached the incident after it was resolved (before the group heard

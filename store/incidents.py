@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    bindparam,
     func,
     insert,
     null,
@@ -86,17 +87,30 @@ class IncidentPage(BaseModel):
 
 
 _ALLOCATE_ID = insert(IncidentIdRow).returning(IncidentIdRow.id)
+_ALLOCATED_FOR = select(IncidentIdRow.id).where(IncidentIdRow.opening == bindparam("opening"))
 
 
-async def allocate_incident_id(database: Database) -> int:
+async def allocate_incident_id(database: Database, opening: str | None = None) -> int:
     """A new incident number, never handed out before, committed on its own: on an
     SQLite file in one hop to a thread, at half the CPU of the async driver (where the
-    insert and its commit were each a few round trips between threads)."""
-    return await database.in_transaction(_allocate_id)
+    insert and its commit were each a few round trips between threads).
+
+    With `opening` (an alert group's name for one incident it opens), the number first
+    allocated for it comes back on every later call: a retried workflow task gets the
+    incident it may have started already, not a second one."""
+    return await database.in_transaction(_allocate_id, opening)
 
 
-def _allocate_id(connection: Connection) -> int:
-    result = connection.execute(_ALLOCATE_ID, {"allocated_at": datetime.now(UTC)})
+def _allocate_id(connection: Connection, opening: str | None) -> int:
+    if opening is not None:
+        allocated = connection.execute(_ALLOCATED_FOR, {"opening": opening}).scalar_one_or_none()
+        if allocated is not None:
+            return int(allocated)
+    # Two calls for one opening at once (a timed-out attempt still running) cannot both
+    # insert: the unique index refuses the second, whose retry finds the first's number.
+    result = connection.execute(
+        _ALLOCATE_ID, {"allocated_at": datetime.now(UTC), "opening": opening}
+    )
     return int(result.scalar_one())
 
 

@@ -83,6 +83,9 @@ class IncidentIdRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     allocated_at: Mapped[datetime]
+    # The alert group's name for the opening this number is for (a retried allocation
+    # gets the same number back); null for numbers the API allocates.
+    opening: Mapped[str | None] = mapped_column(String(64), index=True, unique=True)
 
 
 class IncidentRow(Base):

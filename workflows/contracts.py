@@ -51,7 +51,10 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #   2: news of the incident goes to its subscribers (the projection finds them); an
 #      incident that hears firing alerts once resolved gives them back to its group,
 #      which opens a new incident. Runs of revision 1 and older do neither.
-CODE_REVISION = 2
+#   3: the alert group starts its incidents from a local activity (eagerly, named by
+#      the opening in their memo) instead of as child workflows. Groups of revision 2
+#      and older start children until they continue as new.
+CODE_REVISION = 3
 
 
 class NewerRevision(RuntimeError):

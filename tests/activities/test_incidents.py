@@ -1,9 +1,20 @@
-"""Preparing an incident an alert opens: a fresh number and the process version in force."""
+"""Opening an incident an alert brings: a fresh number and the process version in force,
+and its workflow started once however often the group's task runs."""
 
-from activities.incidents import IncidentActivities
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities.incidents import NUMBER_TAKEN, OPENING_MEMO, IncidentActivities, IncidentOpening
 from domain.process import ProcessDefinition
+from domain.requests import DeclareRequest
+from domain.roles import Actor
 from store.db import Database
 from store.processes import ProcessCatalog, ProcessVersionRepository, adopt_process_file
+from workflows.contracts import CODE_REVISION, Declaration, IncidentInput, workflow_id
 
 FILE = ProcessDefinition(name="ops")
 
@@ -33,3 +44,87 @@ class TestPrepareIncident:
         second = await activities.prepare_incident()
         assert second.incident_id > first.incident_id
         assert (second.process.version, second.process.categories) == (2, ["database"])
+
+
+class TestOpeningIsIdempotent:
+    """The alert group starts its incident from a local activity; a worker that dies
+    before the group's task completes leaves the incident started and the group not
+    knowing it. The task's retry must find that incident, not open a second."""
+
+    async def test_an_opening_keeps_its_first_number(self, database: Database) -> None:
+        activities = IncidentActivities(database, FILE)
+
+        first = await activities.prepare_incident("opening-a")
+        again = await activities.prepare_incident("opening-a")
+        other = await activities.prepare_incident("opening-b")
+        unnamed = [await activities.prepare_incident() for _ in range(2)]
+
+        assert again.incident_id == first.incident_id
+        assert other.incident_id > first.incident_id
+        assert len({other.incident_id, *(p.incident_id for p in unnamed)}) == 3
+
+    async def test_a_retried_start_finds_its_own_incident(
+        self, dev_server: WorkflowEnvironment, database: Database
+    ) -> None:
+        opening = _opening("opening-a")
+        environment = ActivityEnvironment(client=dev_server.client)
+        activities = IncidentActivities(database, FILE)
+
+        await environment.run(activities.start_incident, opening)
+        await environment.run(activities.start_incident, opening)  # the task's retry
+
+        handle = dev_server.client.get_workflow_handle(_id(opening))
+        try:
+            runs = [
+                run
+                async for run in dev_server.client.list_workflows(f"WorkflowId = '{_id(opening)}'")
+            ]
+            described = await handle.describe()
+            assert len(runs) == 1
+            assert (await described.memo())[OPENING_MEMO] == "opening-a"
+        finally:
+            await handle.terminate()
+
+    @pytest.mark.parametrize("closed", [False, True])
+    async def test_a_number_naming_another_incident_is_refused(
+        self, dev_server: WorkflowEnvironment, database: Database, closed: bool
+    ) -> None:
+        """An older read model hands out a number Temporal has seen: running or closed,
+        that incident is someone else's, and the group must take the next number."""
+        opening = _opening("opening-new")
+        environment = ActivityEnvironment(client=dev_server.client)
+        activities = IncidentActivities(database, FILE)
+        other = _opening("opening-old", incident_id=opening.input.declaration.incident_id)
+        await environment.run(activities.start_incident, other)
+        handle = dev_server.client.get_workflow_handle(_id(other))
+        if closed:
+            await handle.terminate()
+
+        try:
+            with pytest.raises(ApplicationError) as refused:
+                await environment.run(activities.start_incident, opening)
+            assert (refused.value.type, refused.value.non_retryable) == (NUMBER_TAKEN, True)
+            described = await handle.describe()
+            assert (await described.memo())[OPENING_MEMO] == "opening-old"  # untouched
+        finally:
+            if not closed:
+                await handle.terminate()
+
+
+def _opening(name: str, incident_id: int | None = None) -> IncidentOpening:
+    number = incident_id if incident_id is not None else uuid.uuid4().int % 1_000_000_000
+    declaration = Declaration(
+        incident_id=number,
+        request=DeclareRequest(title="Disk full on db-1", impact=3, urgency=3),
+        actor=Actor(name="alertmanager", person=False),
+        declared_at=datetime.now(UTC),
+        process=FILE,
+    )
+    # On a task queue no worker polls: the workflow is started, never run.
+    return IncidentOpening(
+        opening=name, input=IncidentInput(declaration=declaration, revision=CODE_REVISION)
+    )
+
+
+def _id(opening: IncidentOpening) -> str:
+    return workflow_id(opening.input.declaration.incident_id)

@@ -3,16 +3,26 @@ with the example payloads of ../shared/payloads."""
 
 import asyncio
 import copy
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.incidents import OPENING_MEMO, IncidentActivities, IncidentOpening
+from activities.read_model import ReadModelActivities
 from domain.alert_groups import AlertActivity
 from domain.integrations import IntegrationFormat
+from domain.process import DEFAULT_PROCESS
 from domain.routing import Classification, Match, Routing, RoutingRule
 from tests.alerting.conftest import (
     PAYLOADS,
@@ -22,9 +32,11 @@ from tests.alerting.conftest import (
     payload,
 )
 from tests.polling import eventually
+from tests.processes import api_stack
+from tests.temporal_fixtures import Receiver
 from workflows import contracts
 from workflows.alert_group import AlertGroupWorkflow
-from workflows.contracts import AlertNews, workflow_id
+from workflows.contracts import AlertGroupInput, AlertNews, workflow_id
 from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.skipif(not PAYLOADS.is_dir(), reason=f"no example payloads at {PAYLOADS}")
@@ -85,11 +97,90 @@ class TestPagerDuty:
         group = stack.client.get_workflow_handle(incident["source"]["group_workflow_id"])
         kinds = [EventType.Name(e.event_type) for e in (await group.fetch_history()).events]
         assert "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED" not in kinds
-        assert "EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED" in kinds
+        # The group started it from a local activity: no child's events, no task to
+        # hear it started; the incident's memo names the opening it was started for.
+        assert not [kind for kind in kinds if "CHILD_WORKFLOW" in kind]
+        assert kinds.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED") == 1
         # Nor does the incident write search attributes: the read model lists incidents.
         handle = stack.client.get_workflow_handle(contracts.workflow_id(incident["id"]))
         kinds = [EventType.Name(e.event_type) for e in (await handle.fetch_history()).events]
         assert "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES" not in kinds
+        assert OPENING_MEMO in await (await handle.describe()).memo()
+
+    async def test_numbers_that_name_other_incidents_are_skipped(self, stack: Stack) -> None:
+        """A read model older than Temporal's history (restored from a backup) hands out
+        numbers Temporal has seen: the alert opens an incident of its own under the next
+        free number, and the incidents already there, running or closed, are untouched."""
+        running, closed = [
+            await stack.client.start_workflow(
+                "SomethingElse",
+                id=contracts.workflow_id(number),
+                task_queue=f"nobody-{uuid.uuid4()}",
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+            for number in (1, 2)  # a fresh read model's first numbers
+        ]
+        await closed.terminate()
+        key = await stack.integration(IntegrationFormat.PAGERDUTY)
+        event = payload("pagerduty/trigger_full.json") | {"routing_key": key}
+        assert (await stack.http.post("/v2/enqueue", json=event)).status_code == 202
+
+        incident = await only_incident(stack)
+        assert incident["id"] > 2
+        assert incident["source"]["dedup_key"] == event["dedup_key"]
+        await alert_count(stack, incident["id"], 1)
+        assert (await running.describe()).status == WorkflowExecutionStatus.RUNNING
+        assert (await closed.describe()).status == WorkflowExecutionStatus.TERMINATED
+        await running.terminate()
+
+    async def test_a_worker_dying_after_starting_the_incident_loses_no_alert(
+        self, dev_server: WorkflowEnvironment, tmp_path: Path
+    ) -> None:
+        """The group starts its incident from a local activity inside its workflow task.
+        A worker that dies after the start, before the task completes, leaves the
+        incident started with what the group had heard then; the task's retry hears
+        more (alerts that came meanwhile), finds its own incident, and must still pass
+        every one on: none may vanish into a declaration that is never used."""
+        async with api_stack(dev_server.client, tmp_path) as (http, settings, database):
+            stack = Stack(http, settings, database, dev_server.client)
+            key = await stack.integration(IntegrationFormat.PAGERDUTY)
+            event = payload("pagerduty/trigger_full.json") | {"routing_key": key}
+            incidents = IncidentActivities(database, DEFAULT_PROCESS)
+            read_model = ReadModelActivities(database)
+
+            @activity.defn(name="start_incident")
+            async def start_then_hear_more(opening: IncidentOpening) -> None:
+                await incidents.start_incident(opening)  # raises if the number is taken
+                if not _DiesAfterStarting.died:
+                    for _ in range(19):  # accepted while the group's task is in flight
+                        response = await http.post("/v2/enqueue", json=event)
+                        assert response.status_code == 202
+
+            worker = Worker(
+                dev_server.client,
+                task_queue=settings.task_queue,
+                workflows=[IncidentWorkflow, _DiesAfterStarting],
+                activities=[
+                    read_model.project_incident,
+                    read_model.project_and_find_followers,
+                    incidents.prepare_incident,
+                    start_then_hear_more,
+                    Receiver().deliver,
+                ],
+            )
+            async with worker:
+                assert (await http.post("/v2/enqueue", json=event)).status_code == 202
+
+                incident = await only_incident(stack)
+                await alert_count(stack, incident["id"], 20)
+                group = dev_server.client.get_workflow_handle(
+                    incident["source"]["group_workflow_id"]
+                )
+                kinds = [EventType.Name(e.event_type) for e in (await group.fetch_history()).events]
+
+            assert _DiesAfterStarting.died
+            assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" in kinds  # the attempt that died
+            assert len(await stack.incidents()) == 1
 
     async def test_a_trigger_without_dedup_key_gets_one_generated(self, stack: Stack) -> None:
         key = await stack.integration(IntegrationFormat.PAGERDUTY)
@@ -277,3 +368,22 @@ async def _resolved_by_recovery(
 
     await eventually(resolved)
     return first, send
+
+
+@workflow.defn(name="AlertGroupWorkflow", sandboxed=False)
+class _DiesAfterStarting(AlertGroupWorkflow):
+    """The alert group, with its first workflow task failing right after the incident
+    was started: as a worker killed at that moment leaves it (Temporal retries the task)."""
+
+    died = False
+
+    @workflow.run
+    async def run(self, input: AlertGroupInput) -> None:
+        await super().run(input)
+
+    async def _start(self, opening: IncidentOpening) -> bool:
+        started = await super()._start(opening)
+        if started and not _DiesAfterStarting.died:
+            _DiesAfterStarting.died = True
+            raise RuntimeError("the worker died after starting the incident")
+        return started

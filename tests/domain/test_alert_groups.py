@@ -805,3 +805,71 @@ class TestOpeningFor:
         )
 
         assert incident.title == "Replication lag on db-1"
+
+
+class TestOpeningNews:
+    """Groups of revision 3 start their incident from a local activity, which a retried
+    workflow task runs again after hearing more alerts: the declaration must carry the
+    same news on every attempt, so it is what the batch that asked for the incident
+    held, and what comes later waits for the first signal to the open incident."""
+
+    def test_the_batch_that_asks_for_the_incident_is_its_declaration(self) -> None:
+        alerts = group(PD_KEY)
+        alerts.hold_opening_news()
+        send(alerts, event(AlertAction.ACKNOWLEDGE, second=0), event(second=1), event(second=2))
+        send(alerts, event(second=3))
+        send(alerts, event(AlertAction.RESOLVE, second=4))
+
+        declared = alerts.hand_over()
+
+        assert (declared.count, declared.first_seen, declared.last_seen) == (3, at(0), at(2))
+        assert (declared.firing, declared.recovered) == (1, False)
+        assert alerts.needs_incident() is not None  # still to be opened
+        alerts.opened(101)
+        later = alerts.take_pending()
+        assert later is not None
+        assert (later.count, later.first_seen, later.last_seen) == (2, at(3), at(4))
+        assert (later.firing, later.recovered) == (0, True)
+
+    def test_the_same_declaration_however_much_came_after(self) -> None:
+        first_attempt, retry = group(PD_KEY), group(PD_KEY)
+        for alerts in (first_attempt, retry):
+            alerts.hold_opening_news()
+            send(alerts, event(second=0))
+        for second in range(1, 20):
+            send(retry, event(second=second))
+
+        assert first_attempt.hand_over() == retry.hand_over()
+        assert retry.pending.count == 19
+
+    def test_an_incident_asked_for_before_holding_gets_what_is_pending(self) -> None:
+        # A group of revision 2 continued as new while its incident was being asked for.
+        alerts = group(PD_KEY)
+        send(alerts, event(second=0), event(second=1))
+
+        alerts.hold_opening_news()
+        send(alerts, event(second=2))
+
+        assert alerts.hand_over().count == 2
+        assert alerts.pending.count == 1
+
+    def test_a_gone_incident_reopens_with_nothing_held(self) -> None:
+        alerts = open_incident(group(PD_KEY), event(second=0))
+        alerts.hold_opening_news()
+        alerts.take_pending()
+        undelivered = AlertActivity(count=1, firing=1)
+
+        alerts.incident_gone(101, undelivered)
+        send(alerts, event(second=9))
+
+        assert alerts.needs_incident() is not None
+        assert alerts.hand_over().empty()
+        assert alerts.pending.count == 1
+
+    def test_groups_that_hold_nothing_declare_everything_heard(self) -> None:
+        alerts = group(PD_KEY)
+        send(alerts, event(second=0))
+        send(alerts, event(second=1))
+
+        assert alerts.hand_over().count == 2
+        assert alerts.pending.empty()

@@ -51,7 +51,7 @@ class TestMigrations:
 
         await database.migrate()
 
-        assert await _revisions(database) == ["0012"]
+        assert await _revisions(database) == ["0013"]
         async with database.session() as session:
             assert len((await session.scalars(select(IncidentIdRow))).all()) == 1
 
@@ -63,7 +63,7 @@ class TestMigrations:
         finally:
             await asyncio.gather(*(other.dispose() for other in others))
 
-        assert await _revisions(empty_database) == ["0012"]
+        assert await _revisions(empty_database) == ["0013"]
         async with empty_database.engine.connect() as connection:
             assert await connection.run_sync(_schema_differences) == []
 
