@@ -1,6 +1,5 @@
 """The incident workflow on the time-skipping server, with the real read-model activity."""
 
-import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -102,15 +101,17 @@ async def _update_events(handle: WorkflowHandle[Any, Any]) -> int:
 async def _external_signals(handle: WorkflowHandle[Any, Any], want: int = 1) -> list[str]:
     """The signals the workflow sent to others, once `want` of them are in its history."""
     names: list[str] = []
-    for _ in range(50):
+
+    async def sent() -> bool:
+        nonlocal names
         names = [
             event.signal_external_workflow_execution_initiated_event_attributes.signal_name
             for event in (await handle.fetch_history()).events
             if event.HasField("signal_external_workflow_execution_initiated_event_attributes")
         ]
-        if len(names) >= want:
-            break
-        await asyncio.sleep(0.1)
+        return len(names) >= want
+
+    await eventually(sent, 10, f"{want} signal(s) sent to other workflows", seen=lambda: names)
     return names
 
 
