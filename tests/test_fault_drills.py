@@ -14,18 +14,19 @@ cannot skip time), so the drill runs for about four minutes.
 import asyncio
 import contextlib
 import itertools
+import os
 import signal
 import subprocess
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 from temporalio.client import Client
 
 from domain.incident import Incident
@@ -36,6 +37,7 @@ from store.incidents import IncidentRepository
 from store.integrations import IntegrationRepository
 from store.tables import IncidentRow
 from store.users import create_user
+from tests.conftest import POSTGRES_URL_VARIABLE, _execute
 from tests.polling import eventually
 from tests.processes import api_process, worker_process
 from tests.receivers import HttpReceiver, deliveries_recorded, free_port
@@ -195,9 +197,28 @@ def _phase(name: str, timings: dict[str, float]) -> Iterator[None]:
     timings[name] = time.monotonic() - began
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def read_model_url(request: pytest.FixtureRequest) -> AsyncIterator[str | None]:
+    """The read model the drill's processes share: the default SQLite file (None), or a
+    PostgreSQL database of its own (a URL the worker and API processes get as is; a
+    schema would need settings they do not have)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    server = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not server:
+        pytest.skip(f"PostgreSQL drills need {POSTGRES_URL_VARIABLE}")
+    name = f"drill_{uuid.uuid4().hex[:16]}"
+    await _execute(server, f'CREATE DATABASE "{name}"')
+    try:
+        yield str(make_url(server).set(database=name).render_as_string(hide_password=False))
+    finally:
+        await _execute(server, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 class TestFaultDrills:
     async def test_sigkill_worker_api_and_temporal_during_a_storm_loses_nothing(
-        self, tmp_path: Path, http_receiver: HttpReceiver
+        self, tmp_path: Path, http_receiver: HttpReceiver, read_model_url: str | None
     ) -> None:
         process_file = tmp_path / "process.yaml"
         process_file.write_text(PROCESS.replace("{url}", http_receiver.url))
@@ -208,6 +229,7 @@ class TestFaultDrills:
             api_port=free_port(),
             task_queue=f"vagt-drill-{uuid.uuid4()}",
             process_file=process_file,
+            database_url=read_model_url,
         )
         database = Database(settings.read_model_url)
         await database.migrate()
