@@ -141,6 +141,7 @@ class TestPagerDuty:
         incident started with what the group had heard then; the task's retry hears
         more (alerts that came meanwhile), finds its own incident, and must still pass
         every one on: none may vanish into a declaration that is never used."""
+        _DiesAfterStarting.died = False
         async with api_stack(dev_server.client, tmp_path) as (http, settings, database):
             stack = Stack(http, settings, database, dev_server.client)
             key = await stack.integration(IntegrationFormat.PAGERDUTY)
