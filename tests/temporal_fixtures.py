@@ -4,7 +4,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -149,9 +149,11 @@ async def start_incident(
     request: DeclareRequest,
     actor: Actor,
     process: ProcessDefinition,
+    task_timeout: timedelta | None = None,
 ) -> tuple[WorkflowHandle[Any, Any], datetime]:
     """An incident declared by `actor` on `process` now (the server's time, returned
-    with its handle), under a fresh number."""
+    with its handle), under a fresh number; its workflow tasks time out after
+    `task_timeout` (Temporal's 10 s if not given)."""
     now = await env.get_current_time()
     incident_id = uuid.uuid4().int % 1_000_000_000
     declaration = contracts.Declaration(
@@ -162,5 +164,6 @@ async def start_incident(
         contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION),
         id=contracts.workflow_id(incident_id),
         task_queue=task_queue,
+        task_timeout=task_timeout,
     )
     return handle, now

@@ -19,9 +19,9 @@ from domain.requests import DeclareRequest, NoteRequest
 from domain.roles import Actor, Role
 from store.db import Database
 from store.projection import Followers, ProjectionInput
-from tests.temporal_fixtures import Receiver
+from tests.temporal_fixtures import Receiver, start_incident
 from workflows import contracts
-from workflows.contracts import AlertNews, IncidentInput
+from workflows.contracts import AlertNews
 from workflows.incident import IncidentWorkflow
 
 
@@ -40,28 +40,22 @@ async def test_a_projection_slower_than_the_workflow_task_leaves_a_history_that_
         return await read_model.project_and_find_followers(projection)
 
     alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
-    incident_id = uuid.uuid4().int % 1_000_000_000
-    declaration = contracts.Declaration(
-        incident_id=incident_id,
-        request=DeclareRequest(title="Checkout is down", impact=1, urgency=1),
-        actor=alice,
-        declared_at=datetime.now(UTC),
-        process=DEFAULT_PROCESS,  # clocks: timers set and cancelled between the steps
-    )
-    client = dev_server.client
+    request = DeclareRequest(title="Checkout is down", impact=1, urgency=1)
     task_queue = f"vagt-test-{uuid.uuid4()}"
     worker = Worker(
-        client,
+        dev_server.client,
         task_queue=task_queue,
         workflows=[IncidentWorkflow],
         activities=[slow_projection, Receiver().deliver],
     )
     async with worker:
-        handle = await client.start_workflow(
-            IncidentWorkflow.run,
-            IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION),
-            id=contracts.workflow_id(incident_id),
-            task_queue=task_queue,
+        # The default process has clocks: timers set and cancelled between the steps.
+        handle, _ = await start_incident(
+            dev_server,
+            task_queue,
+            request,
+            alice,
+            DEFAULT_PROCESS,
             task_timeout=timedelta(seconds=1),
         )
 
