@@ -29,20 +29,15 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
         finally:
             await database.dispose()
         return
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url:
-        pytest.skip(
-            f"PostgreSQL tests need {POSTGRES_URL_VARIABLE}, "
-            "e.g. postgresql://postgres@127.0.0.1:5432/test"
-        )
+    url = postgres_server()
     schema = f"test_{uuid.uuid4().hex[:16]}"
-    await _execute(url, f'CREATE SCHEMA "{schema}"')
+    await execute(url, f'CREATE SCHEMA "{schema}"')
     database = Database(url, schema=schema)
     try:
         yield database
     finally:
         await database.dispose()
-        await _execute(url, f'DROP SCHEMA "{schema}" CASCADE')
+        await execute(url, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture
@@ -52,7 +47,21 @@ async def database(empty_database: Database) -> Database:
     return empty_database
 
 
-async def _execute(url: str, statement: str) -> None:
+def postgres_server() -> str:
+    """The PostgreSQL server's URL the tests are given; without one, the test is skipped,
+    saying how to give it."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        pytest.skip(
+            f"PostgreSQL tests need {POSTGRES_URL_VARIABLE}, "
+            "e.g. postgresql://postgres@127.0.0.1:5432/test"
+        )
+    return url
+
+
+async def execute(url: str, statement: str) -> None:
+    """One statement on `url`'s server, outside a transaction (CREATE DATABASE may not
+    run in one)."""
     engine = create_async_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:

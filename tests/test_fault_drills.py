@@ -14,7 +14,6 @@ cannot skip time), so the drill runs for about four minutes.
 import asyncio
 import contextlib
 import itertools
-import os
 import signal
 import subprocess
 import time
@@ -37,7 +36,7 @@ from store.incidents import IncidentRepository
 from store.integrations import IntegrationRepository
 from store.tables import IncidentRow
 from store.users import create_user
-from tests.conftest import POSTGRES_URL_VARIABLE, _execute
+from tests.conftest import execute, postgres_server
 from tests.polling import eventually
 from tests.processes import api_process, worker_process
 from tests.receivers import HttpReceiver, deliveries_recorded, free_port
@@ -205,15 +204,13 @@ async def read_model_url(request: pytest.FixtureRequest) -> AsyncIterator[str | 
     if request.param == "sqlite":
         yield None
         return
-    server = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not server:
-        pytest.skip(f"PostgreSQL drills need {POSTGRES_URL_VARIABLE}")
+    server = postgres_server()
     name = f"drill_{uuid.uuid4().hex[:16]}"
-    await _execute(server, f'CREATE DATABASE "{name}"')
+    await execute(server, f'CREATE DATABASE "{name}"')
     try:
         yield str(make_url(server).set(database=name).render_as_string(hide_password=False))
     finally:
-        await _execute(server, f'DROP DATABASE "{name}" WITH (FORCE)')
+        await execute(server, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 class TestFaultDrills:

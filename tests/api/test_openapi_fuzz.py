@@ -9,7 +9,6 @@ of cases is bounded and drawn from a fixed seed, so a run takes about a minute p
 and a failure comes back on the next run.
 """
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -32,8 +31,7 @@ from api.deps import MAX_INTEGER
 from domain.integrations import IntegrationFormat
 from domain.process import ProcessDocument
 from store.db import Database
-from tests.conftest import POSTGRES_URL_VARIABLE
-from tests.conftest import _execute as execute
+from tests.conftest import execute, postgres_server
 from tests.temporal_fixtures import Receiver
 from vagt.settings import Settings
 from vagt.temporal import connect
@@ -173,9 +171,7 @@ async def fuzzed_database(
     if request.param == "sqlite":
         yield Database(f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/vagt.db")
         return
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_VARIABLE}")
+    url = postgres_server()
     schema = f"test_{uuid.uuid4().hex[:16]}"
     await execute(url, f'CREATE SCHEMA "{schema}"')
     yield Database(url, schema=schema)
