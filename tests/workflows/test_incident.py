@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -434,21 +435,20 @@ class TestStart:
         client = time_skipping.client
         async with run_worker(client, sqlite_database) as settings:
             handle = await _start(client, settings.task_queue, revision=contracts.CODE_REVISION + 1)
+            events: list[HistoryEvent] = []
+            failures: list[str] = []
 
             async def task_failed() -> bool:
-                history = await handle.fetch_history()
-                return any(
-                    event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-                    for event in history.events
-                )
+                nonlocal events, failures
+                events = list((await handle.fetch_history()).events)
+                failures = [
+                    event.workflow_task_failed_event_attributes.failure.message
+                    for event in events
+                    if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+                ]
+                return bool(failures)
 
             await eventually(task_failed, 10, "the workflow task failed")
-            events = (await handle.fetch_history()).events
-            failures = [
-                event.workflow_task_failed_event_attributes.failure.message
-                for event in events
-                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
-            ]
             described = await handle.describe()
             await handle.terminate()
 
