@@ -13,7 +13,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -74,7 +74,8 @@ class IncidentGateway:
 
     async def start(self, workflow_input: IncidentInput) -> Incident | None:
         """Start the incident's workflow and write the new incident to the read model;
-        the incident as declared, or None if a workflow already has its id."""
+        the incident as declared, or None if a workflow, running or closed, already has
+        its id (an incident number names one run, never a second after the first)."""
         declared = workflow_input.declaration
         incident_id = declared.incident_id
         self._remember(declared.process)
@@ -90,6 +91,7 @@ class IncidentGateway:
                         id=workflow_id(incident_id),
                         task_queue=self._task_queue,
                         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     )
         except WorkflowAlreadyStartedError:
             return None

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from store.db import Database, normalise_url
+from tests.numbering import fresh_numbering
 from tests.receivers import HttpReceiver, SmtpServer
 from tests.receivers import smtp_server as running_smtp_server
 
@@ -42,8 +43,10 @@ async def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Asyn
 
 @pytest.fixture
 async def database(empty_database: Database) -> Database:
-    """A migrated, empty read model on SQLite and on PostgreSQL."""
+    """A migrated, empty read model on SQLite and on PostgreSQL, numbering incidents
+    from a random point (tests.numbering)."""
     await empty_database.migrate()
+    await fresh_numbering(empty_database)
     return empty_database
 
 

@@ -17,6 +17,7 @@ from api.app import create_app
 from domain.roles import Role
 from store.db import Database
 from store.users import create_user
+from tests.numbering import fresh_numbering
 from vagt.process_file import load_process
 from vagt.settings import Settings
 
@@ -112,6 +113,7 @@ async def api_stack(
     )
     database = Database(settings.read_model_url)
     await database.migrate()
+    await fresh_numbering(database)
     _, token = await create_user(database, "alice", [Role.RESPONDER, Role.COMMANDER])
     app = create_app(
         settings, database=database, temporal=client, process=load_process(process_file)

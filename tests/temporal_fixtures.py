@@ -20,6 +20,7 @@ from domain.process import DEFAULT_PROCESS, ProcessDefinition
 from domain.requests import DeclareRequest
 from domain.roles import Actor
 from store.db import Database
+from tests.numbering import fresh_numbering
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes
 from worker import build_worker
@@ -58,6 +59,7 @@ async def _time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
 async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'vagt.db'}")
     await database.migrate()
+    await fresh_numbering(database)
     yield database
     await database.dispose()
 
@@ -136,8 +138,9 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture
 async def own_dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A dev server for one test that leaves thousands of workflows behind: on the shared
-    one, their incident numbers would collide with the next tests' fresh read models."""
+    """A dev server for one test: for tests that leave thousands of workflows behind,
+    which would slow the shared one, or whose read models number incidents from 1
+    (tests.numbering)."""
     env = await start_dev_server()
     yield env
     await env.shutdown()

@@ -1,14 +1,19 @@
 """A responder's walk through one incident over HTTP, and every way a step is refused."""
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from domain.timeline import EventKind
+from store.db import Database
 from store.incidents import IncidentRepository
-from tests.api.conftest import Api
+from tests.api.conftest import PLAIN, Api, serve
+from tests.numbering import number_incidents_from
+from tests.temporal_fixtures import RunWorker
 
 INCIDENTS = "/api/v1/incidents"
 DECLARE = {
@@ -159,6 +164,39 @@ class TestList:
             stored = await IncidentRepository(session).get(declared["id"])
         assert stored is not None
         assert [event.kind for event in stored.timeline][-1] is EventKind.ACKNOWLEDGED
+
+
+class TestNumbers:
+    async def test_a_read_model_restored_from_an_older_backup_skips_numbers_temporal_holds(
+        self,
+        api: Api,
+        time_skipping: WorkflowEnvironment,
+        run_worker: RunWorker,
+        tmp_path: Path,
+    ) -> None:
+        closed = await _declare(api, title="Closed before the restore")
+        url = f"{INCIDENTS}/{closed['id']}"
+        await api.post(f"{url}/acknowledge", "alice")
+        await api.post(
+            f"{url}/resolve", "alice", {"summary": "ok", "root_cause_category": "change"}
+        )
+        await api.post(f"{url}/review", "alice", REVIEW)
+        assert (await api.post(f"{url}/review/approve", "olive")).status_code == 200
+        running = await _declare(api, title="Open at the restore")
+
+        # A backup taken before either was declared: it hands out their numbers again.
+        restored = Database(f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
+        await restored.migrate()
+        await number_incidents_from(restored, closed["id"])
+        try:
+            async with serve(time_skipping, restored, run_worker, tmp_path, PLAIN) as after:
+                declared = await _declare(after, title="Declared after the restore")
+                assert declared["id"] == running["id"] + 1
+                # Its workflow's latest run is still the closed incident, as it was.
+                shown = (await after.get(f"{INCIDENTS}/{closed['id']}", "alice")).json()
+                assert (shown["title"], shown["state"]) == ("Closed before the restore", "closed")
+        finally:
+            await restored.dispose()
 
 
 class TestRefusals:
