@@ -118,6 +118,16 @@ class Figures:
         ordered = sorted(self.latencies)
         return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
+    def with_(self, later: "Figures") -> "Figures":
+        """These figures and a later window's of the same load, counted as one."""
+        return Figures(
+            self.name,
+            self.sent + later.sent,
+            self.succeeded + later.succeeded,
+            self.seconds + later.seconds,
+            self.latencies + later.latencies,
+        )
+
     def row(self, baseline: "Figures | None" = None) -> list[str]:
         ratio = f"{self.rate / baseline.rate:.0%}" if baseline and baseline.rate else ""
         return [

@@ -98,13 +98,7 @@ class Run:
 
     def with_(self, later: "Run") -> "Run":
         """This run and a later one of the same side, counted as one."""
-        whole = Figures(
-            self.whole.name,
-            self.whole.sent + later.whole.sent,
-            self.whole.succeeded + later.whole.succeeded,
-            self.whole.seconds + later.whole.seconds,
-            self.whole.latencies + later.whole.latencies,
-        )
+        whole = self.whole.with_(later.whole)
         steps = Steps()
         steps.add(self.steps)
         steps.add(later.steps)
