@@ -7,7 +7,6 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,9 @@ from typing import Any
 
 import httpx
 
+from vagt.ports import free_ports
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -60,13 +54,13 @@ class Stack:
 @contextlib.asynccontextmanager
 async def vagt_stack(data_dir: Path, **environment: str) -> AsyncIterator[Stack]:
     """`python -m vagt.cli run` with its data in `data_dir`; stopped with SIGTERM on exit."""
-    api_port, temporal_port = spare_port(), spare_port()
+    api_port, temporal_port, ui_port = free_ports(3)
     token = secrets.token_hex(16)
     env = os.environ | {
         "VAGT_DATA_DIR": str(data_dir),
         "VAGT_API_PORT": str(api_port),
         "VAGT_TEMPORAL_PORT": str(temporal_port),
-        "VAGT_TEMPORAL_UI_PORT": str(spare_port()),
+        "VAGT_TEMPORAL_UI_PORT": str(ui_port),
         "VAGT_ADMIN_TOKEN": token,
         "VAGT_LOG_LEVEL": "WARNING",
         **environment,

@@ -27,11 +27,11 @@ from bench.common import (
     quiet_process,
     report,
     settle,
-    spare_port,
     table,
     vagt_stack,
 )
 from bench.loadgen import post_all
+from vagt.ports import free_port
 
 CONCURRENCY = 256  # a storm's fan-in: hundreds of hosts and Alertmanagers sending at once
 # Sized so the whole of `make bench` stays within minutes on two cores.
@@ -76,7 +76,7 @@ async def _post_all(
 
 
 async def _noop(work: Path) -> Figures:
-    port = spare_port()
+    port = free_port()
     with quiet_process(
         [sys.executable, "-m", "bench.noop", str(port)], work / "noop.log", dict(os.environ)
     ):

@@ -3,20 +3,19 @@ and an SMTP server that keeps the messages it accepts."""
 
 import asyncio
 import json
-import random
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from vagt.ports import free_port
 
 
 async def deliveries_recorded(api: "httpx.AsyncClient", receiver: "HttpReceiver") -> bool:
@@ -33,45 +32,6 @@ async def deliveries_recorded(api: "httpx.AsyncClient", receiver: "HttpReceiver"
             if event["kind"] == "notification_attempted"
         }
     return sent <= attempted
-
-
-def free_port() -> int:
-    """A port nothing listens on now, for a server a test starts later."""
-    return free_ports(1)[0]
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` different ports nothing listens on now, picked below the range the
-    kernel hands out to outgoing connections: a port from that range can be taken by
-    any client's connection before the server that was to use it binds it."""
-    low = _ephemeral_low()
-    probes: list[socket.socket] = []
-    ports: list[int] = []
-    try:
-        while len(ports) < count:
-            probe = socket.socket()
-            try:
-                probe.bind(("127.0.0.1", _PICK.randrange(_LOWEST, low) if low > _LOWEST else 0))
-            except OSError:
-                probe.close()
-                continue
-            probes.append(probe)
-            ports.append(probe.getsockname()[1])
-        return ports
-    finally:
-        for probe in probes:
-            probe.close()
-
-
-_LOWEST = 10_000
-_PICK = random.SystemRandom()
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32_768  # Linux's default
 
 
 @dataclass

@@ -39,8 +39,9 @@ from store.users import create_user
 from tests.conftest import execute, postgres_server
 from tests.polling import eventually
 from tests.processes import api_process, worker_process
-from tests.receivers import HttpReceiver, deliveries_recorded, free_port
+from tests.receivers import HttpReceiver, deliveries_recorded
 from vagt.devstack import temporal_binary, temporal_command
+from vagt.ports import free_port
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes, wait_until_healthy
 from workflows.incident import IncidentWorkflow

@@ -34,7 +34,8 @@ from store.db import Database
 from store.users import UserRepository, create_user
 from tests.polling import eventually
 from tests.processes import api_process, api_stack, worker_process
-from tests.receivers import HttpReceiver, Reply, deliveries_recorded, free_port
+from tests.receivers import HttpReceiver, Reply, deliveries_recorded
+from vagt.ports import free_port
 from vagt.settings import Settings
 from workflows.contracts import workflow_id
 

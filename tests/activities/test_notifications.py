@@ -25,7 +25,8 @@ from domain.channels import (
     WebhookChannel,
     parse_retry_after,
 )
-from tests.receivers import HttpReceiver, Reply, SmtpServer, free_port
+from tests.receivers import HttpReceiver, Reply, SmtpServer
+from vagt.ports import free_port
 
 KEY = "incident-42:page:default:r1:l2:alice:ops-email"
 SECRET = "s3cret-signing-key"

@@ -13,7 +13,7 @@ from domain.integrations import IntegrationFormat
 from tests.alerting.conftest import Stack, only_incident
 from tests.polling import eventually
 from tests.processes import api_process
-from tests.receivers import free_port
+from vagt.ports import free_port
 
 
 @pytest.fixture(scope="session")

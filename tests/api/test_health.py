@@ -10,7 +10,7 @@ from api.app import create_app
 from api.deps import Services
 from store.db import Database
 from tests.api.conftest import PLAIN, Api
-from tests.receivers import free_port
+from vagt.ports import free_port
 from vagt.settings import Settings
 
 

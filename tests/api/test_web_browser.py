@@ -24,8 +24,8 @@ from domain.roles import Role
 from domain.sla import SlaPolicy
 from store.db import Database
 from store.users import create_user
-from tests.receivers import free_port
 from tests.temporal_fixtures import RunWorker
+from vagt.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"

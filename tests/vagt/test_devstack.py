@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.receivers import free_ports
 from vagt import devstack
 from vagt.cli import main
+from vagt.ports import free_ports
 from vagt.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
