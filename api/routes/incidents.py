@@ -98,7 +98,8 @@ async def declare_incident(
 
 
 # Numbers come from the read model; if it was restored from an older backup, they
-# may already name workflows in Temporal. Skip those rather than fail.
+# may already name workflows in Temporal. Skip those rather than fail; a declaration
+# that meets this many answers 503, and the next goes on from where it stopped.
 _MAX_NUMBER_COLLISIONS = 1_000
 
 
@@ -109,6 +110,7 @@ async def _start_incident(
     now: datetime,
     process: ProcessDefinition,
 ) -> Incident:
+    taken: list[int] = []
     for _ in range(_MAX_NUMBER_COLLISIONS):
         incident_id = await allocate_incident_id(services.database)
         declaration = contracts.Declaration(
@@ -124,12 +126,17 @@ async def _start_incident(
         if incident is not None:
             return incident
         log.warning("incident number %s is taken in Temporal; trying the next", incident_id)
+        taken.append(incident_id)
     raise Problem(
         503,
-        "Incident numbers exhausted",
-        "The read model's incident numbers keep colliding with incidents in Temporal; "
-        "the read model is probably restored from an old backup. An operator must fix it.",
+        "Incident numbers taken",
+        f"Incident numbers {taken[0]} to {taken[-1]} all name incidents in Temporal already: "
+        "the read model was probably restored from an older backup. Nothing was declared. "
+        "Send the declaration again: each attempt skips up to "
+        f"{_MAX_NUMBER_COLLISIONS:,} more numbers, and once past the last one taken "
+        "declarations succeed at once.",
         code="incident-numbering",
+        headers={"Retry-After": "1"},
     )
 
 

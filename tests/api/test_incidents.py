@@ -198,6 +198,35 @@ class TestNumbers:
         finally:
             await restored.dispose()
 
+    async def test_a_declaration_meeting_too_many_taken_numbers_is_503_and_the_next_goes_on(
+        self,
+        api: Api,
+        time_skipping: WorkflowEnvironment,
+        run_worker: RunWorker,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        before = [await _declare(api, title=f"Before the restore {n}") for n in range(3)]
+        first = before[0]["id"]
+        restored = Database(f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
+        await restored.migrate()
+        await number_incidents_from(restored, first)
+        monkeypatch.setattr("api.routes.incidents._MAX_NUMBER_COLLISIONS", 2)
+        try:
+            async with serve(time_skipping, restored, run_worker, tmp_path, PLAIN) as after:
+                refused = await after.post(INCIDENTS, "alice", DECLARE)
+                body = _problem(refused, 503)
+                assert body["detail"].startswith(
+                    f"Incident numbers {first} to {first + 1} all name incidents in Temporal"
+                )
+                assert refused.headers["retry-after"] == "1"
+                declared = await _declare(after)
+                assert declared["id"] == before[-1]["id"] + 1
+                listed = (await after.get(INCIDENTS, "alice")).json()
+                assert [item["id"] for item in listed["items"]] == [declared["id"]]
+        finally:
+            await restored.dispose()
+
 
 class TestRefusals:
     async def test_without_or_with_an_unknown_token_is_401(self, api: Api) -> None:
