@@ -188,7 +188,14 @@ def main() -> None:
     problems = production_problems(settings, process)
     if problems:
         raise SystemExit(f"vagt worker: refusing to start: {'; '.join(problems)}; {HOW_TO_FIX}")
-    asyncio.run(run(settings, process))
+    try:
+        import uvloop
+    except ImportError:  # not installed where it does not run (Windows): asyncio's loop
+        asyncio.run(run(settings, process))
+    else:
+        # As the API runs: about a tenth less of the worker's CPU for an incident's steps
+        # (Temporal's SDK wakes the loop from its own threads for every task).
+        uvloop.run(run(settings, process))
 
 
 if __name__ == "__main__":
