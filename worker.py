@@ -27,6 +27,7 @@ from store.incidents import IncidentRepository
 from store.processes import adopt_process_file
 from store.reports import ReportRepository
 from store.what_if import WhatIfRepository
+from vagt import gc_tuning
 from vagt.heartbeat import beat
 from vagt.process_file import ProcessFileError, load_process
 from vagt.schedules import ensure_report_schedules
@@ -188,6 +189,7 @@ def main() -> None:
     problems = production_problems(settings, process)
     if problems:
         raise SystemExit(f"vagt worker: refusing to start: {'; '.join(problems)}; {HOW_TO_FIX}")
+    gc_tuning.tune()
     try:
         import uvloop
     except ImportError:  # not installed where it does not run (Windows): asyncio's loop

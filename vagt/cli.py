@@ -19,6 +19,7 @@ from store import users as store_users
 from store.db import Database
 from store.passwords import MAX_LENGTH as MAX_PASSWORD
 from store.passwords import MIN_LENGTH as MIN_PASSWORD
+from vagt import gc_tuning
 from vagt.process_file import ProcessFileError, load_process
 from vagt.secrets import HOW_TO_FIX, production_problems
 from vagt.settings import Settings
@@ -179,6 +180,7 @@ def run_api(args: argparse.Namespace, settings: Settings) -> int:
     for path in (settings.tls_cert_file, settings.tls_key_file):
         if path is not None and not path.is_file():
             raise CommandError(f"TLS file {path} does not exist or is not a file", EXIT_USAGE)
+    gc_tuning.tune()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
