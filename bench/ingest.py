@@ -118,7 +118,7 @@ class _Bare:
         await settle(self._stack)  # the bare worker runs the new workflows' first tasks
         return figures
 
-    async def signals(self) -> list[Figures]:
+    async def signals(self) -> tuple[Figures, Figures]:
         """Signal-with-starts of new workflows, then signals to the first starts'."""
 
         async def signal_with_start(n: int) -> bool:
@@ -137,7 +137,7 @@ class _Bare:
 
         signals = await load("bare Temporal signals", REPEATS, CONCURRENCY, signal)
         await settle(self._stack)
-        return [updates, signals]
+        return updates, signals
 
 
 @contextlib.asynccontextmanager
@@ -148,6 +148,16 @@ async def _bare(stack: Stack, work: Path) -> AsyncIterator[_Bare]:
     argv = [sys.executable, "-m", "bench.bare", address, queue]
     with quiet_process(argv, work / "bare-worker.log", dict(os.environ)):
         yield _Bare(stack, client, queue)
+
+
+async def _new_keys(stack: Stack, key: str, prefix: str) -> Figures:
+    """One window of NEW_KEYS alerts, each with a dedup key of its own (`prefix`-n)."""
+    return await _post_all(
+        "Vagt: new dedup keys, 202s",
+        stack.url,
+        NEW_KEYS,
+        lambda n: _event(key, f"{prefix}-{n}", n),
+    )
 
 
 async def measure(work: Path) -> str:
@@ -175,24 +185,13 @@ async def measure(work: Path) -> str:
         # The repeats' alerts reach their incidents after their 202s: not measured here.
         await settle(stack)
         began = time.perf_counter()
-        new = await _post_all(
-            "Vagt: new dedup keys, 202s",
-            stack.url,
-            NEW_KEYS,
-            lambda n: _event(key, f"new-{n}", n),
-        )
+        new = await _new_keys(stack, key, "new")
         opened = await _incidents_opened(stack, began, REPEATED_KEYS + new.succeeded)
         opened.sent = NEW_KEYS
         await settle(stack)
         # New keys and bare starts again, in the other order: each side has a window on
         # the fresher stack and one on the fuller (NEW_KEYS_WINDOWS).
-        again = await _post_all(
-            "Vagt: new dedup keys, 202s",
-            stack.url,
-            NEW_KEYS,
-            lambda n: _event(key, f"again-{n}", n),
-        )
-        new = new.with_(again)
+        new = new.with_(await _new_keys(stack, key, "again"))
         await settle(stack)  # their incidents open, outside any figure
         bare_starts = bare_starts.with_(await bare.starts())
     rows = [

@@ -64,7 +64,7 @@ from store.incidents import (
 )
 from store.reports import approved_items, facts_row, rebuild_day_sums
 from store.tables import metadata
-from vagt.ports import free_port
+from vagt.ports import free_ports
 
 INCIDENTS = 100_000
 # Requests per read over HTTP, and calls per read of the repository, sent in rounds
@@ -628,13 +628,13 @@ async def _rounds(
 @contextlib.asynccontextmanager
 async def _api(database_url: str, work: Path) -> AsyncIterator[tuple[str, str]]:
     """`vagt api` on the database, with no Temporal behind it; (its URL, an admin token)."""
-    port, token = free_port(), secrets.token_hex(16)
+    (port, temporal_port), token = free_ports(2), secrets.token_hex(16)
     env = os.environ | {
         "VAGT_DATA_DIR": str(work),
         "VAGT_DATABASE_URL": database_url,
         "VAGT_API_PORT": str(port),
         # Nothing listens there: lists and closed incidents never ask Temporal.
-        "VAGT_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "VAGT_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "VAGT_ADMIN_TOKEN": token,
         "VAGT_LOG_LEVEL": "WARNING",
     }
