@@ -26,11 +26,9 @@ async def number_incidents_from(database: Database, first: int) -> None:
     await database.in_transaction(_number_from, first)
 
 
-async def fresh_numbering(database: Database) -> int:
-    """Number `database`'s incidents from a random point; returns the first number."""
-    first = random.randrange(_FIRST, _LAST)
-    await number_incidents_from(database, first)
-    return first
+async def fresh_numbering(database: Database) -> None:
+    """Number `database`'s incidents from a random point."""
+    await number_incidents_from(database, random.randrange(_FIRST, _LAST))
 
 
 def _number_from(connection: Connection, first: int) -> None:

@@ -1,5 +1,7 @@
 """A responder's walk through one incident over HTTP, and every way a step is refused."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -166,6 +168,22 @@ class TestList:
         assert [event.kind for event in stored.timeline][-1] is EventKind.ACKNOWLEDGED
 
 
+@asynccontextmanager
+async def _restored(
+    env: WorkflowEnvironment, run_worker: RunWorker, tmp_path: Path, first: int
+) -> AsyncIterator[Api]:
+    """The API on a read model restored from an older backup, on the same Temporal: it
+    hands out incident numbers again from `first`."""
+    restored = Database(f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
+    await restored.migrate()
+    await number_incidents_from(restored, first)
+    try:
+        async with serve(env, restored, run_worker, tmp_path, PLAIN) as api:
+            yield api
+    finally:
+        await restored.dispose()
+
+
 class TestNumbers:
     async def test_a_read_model_restored_from_an_older_backup_skips_numbers_temporal_holds(
         self,
@@ -185,18 +203,12 @@ class TestNumbers:
         running = await _declare(api, title="Open at the restore")
 
         # A backup taken before either was declared: it hands out their numbers again.
-        restored = Database(f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
-        await restored.migrate()
-        await number_incidents_from(restored, closed["id"])
-        try:
-            async with serve(time_skipping, restored, run_worker, tmp_path, PLAIN) as after:
-                declared = await _declare(after, title="Declared after the restore")
-                assert declared["id"] == running["id"] + 1
-                # Its workflow's latest run is still the closed incident, as it was.
-                shown = (await after.get(f"{INCIDENTS}/{closed['id']}", "alice")).json()
-                assert (shown["title"], shown["state"]) == ("Closed before the restore", "closed")
-        finally:
-            await restored.dispose()
+        async with _restored(time_skipping, run_worker, tmp_path, closed["id"]) as after:
+            declared = await _declare(after, title="Declared after the restore")
+            assert declared["id"] == running["id"] + 1
+            # Its workflow's latest run is still the closed incident, as it was.
+            shown = (await after.get(f"{INCIDENTS}/{closed['id']}", "alice")).json()
+            assert (shown["title"], shown["state"]) == ("Closed before the restore", "closed")
 
     async def test_a_declaration_meeting_too_many_taken_numbers_is_503_and_the_next_goes_on(
         self,
@@ -208,24 +220,18 @@ class TestNumbers:
     ) -> None:
         before = [await _declare(api, title=f"Before the restore {n}") for n in range(3)]
         first = before[0]["id"]
-        restored = Database(f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
-        await restored.migrate()
-        await number_incidents_from(restored, first)
         monkeypatch.setattr("api.routes.incidents._MAX_NUMBER_COLLISIONS", 2)
-        try:
-            async with serve(time_skipping, restored, run_worker, tmp_path, PLAIN) as after:
-                refused = await after.post(INCIDENTS, "alice", DECLARE)
-                body = _problem(refused, 503)
-                assert body["detail"].startswith(
-                    f"Incident numbers {first} to {first + 1} all name incidents in Temporal"
-                )
-                assert refused.headers["retry-after"] == "1"
-                declared = await _declare(after)
-                assert declared["id"] == before[-1]["id"] + 1
-                listed = (await after.get(INCIDENTS, "alice")).json()
-                assert [item["id"] for item in listed["items"]] == [declared["id"]]
-        finally:
-            await restored.dispose()
+        async with _restored(time_skipping, run_worker, tmp_path, first) as after:
+            refused = await after.post(INCIDENTS, "alice", DECLARE)
+            body = _problem(refused, 503)
+            assert body["detail"].startswith(
+                f"Incident numbers {first} to {first + 1} all name incidents in Temporal"
+            )
+            assert refused.headers["retry-after"] == "1"
+            declared = await _declare(after)
+            assert declared["id"] == before[-1]["id"] + 1
+            listed = (await after.get(INCIDENTS, "alice")).json()
+            assert [item["id"] for item in listed["items"]] == [declared["id"]]
 
 
 class TestRefusals:
