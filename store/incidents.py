@@ -13,11 +13,14 @@ from sqlalchemy import (
     Connection,
     Select,
     bindparam,
+    column,
     func,
     insert,
+    literal_column,
     null,
     or_,
     select,
+    table,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,7 +32,7 @@ from domain.priority import Priority
 from domain.timeline import EventKind, TimelineEvent
 from store.db import Database, JsonText
 from store.reports import Projection, write_facts
-from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
+from store.tables import SQLITE_TEXT_INDEX, IncidentIdRow, IncidentRow, TimelineEventRow
 
 
 class SlaFilter(StrEnum):
@@ -168,11 +171,29 @@ class IncidentRepository:
     async def list(self, query: IncidentQuery) -> IncidentPage:
         """One page of the incidents matching `query`, newest first."""
         dialect = self._session.get_bind().dialect.name
-        conditions = _conditions(query, dialect)
+        conditions = _conditions(query)
+        # The numbers matching the text, from SQLite's trigram index; None where the
+        # database's own index serves the condition (PostgreSQL), or nothing does.
+        found: Select[int] | None = None
+        if query.text:
+            if (
+                dialect == "sqlite"
+                and len(query.text) >= _TRIGRAM
+                and await self._has_sqlite_text_index()
+            ):
+                found = _sqlite_matches(query.text)
+                conditions.append(IncidentRow.id.in_(found))
+            else:
+                conditions.append(_contains_text(query.text, dialect))
         # The page's numbers first, from an index in list order where one fits, so that a
         # deep offset or a filter skips index entries rather than whole rows; then only
         # the page's rows, without their snapshots.
-        numbers = _numbers(conditions, searching=bool(query.text), dialect=dialect)
+        numbers = _numbers(
+            conditions,
+            searching=bool(query.text),
+            dialect=dialect,
+            matching=found if len(conditions) == 1 else None,
+        )
         page = numbers.order_by(*_NEWEST_FIRST).limit(query.limit).offset(query.offset).subquery()
         rows = (
             await self._session.execute(
@@ -199,6 +220,17 @@ class IncidentRepository:
             limit=query.limit,
             offset=query.offset,
         )
+
+    async def _has_sqlite_text_index(self) -> bool:
+        """Whether migration 0014 made the trigram index: it does not on an SQLite without
+        FTS5's trigram tokenizer. Asked on each search, a lookup in SQLite's own catalogue,
+        since a database file can be migrated by a newer SQLite than the one reading it."""
+        found = await self._session.scalar(
+            select(literal_column("1"))
+            .select_from(table("sqlite_master", column("name")))
+            .where(column("name") == _SQLITE_TEXT_INDEX.name)
+        )
+        return found is not None
 
     async def process_of(self, incident_id: int) -> str | None:
         """The name of the process the incident runs on, if it is in the read model."""
@@ -285,26 +317,34 @@ _SUMMARY_COLUMNS = [getattr(IncidentRow, name) for name in IncidentSummary.model
 
 
 def _numbers(
-    conditions: list[ColumnElement[bool]], *, searching: bool, dialect: str
+    conditions: list[ColumnElement[bool]],
+    *,
+    searching: bool,
+    dialect: str,
+    matching: Select[int] | None = None,
 ) -> Select[int, int | None]:
     """The numbers of the incidents matching `conditions`, and their total when it comes
-    at no extra cost; to be ordered and cut into a page."""
+    at no extra cost; to be ordered and cut into a page. `matching`, when given, selects
+    the same numbers without reading the incidents table."""
     if not (searching and dialect == "sqlite"):
         return select(IncidentRow.id, null().label("total")).where(*conditions)
-    # SQLite cannot tell how many rows a LIKE matches. Walking the list's order, it would
-    # read every row of the table (snapshots and all) for a rare word; sorting the
-    # matches, it would read every match for a common one. Instead: the matches once,
-    # from a scan of the text index, and counted; then the list's index walked in order
-    # to the page's end, each number looked up among the matches (`+ 0` keeps SQLite
-    # from fetching each match by its number instead).
-    matches = select(IncidentRow.id).where(*conditions).cte("matches")
+    # SQLite cannot tell how many rows a text search matches. Walking the list's order,
+    # it would read every row of the table (snapshots and all) for a rare word; sorting
+    # the matches, it would read every match for a common one. Instead: the matches
+    # once, from the trigram index (or a scan of the plain text index), and counted; then
+    # the list's index walked in order to the page's end, each number looked up among the
+    # matches (`+ 0` keeps SQLite from fetching each match by its number instead).
+    if matching is None:
+        matching = select(IncidentRow.id).where(*conditions)
+    matches = matching.cte("matches")
     total = select(func.count()).select_from(matches).scalar_subquery()
     return select(IncidentRow.id, total.label("total")).where(
         (IncidentRow.id + 0).in_(select(matches.c.id))
     )
 
 
-def _conditions(query: IncidentQuery, dialect: str) -> list[ColumnElement[bool]]:
+def _conditions(query: IncidentQuery) -> list[ColumnElement[bool]]:
+    """The conditions of `query`'s filters, its text aside."""
     conditions: list[ColumnElement[bool]] = []
     if query.states:
         conditions.append(IncidentRow.state.in_([str(state) for state in query.states]))
@@ -316,8 +356,6 @@ def _conditions(query: IncidentQuery, dialect: str) -> list[ColumnElement[bool]]
         conditions.append(IncidentRow.sla_breached.is_(True))
     elif query.sla is SlaFilter.AT_RISK:
         conditions.append(IncidentRow.sla_at_risk.is_(True))
-    if query.text:
-        conditions.append(_contains_text(query.text, dialect))
     return conditions
 
 
@@ -335,6 +373,24 @@ def _contains_text(text: str, dialect: str) -> ColumnElement[bool]:
         # skipping lower() on every row halves the scan of the text index.
         return or_(*(column.like(pattern, escape="/") for column in columns))
     return or_(*(column.icontains(text, autoescape=True) for column in columns))
+
+
+# Migration 0014's FTS5 table on SQLite: rowid is the incident's number, and the hidden
+# column named as the table takes a MATCH over both title and description.
+_SQLITE_TEXT_INDEX = table(SQLITE_TEXT_INDEX, column("rowid"), column(SQLITE_TEXT_INDEX))
+# The trigram tokenizer finds a phrase of three characters or more; a shorter one scans.
+_TRIGRAM = 3
+
+
+def _sqlite_matches(text: str) -> Select[int]:
+    """The numbers of the incidents whose title or description contains `text` (three
+    characters or more), ignoring case, from the trigram index. The text is one quoted
+    phrase, so nothing in it is query syntax: its consecutive trigrams, which is to say
+    the text itself as a substring."""
+    phrase = '"' + text.replace('"', '""') + '"'
+    return select(_SQLITE_TEXT_INDEX.c.rowid.label("id")).where(
+        _SQLITE_TEXT_INDEX.c.incidents_text.match(phrase)
+    )
 
 
 def write_projections(

@@ -8,13 +8,18 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from store.db import normalise_url
-from store.tables import metadata
+from store.tables import is_modelled, metadata
 
 config = context.config
 
 
 def run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        include_object=is_modelled,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -2,8 +2,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
@@ -19,7 +22,7 @@ from domain.requests import (
 )
 from domain.roles import Actor, Role
 from domain.timeline import EventKind, TimelineEvent
-from store.db import Database
+from store.db import MIGRATIONS, Database
 from store.incidents import IncidentQuery, IncidentRepository, SlaFilter, allocate_incident_id
 from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
@@ -66,6 +69,22 @@ async def project(
     async with database.session() as session:
         await IncidentRepository(session).project(incident, events, history_length)
         await session.commit()
+
+
+async def migrate_to(database: Database, revision: str) -> None:
+    """Upgrade or downgrade `database`'s schema to `revision`."""
+
+    def migrate(connection: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        if revision > (MigrationContext.configure(connection).get_current_revision() or ""):
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)
+
+    async with database.engine.begin() as connection:
+        await connection.run_sync(migrate)
 
 
 async def row_counts(database: Database) -> tuple[int, int]:
@@ -299,6 +318,62 @@ class TestList:
         assert await self.ids(incidents, text="50%") == ([4], 1)
         assert await self.ids(incidents, text="_db") == ([4], 1)
         assert await self.ids(incidents, text="%") == ([4], 1)
+
+    async def test_text_is_no_query_syntax(self, incidents: Database) -> None:
+        # SQLite reads a search of three characters or more from its full-text index,
+        # whose query language takes quotes, OR, NOT and parentheses as syntax.
+        assert await self.ids(incidents, text="db-2 (50%") == ([4], 1)
+        assert await self.ids(incidents, text='"Slow" OR search') == ([], 0)
+        assert await self.ids(incidents, text='slow search"') == ([], 0)
+        assert await self.ids(incidents, text="NOT") == ([], 0)
+        assert await self.ids(incidents, text="p99 over 2s*") == ([], 0)
+
+    async def test_text_ignores_case_beyond_ascii(self, database: Database) -> None:
+        await project(database, declare(1, "Éclair réseau perdu"), [])
+        await project(database, declare(2, "Straße gesperrt"), [])
+
+        assert await self.ids(database, text="ÉCLAIR RÉSEAU") == ([1], 1)
+        assert await self.ids(database, text="STRASSE") == ([], 0)  # no folding ß to ss
+        assert await self.ids(database, text="straße") == ([2], 1)
+
+    async def test_text_finds_a_retitled_incident_by_its_new_title(
+        self, incidents: Database
+    ) -> None:
+        async with incidents.session() as session:
+            incident = await IncidentRepository(session).get(2)
+        assert incident is not None
+        triage = TriageRequest(
+            impact=2, urgency=3, category="other", service="search", title="Index rebuild stalls"
+        )
+        event = incident.apply(Step.TRIAGE, triage, ALICE, T0 + timedelta(hours=5))
+        await project(incidents, incident, [event], history_length=10)
+
+        assert await self.ids(incidents, text="index REBUILD") == ([2], 1)
+        assert await self.ids(incidents, text="p99 over") == ([2], 1)  # the description
+        assert await self.ids(incidents, text="Slow search") == ([], 0)
+
+    async def test_text_with_filters_counts_the_matches_they_keep(
+        self, incidents: Database
+    ) -> None:
+        assert await self.ids(incidents, text="payments", service="payments") == ([4, 1], 2)
+        assert await self.ids(incidents, text="payments", priorities=["P1"]) == ([1], 1)
+        assert await self.ids(incidents, text="payments", states=["acknowledged"]) == ([], 0)
+        assert await self.ids(incidents, text="payments", limit=1, offset=1) == ([1], 2)
+
+    @pytest.mark.parametrize("revision", ["0013", "0014"])
+    async def test_text_finds_incidents_from_before_the_text_index(
+        self, empty_database: Database, revision: str
+    ) -> None:
+        """An older read model (0013) is searched by scanning, as on an SQLite without the
+        trigram tokenizer; migrated (0014), its incidents are in the new index."""
+        await migrate_to(empty_database, "0013")
+        await project(empty_database, declare(1, "Kerberos tickets expire"), [])
+        await project(empty_database, declare(2, "Disk full", description="kerberos KDC"), [])
+        await migrate_to(empty_database, revision)
+
+        assert await self.ids(empty_database, text="KERBEROS") == ([2, 1], 2)
+        await project(empty_database, declare(3, "kerberos again", at=T0 + timedelta(1)), [])
+        assert await self.ids(empty_database, text="kerberos") == ([3, 2, 1], 3)
 
     async def test_pages_count_every_match(self, incidents: Database) -> None:
         assert await self.ids(incidents, limit=2) == ([5, 4], 5)
