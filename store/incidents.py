@@ -222,9 +222,9 @@ class IncidentRepository:
         )
 
     async def _has_sqlite_text_index(self) -> bool:
-        """Whether migration 0014 made the trigram index: it does not on an SQLite without
-        FTS5's trigram tokenizer. Asked on each search, a lookup in SQLite's own catalogue,
-        since a database file can be migrated by a newer SQLite than the one reading it."""
+        """Whether migration 0014 made the trigram index, as it does wherever SQLite has
+        FTS5's trigram tokenizer. The file tells, not this process: asked on each search,
+        a lookup in SQLite's own small catalogue."""
         found = await self._session.scalar(
             select(literal_column("1"))
             .select_from(table("sqlite_master", column("name")))
