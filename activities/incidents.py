@@ -7,8 +7,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from domain.process import ProcessDefinition
 from store.db import Database
-from store.incidents import allocate_incident_id
+from store.incidents import allocate_incident_id, skip_taken_numbers
 from store.processes import ProcessCatalog
+from vagt.temporal import workflow_exists
 from workflows.contracts import IncidentInput, workflow_id
 
 # The memo key naming the opening an incident workflow was started for.
@@ -60,7 +61,8 @@ class IncidentActivities:
         knowing it: the retry allocates the same number for the same opening
         (`prepare_incident`) and finds its own incident here, named in the memo. A
         workflow under that id started for anything else (a number an older read model
-        handed out again) is refused as `NUMBER_TAKEN`, and the group takes the next.
+        handed out again) is refused as `NUMBER_TAKEN`, once the read model hands out
+        numbers past the incidents Temporal holds, and the group takes the next.
 
         The workflow is started eagerly: Temporal hands its first task straight back to
         this worker instead of through the task queue."""
@@ -83,6 +85,10 @@ class IncidentActivities:
             memo = await described.memo()
             if memo.get(OPENING_MEMO) == opening.opening:
                 return  # ours, started by an attempt whose task did not complete
+            # The group's next number is past every incident Temporal holds from here.
+            await skip_taken_numbers(
+                self._database, incident_id, lambda n: workflow_exists(client, workflow_id(n))
+            )
             raise ApplicationError(
                 f"incident {incident_id} exists already, opened for something else",
                 type=NUMBER_TAKEN,

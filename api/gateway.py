@@ -25,6 +25,7 @@ from domain.timeline import TimelineEvent
 from store.db import Database
 from store.incidents import IncidentRepository
 from store.projection import ProjectionInput, ProjectionWriter
+from vagt.temporal import workflow_exists
 from workflows.contracts import (
     IncidentInput,
     MigrateCommand,
@@ -102,6 +103,14 @@ class IncidentGateway:
         if self._writer is not None:
             await self._write(self._writer, incident, incident.timeline)
         return incident
+
+    async def exists(self, incident_id: int) -> bool:
+        """Whether Temporal holds incident `incident_id`'s workflow, running or closed."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await workflow_exists(self._client, workflow_id(incident_id))
+        except (RPCError, RuntimeError, TimeoutError) as error:
+            raise self._unreachable(error, "the incident was not declared") from error
 
     async def start_what_if(self, run_id: int) -> None:
         """Start the workflow that works a what-if run through."""

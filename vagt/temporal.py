@@ -47,6 +47,18 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
     )
 
 
+async def workflow_exists(client: Client, workflow_id: str) -> bool:
+    """Whether Temporal holds a workflow under `workflow_id`, running or closed (a closed
+    one until the namespace's retention period removes it)."""
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
 async def wait_until_healthy(settings: Settings, within: float = 60.0) -> Client:
     """Connect once Temporal's frontend answers its health check, or raise TimeoutError."""
     try:

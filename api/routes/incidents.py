@@ -49,6 +49,7 @@ from store.incidents import (
     IncidentRepository,
     SlaFilter,
     allocate_incident_id,
+    skip_taken_numbers,
 )
 from store.processes import ProcessVersionRepository, VersionState
 from store.users import UserRecord, UserRepository
@@ -98,9 +99,10 @@ async def declare_incident(
 
 
 # Numbers come from the read model; if it was restored from an older backup, they
-# may already name workflows in Temporal. Skip those rather than fail; a declaration
-# that meets this many answers 503, and the next goes on from where it stopped.
-_MAX_NUMBER_COLLISIONS = 1_000
+# may already name workflows in Temporal. A number found taken moves the numbering past
+# the run of taken ones at once; should more turn up (numbers amid that run never used),
+# a declaration that meets this many answers 503, and the next goes on from there.
+_MAX_NUMBER_COLLISIONS = 20
 
 
 async def _start_incident(
@@ -125,16 +127,25 @@ async def _start_incident(
         )
         if incident is not None:
             return incident
-        log.warning("incident number %s is taken in Temporal; trying the next", incident_id)
         taken.append(incident_id)
+        free = await skip_taken_numbers(services.database, incident_id, services.gateway.exists)
+        log.warning(
+            "incident number %s is taken in Temporal (the read model is older than Temporal's "
+            "incidents); numbering goes on from %s",
+            incident_id,
+            free,
+        )
+    named = (
+        f"Incident number {taken[0]} names an incident"
+        if len(taken) == 1
+        else f"Incident numbers {', '.join(map(str, taken))} all name incidents"
+    )
     raise Problem(
         503,
         "Incident numbers taken",
-        f"Incident numbers {taken[0]} to {taken[-1]} all name incidents in Temporal already: "
-        "the read model was probably restored from an older backup. Nothing was declared. "
-        "Send the declaration again: each attempt skips up to "
-        f"{_MAX_NUMBER_COLLISIONS:,} more numbers, and once past the last one taken "
-        "declarations succeed at once.",
+        f"{named} in Temporal already: the read model was probably restored from an "
+        "older backup. Nothing was declared. Send the declaration again: numbering has "
+        "moved past them.",
         code="incident-numbering",
         headers={"Retry-After": "1"},
     )

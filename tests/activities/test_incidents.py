@@ -110,6 +110,29 @@ class TestOpeningIsIdempotent:
             if not closed:
                 await handle.terminate()
 
+    async def test_a_taken_number_moves_the_numbering_past_the_incidents_temporal_holds(
+        self, dev_server: WorkflowEnvironment, database: Database
+    ) -> None:
+        """A read model restored from an older backup: the numbers it hands out next name
+        incidents opened since. The group's next number is past all of them at once,
+        not one collision (and two local activities in its history) per number."""
+        environment = ActivityEnvironment(client=dev_server.client)
+        activities = IncidentActivities(database, FILE)
+        first = (await activities.prepare_incident("opening-new")).incident_id
+        older = [_opening(f"opening-old-{n}", incident_id=first + n) for n in range(12)]
+        handles = []
+        for opening in older:
+            await environment.run(activities.start_incident, opening)
+            handles.append(dev_server.client.get_workflow_handle(_id(opening)))
+
+        try:
+            with pytest.raises(ApplicationError):
+                await environment.run(activities.start_incident, _opening("opening-new", first))
+            assert (await activities.prepare_incident("opening-next")).incident_id == first + 12
+        finally:
+            for handle in handles:
+                await handle.terminate()
+
 
 def _opening(name: str, incident_id: int | None = None) -> IncidentOpening:
     number = incident_id if incident_id is not None else uuid.uuid4().int % 1_000_000_000

@@ -210,6 +210,22 @@ class TestNumbers:
             shown = (await after.get(f"{INCIDENTS}/{closed['id']}", "alice")).json()
             assert (shown["title"], shown["state"]) == ("Closed before the restore", "closed")
 
+    async def test_many_taken_numbers_are_skipped_in_one_declaration(
+        self,
+        api: Api,
+        time_skipping: WorkflowEnvironment,
+        run_worker: RunWorker,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        before = [await _declare(api, title=f"Before the restore {n}") for n in range(12)]
+        # One collision moves the numbering past the twelve at once.
+        monkeypatch.setattr("api.routes.incidents._MAX_NUMBER_COLLISIONS", 2)
+        async with _restored(time_skipping, run_worker, tmp_path, before[0]["id"]) as after:
+            declared = await _declare(after)
+            assert declared["id"] == before[-1]["id"] + 1
+            assert (await _declare(after))["id"] == declared["id"] + 1
+
     async def test_a_declaration_meeting_too_many_taken_numbers_is_503_and_the_next_goes_on(
         self,
         api: Api,
@@ -220,12 +236,12 @@ class TestNumbers:
     ) -> None:
         before = [await _declare(api, title=f"Before the restore {n}") for n in range(3)]
         first = before[0]["id"]
-        monkeypatch.setattr("api.routes.incidents._MAX_NUMBER_COLLISIONS", 2)
+        monkeypatch.setattr("api.routes.incidents._MAX_NUMBER_COLLISIONS", 1)
         async with _restored(time_skipping, run_worker, tmp_path, first) as after:
             refused = await after.post(INCIDENTS, "alice", DECLARE)
             body = _problem(refused, 503)
             assert body["detail"].startswith(
-                f"Incident numbers {first} to {first + 1} all name incidents in Temporal"
+                f"Incident number {first} names an incident in Temporal already"
             )
             assert refused.headers["retry-after"] == "1"
             declared = await _declare(after)

@@ -1,4 +1,5 @@
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +24,13 @@ from domain.requests import (
 from domain.roles import Actor, Role
 from domain.timeline import EventKind, TimelineEvent
 from store.db import MIGRATIONS, Database
-from store.incidents import IncidentQuery, IncidentRepository, SlaFilter, allocate_incident_id
+from store.incidents import (
+    IncidentQuery,
+    IncidentRepository,
+    SlaFilter,
+    allocate_incident_id,
+    skip_taken_numbers,
+)
 from store.tables import IncidentIdRow, IncidentRow, TimelineEventRow
 
 ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER, Role.COMMANDER}))
@@ -108,6 +115,62 @@ class TestAllocateId:
         async with database.session() as session:  # each was committed as it was taken
             taken = await session.scalar(select(func.count()).select_from(IncidentIdRow))
         assert taken == 22
+
+
+class TestSkipTakenNumbers:
+    """A read model restored from an older backup hands out numbers Temporal holds
+    incidents under; the first found taken moves the numbering past all of them."""
+
+    @staticmethod
+    def held(numbers: set[int], asked: list[int]) -> Callable[[int], Awaitable[bool]]:
+        """Whether Temporal holds an incident under a number: here, whether it is in
+        `numbers`; each question noted in `asked`."""
+
+        async def is_taken(number: int) -> bool:
+            asked.append(number)
+            return number in numbers
+
+        return is_taken
+
+    async def test_numbering_moves_past_the_run_of_taken_numbers(self, database: Database) -> None:
+        first = await allocate_incident_id(database)
+        asked: list[int] = []
+
+        free = await skip_taken_numbers(
+            database, first, self.held(set(range(first, first + 5_000)), asked)
+        )
+
+        assert free == first + 5_000
+        assert len(asked) <= 26  # not one question per taken number
+        assert await allocate_incident_id(database) == first + 5_000
+
+    async def test_the_next_free_number_costs_one_question(self, database: Database) -> None:
+        first = await allocate_incident_id(database)
+        asked: list[int] = []
+
+        assert await skip_taken_numbers(database, first, self.held({first}, asked)) == first + 1
+        assert asked == [first + 1]
+        assert await allocate_incident_id(database) == first + 1
+
+    async def test_numbering_never_goes_back(self, database: Database) -> None:
+        numbers = [await allocate_incident_id(database) for _ in range(5)]
+
+        await skip_taken_numbers(database, numbers[0] - 50, self.held(set(), []))
+
+        assert await allocate_incident_id(database) == numbers[-1] + 1
+
+    async def test_a_free_number_amid_the_run_is_handed_out_and_the_next_collision_skips_on(
+        self, database: Database
+    ) -> None:
+        first = await allocate_incident_id(database)
+        held = set(range(first, first + 100)) - {first + 64}  # allocated, never started
+
+        assert await skip_taken_numbers(database, first, self.held(held, [])) == first + 64
+        assert await allocate_incident_id(database) == first + 64
+        held.add(first + 64)  # its incident starts
+        assert await allocate_incident_id(database) == first + 65  # taken: skip again
+        assert await skip_taken_numbers(database, first + 65, self.held(held, [])) == first + 100
+        assert await allocate_incident_id(database) == first + 100
 
 
 class TestProject:
