@@ -131,7 +131,7 @@ async def _start_incident(
         free = await skip_taken_numbers(services.database, incident_id, services.gateway.exists)
         log.warning(
             "incident number %s is taken in Temporal (the read model is older than Temporal's "
-            "incidents); numbering goes on from %s",
+            "incidents); the first free number after the incidents there is %s",
             incident_id,
             free,
         )
