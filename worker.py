@@ -27,7 +27,7 @@ from store.incidents import IncidentRepository
 from store.processes import adopt_process_file
 from store.reports import ReportRepository
 from store.what_if import WhatIfRepository
-from vagt import gc_tuning
+from vagt import gc_tuning, payload_visits
 from vagt.heartbeat import beat
 from vagt.process_file import ProcessFileError, load_process
 from vagt.schedules import ensure_report_schedules
@@ -54,6 +54,7 @@ def build_worker(
     `deliver` sends notifications (tests pass a recorder under the same activity name),
     and incidents opened by alerts run on the current version of `process`'s process
     (`process` itself while none is published)."""
+    payload_visits.install()  # process-wide, once: no walks over payloads for nothing
     read_model = ReadModelActivities(database)
     incidents = IncidentActivities(database, process)
     what_if = WhatIfActivities(database)
