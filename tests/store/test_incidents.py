@@ -7,7 +7,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from pydantic import ValidationError
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 
 from domain.incident import Incident
 from domain.lifecycle import IncidentState, Step
@@ -410,10 +410,17 @@ class TestList:
         )
         event = incident.apply(Step.TRIAGE, triage, ALICE, T0 + timedelta(hours=5))
         await project(incidents, incident, [event], history_length=10)
+        await project(incidents, incident, [event], history_length=10)  # a replay: no change
+        note = incident.apply(Step.NOTE, NoteRequest(text="x"), ALICE, T0 + timedelta(hours=6))
+        await project(incidents, incident, [note], history_length=12)  # same text, newer
 
         assert await self.ids(incidents, text="index REBUILD") == ([2], 1)
         assert await self.ids(incidents, text="p99 over") == ([2], 1)  # the description
         assert await self.ids(incidents, text="Slow search") == ([], 0)
+        if incidents.is_sqlite:  # the full-text index agrees with the rows (rank 1: checked)
+            async with incidents.session() as session:
+                check = "INSERT INTO incidents_text(incidents_text, rank) VALUES (:check, 1)"
+                await session.execute(text(check), {"check": "integrity-check"})
 
     async def test_text_with_filters_counts_the_matches_they_keep(
         self, incidents: Database
