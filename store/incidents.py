@@ -149,12 +149,17 @@ async def skip_taken_numbers(
             last_taken = middle
         else:
             free = middle
-    await database.in_transaction(_hand_out_from, free)
+    await hand_out_numbers_from(database, free)
     return free
 
 
+async def hand_out_numbers_from(database: Database, first: int) -> None:
+    """Make `first` the allocator's next number, or leave it where it is if it is past
+    `first` already: numbers never go back."""
+    await database.in_transaction(_hand_out_from, first)
+
+
 def _hand_out_from(connection: Connection, first: int) -> None:
-    """Make the allocator's next number `first` or more; it never goes back."""
     if connection.dialect.name == "postgresql":
         # Allocations wait for this transaction, so none can pass `first` between the
         # sequence's read and its setting.
@@ -168,13 +173,16 @@ def _hand_out_from(connection: Connection, first: int) -> None:
             {"last": first - 1},
         )
         return
-    # SQLite's AUTOINCREMENT goes on from the largest number in the table; the row stays,
-    # as the record of a number handed out (in Temporal, by an earlier allocator).
-    connection.execute(
+    # SQLite's AUTOINCREMENT goes on from the largest number the table ever held, deleted
+    # or not: a row at first - 1, gone again, moves it there (unless it was there already).
+    last = first - 1
+    inserted = connection.execute(
         sqlite.insert(IncidentIdRow)
-        .values(id=first - 1, allocated_at=datetime.now(UTC))
+        .values(id=last, allocated_at=datetime.now(UTC))
         .on_conflict_do_nothing()
     )
+    if inserted.rowcount:
+        connection.execute(sa.delete(IncidentIdRow).where(IncidentIdRow.id == last))
 
 
 class IncidentRepository:

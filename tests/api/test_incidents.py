@@ -12,9 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.timeline import EventKind
 from store.db import Database
-from store.incidents import IncidentRepository
+from store.incidents import IncidentRepository, hand_out_numbers_from
 from tests.api.conftest import PLAIN, Api, serve
-from tests.numbering import number_incidents_from
 from tests.temporal_fixtures import RunWorker
 
 INCIDENTS = "/api/v1/incidents"
@@ -176,7 +175,7 @@ async def _restored(
     hands out incident numbers again from `first`."""
     restored = Database(f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
     await restored.migrate()
-    await number_incidents_from(restored, first)
+    await hand_out_numbers_from(restored, first)
     try:
         async with serve(env, restored, run_worker, tmp_path, PLAIN) as api:
             yield api
