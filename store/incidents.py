@@ -291,13 +291,18 @@ class IncidentRepository:
 
     async def _has_sqlite_text_index(self) -> bool:
         """Whether migration 0014 made the trigram index, as it does wherever SQLite has
-        FTS5's trigram tokenizer. The file tells, not this process: asked on each search,
-        a lookup in SQLite's own small catalogue."""
-        found = await self._session.scalar(
+        FTS5's trigram tokenizer. The file tells, not this process: SQLite's catalogue
+        is asked until it says yes, then the connection remembers (an index made by a
+        process that migrates later is found; none is ever dropped but by a downgrade)."""
+        connection = await self._session.connection()
+        if connection.info.get(_TEXT_INDEX_FOUND):
+            return True
+        found = await connection.scalar(
             select(literal_column("1"))
             .select_from(sa.table("sqlite_master", sa.column("name")))
             .where(sa.column("name") == _SQLITE_TEXT_INDEX.name)
         )
+        connection.info[_TEXT_INDEX_FOUND] = found is not None
         return found is not None
 
     async def process_of(self, incident_id: int) -> str | None:
@@ -448,6 +453,8 @@ def _contains_text(text: str, dialect: str) -> ColumnElement[bool]:
 _SQLITE_TEXT_INDEX = sa.table(SQLITE_TEXT_INDEX, sa.column("rowid"), sa.column(SQLITE_TEXT_INDEX))
 # The trigram tokenizer finds a phrase of three characters or more; a shorter one scans.
 _TRIGRAM = 3
+# Kept in a database connection's `info` once the trigram index is found there.
+_TEXT_INDEX_FOUND = "vagt_sqlite_text_index"
 
 
 def _sqlite_matches(text: str) -> Select[int]:
