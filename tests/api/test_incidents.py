@@ -1,7 +1,7 @@
 """A responder's walk through one incident over HTTP, and every way a step is refused."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,29 +167,32 @@ class TestList:
         assert [event.kind for event in stored.timeline][-1] is EventKind.ACKNOWLEDGED
 
 
-@asynccontextmanager
-async def _restored(
-    env: WorkflowEnvironment, run_worker: RunWorker, tmp_path: Path, first: int
-) -> AsyncIterator[Api]:
-    """The API on a read model restored from an older backup, on the same Temporal: it
-    hands out incident numbers again from `first`."""
-    restored = Database(f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
-    await restored.migrate()
-    await hand_out_numbers_from(restored, first)
-    try:
-        async with serve(env, restored, run_worker, tmp_path, PLAIN) as api:
-            yield api
-    finally:
-        await restored.dispose()
+Restore = Callable[[int], AbstractAsyncContextManager[Api]]
 
 
 class TestNumbers:
+    @pytest.fixture
+    def restore(
+        self, time_skipping: WorkflowEnvironment, run_worker: RunWorker, tmp_path: Path
+    ) -> Restore:
+        """`restore(first)`: the API on a read model restored from an older backup, on the
+        same Temporal, handing out incident numbers again from `first`."""
+
+        @asynccontextmanager
+        async def restored(first: int) -> AsyncIterator[Api]:
+            database = Database(f"sqlite+aiosqlite:///{tmp_path / 'restored.db'}")
+            await database.migrate()
+            await hand_out_numbers_from(database, first)
+            try:
+                async with serve(time_skipping, database, run_worker, tmp_path, PLAIN) as api:
+                    yield api
+            finally:
+                await database.dispose()
+
+        return restored
+
     async def test_a_read_model_restored_from_an_older_backup_skips_numbers_temporal_holds(
-        self,
-        api: Api,
-        time_skipping: WorkflowEnvironment,
-        run_worker: RunWorker,
-        tmp_path: Path,
+        self, api: Api, restore: Restore
     ) -> None:
         closed = await _declare(api, title="Closed before the restore")
         url = f"{INCIDENTS}/{closed['id']}"
@@ -202,7 +205,7 @@ class TestNumbers:
         running = await _declare(api, title="Open at the restore")
 
         # A backup taken before either was declared: it hands out their numbers again.
-        async with _restored(time_skipping, run_worker, tmp_path, closed["id"]) as after:
+        async with restore(closed["id"]) as after:
             declared = await _declare(after, title="Declared after the restore")
             assert declared["id"] == running["id"] + 1
             # Its workflow's latest run is still the closed incident, as it was.
@@ -210,33 +213,23 @@ class TestNumbers:
             assert (shown["title"], shown["state"]) == ("Closed before the restore", "closed")
 
     async def test_many_taken_numbers_are_skipped_in_one_declaration(
-        self,
-        api: Api,
-        time_skipping: WorkflowEnvironment,
-        run_worker: RunWorker,
-        tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch,
+        self, api: Api, restore: Restore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         before = [await _declare(api, title=f"Before the restore {n}") for n in range(12)]
         # One collision moves the numbering past the twelve at once.
         monkeypatch.setattr("api.routes.incidents._MAX_NUMBER_COLLISIONS", 2)
-        async with _restored(time_skipping, run_worker, tmp_path, before[0]["id"]) as after:
+        async with restore(before[0]["id"]) as after:
             declared = await _declare(after)
             assert declared["id"] == before[-1]["id"] + 1
             assert (await _declare(after))["id"] == declared["id"] + 1
 
     async def test_a_declaration_meeting_too_many_taken_numbers_is_503_and_the_next_goes_on(
-        self,
-        api: Api,
-        time_skipping: WorkflowEnvironment,
-        run_worker: RunWorker,
-        tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch,
+        self, api: Api, restore: Restore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         before = [await _declare(api, title=f"Before the restore {n}") for n in range(3)]
         first = before[0]["id"]
         monkeypatch.setattr("api.routes.incidents._MAX_NUMBER_COLLISIONS", 1)
-        async with _restored(time_skipping, run_worker, tmp_path, first) as after:
+        async with restore(first) as after:
             refused = await after.post(INCIDENTS, "alice", DECLARE)
             body = _problem(refused, 503)
             assert body["detail"].startswith(
