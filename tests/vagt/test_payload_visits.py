@@ -8,8 +8,8 @@ import temporalio.bridge.worker as bridge_worker
 from temporalio.api.common.v1 import Payload
 from temporalio.bridge.proto.workflow_activation import WorkflowActivation
 from temporalio.bridge.proto.workflow_completion import WorkflowActivationCompletion
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import PayloadCodec
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
+from temporalio.converter import DataConverter, PayloadCodec
 
 from vagt import payload_visits
 
@@ -22,6 +22,22 @@ class Reversing(PayloadCodec):
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [Payload(metadata=p.metadata, data=p.data[::-1]) for p in payloads]
+
+
+@dataclasses.dataclass(frozen=True)
+class Recording(DataConverter):
+    """A converter without a codec that notes each payload sequence the SDK's walks
+    hand it."""
+
+    walked: list[str] = dataclasses.field(default_factory=list)
+
+    async def _decode_payload_sequence(self, payloads: Sequence[Payload]) -> list[Payload]:
+        self.walked.append("decode")
+        return await super()._decode_payload_sequence(payloads)
+
+    async def _encode_payload_sequence(self, payloads: Sequence[Payload]) -> list[Payload]:
+        self.walked.append("encode")
+        return await super()._encode_payload_sequence(payloads)
 
 
 def _activation() -> WorkflowActivation:
@@ -44,17 +60,19 @@ class TestInstall:
         assert payload_visits.install() is True
         assert payload_visits.install() is True  # again: nothing more
 
-    async def test_without_a_codec_payloads_pass_untouched(self) -> None:
+    async def test_without_a_codec_the_walks_are_skipped(self) -> None:
         payload_visits.install()
+        converter = Recording(payload_converter_class=PydanticPayloadConverter)
         activation, completion = _activation(), _completion()
 
         await bridge_worker.decode_activation(
-            activation, pydantic_data_converter, decode_headers=False, storage_concurrency_limit=1
+            activation, converter, decode_headers=False, storage_concurrency_limit=1
         )
         await bridge_worker.encode_completion(
-            completion, pydantic_data_converter, encode_headers=False, storage_concurrency_limit=1
+            completion, converter, encode_headers=False, storage_concurrency_limit=1
         )
 
+        assert converter.walked == []  # the SDK's own walks would have met each payload
         assert activation == _activation()
         assert completion == _completion()
 
