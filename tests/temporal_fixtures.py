@@ -153,10 +153,11 @@ async def start_incident(
     actor: Actor,
     process: ProcessDefinition,
     task_timeout: timedelta | None = None,
+    revision: int = contracts.CODE_REVISION,
 ) -> tuple[WorkflowHandle[Any, Any], datetime]:
     """An incident declared by `actor` on `process` now (the server's time, returned
-    with its handle), under a fresh number; its workflow tasks time out after
-    `task_timeout` (Temporal's 10 s if not given)."""
+    with its handle), under a fresh number, by workflow code of `revision`; its
+    workflow tasks time out after `task_timeout` (Temporal's 10 s if not given)."""
     now = await env.get_current_time()
     incident_id = uuid.uuid4().int % 1_000_000_000
     declaration = contracts.Declaration(
@@ -164,7 +165,7 @@ async def start_incident(
     )
     handle = await env.client.start_workflow(
         wf.IncidentWorkflow.run,
-        contracts.IncidentInput(declaration=declaration, revision=contracts.CODE_REVISION),
+        contracts.IncidentInput(declaration=declaration, revision=revision),
         id=contracts.workflow_id(incident_id),
         task_queue=task_queue,
         task_timeout=task_timeout,

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         workflow_id,
     )
     from workflows.incident import IncidentWorkflow
+    from workflows.local import local_first
 
 # Patch ids (workflow.patched): histories recorded before each change replay the old way.
 LOCAL_PREPARE = "prepare-incident-as-local-activity"
@@ -50,6 +51,7 @@ LOCAL_PREPARE = "prepare-incident-as-local-activity"
 PASS_ON_EVERY = timedelta(seconds=2)
 
 _OPENING_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=0)
+_OPENING_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn
@@ -181,12 +183,20 @@ class AlertGroupWorkflow:
         workflow's events in the group's history, and no task to hear it started (a
         third less of Temporal's work to open an incident, measured)."""
         try:
-            await workflow.execute_local_activity_method(
-                IncidentActivities.start_incident,
-                opening,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_OPENING_RETRY,
-            )
+            if self._revision >= 4:
+                await local_first(
+                    IncidentActivities.start_incident,
+                    opening,
+                    retry_policy=_OPENING_RETRY,
+                    attempt_timeout=_OPENING_TIMEOUT,
+                )
+            else:
+                await workflow.execute_local_activity_method(
+                    IncidentActivities.start_incident,
+                    opening,
+                    start_to_close_timeout=_OPENING_TIMEOUT,
+                    retry_policy=_OPENING_RETRY,
+                )
         except (ActivityError, ApplicationError) as error:
             # A local activity's failure reaches the workflow as the activity raised it.
             refusal = error.cause if isinstance(error, ActivityError) else error
@@ -217,24 +227,31 @@ class AlertGroupWorkflow:
         )
 
     async def _prepare(self, opening: str | None) -> PreparedIncident:
+        if opening is not None and self._revision >= 4:
+            return await local_first(
+                IncidentActivities.prepare_incident,
+                opening,
+                retry_policy=_OPENING_RETRY,
+                attempt_timeout=_OPENING_TIMEOUT,
+            )
         if opening is not None:
             return await workflow.execute_local_activity_method(
                 IncidentActivities.prepare_incident,
                 opening,
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=_OPENING_TIMEOUT,
                 retry_policy=_OPENING_RETRY,
             )
         if self._revision >= 1 or workflow.patched(LOCAL_PREPARE):
             # Local: one database insert needs no task of its own on the server.
             return await workflow.execute_local_activity_method(
                 IncidentActivities.prepare_incident,
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=_OPENING_TIMEOUT,
                 retry_policy=_OPENING_RETRY,
             )
         # Groups that began opening an incident before that change replay as they ran.
         return await workflow.execute_activity_method(
             IncidentActivities.prepare_incident,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=_OPENING_TIMEOUT,
             retry_policy=_OPENING_RETRY,
         )
 

@@ -54,7 +54,12 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #   3: the alert group starts its incidents from a local activity (eagerly, named by
 #      the opening in their memo) instead of as child workflows. Groups of revision 2
 #      and older start children until they continue as new.
-CODE_REVISION = 3
+#   4: local activities (the incident's projection, the group's preparing and starting
+#      of incidents) get one attempt within half the workflow task's timeout, then run
+#      as regular activities (workflows/local.py): one that outlived the task made
+#      Temporal's SDK replay the activation before it at another time. Runs of
+#      revision 3 and older retry them locally, as they always did.
+CODE_REVISION = 4
 
 
 class NewerRevision(RuntimeError):

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         TriageCommand,
         check_revision,
     )
+    from workflows.local import local_first
 
 # Patch id (workflow.patched): histories recorded before the change replay the old way.
 KEPT_TIMER = "one-timer-per-due-moment"
@@ -60,6 +61,7 @@ _PROJECTION_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=0,  # the read model must catch up eventually, however long it is down
 )
+_PROJECTION_TIMEOUT = timedelta(seconds=30)
 
 # One attempt per activity: the workflow itself retries, so every attempt and its
 # outcome is on the timeline and Retry-After becomes a durable timer.
@@ -486,7 +488,7 @@ class IncidentWorkflow:
             await workflow.execute_local_activity_method(
                 ReadModelActivities.project_incident,
                 projection,
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=_PROJECTION_TIMEOUT,
                 retry_policy=_PROJECTION_RETRY,
             )
         else:
@@ -499,12 +501,20 @@ class IncidentWorkflow:
                 )
                 for item in news
             ]
-            followers = await workflow.execute_local_activity_method(
-                ReadModelActivities.project_and_find_followers,
-                projection,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=_PROJECTION_RETRY,
-            )
+            if self._revision >= 4:
+                followers = await local_first(
+                    ReadModelActivities.project_and_find_followers,
+                    projection,
+                    retry_policy=_PROJECTION_RETRY,
+                    attempt_timeout=_PROJECTION_TIMEOUT,
+                )
+            else:
+                followers = await workflow.execute_local_activity_method(
+                    ReadModelActivities.project_and_find_followers,
+                    projection,
+                    start_to_close_timeout=_PROJECTION_TIMEOUT,
+                    retry_policy=_PROJECTION_RETRY,
+                )
         del self._unprojected[: len(batch)]
         del self._held[: len(held)]
         # Steps held meanwhile (taken while this was written) go out with the next pass.
