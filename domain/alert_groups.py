@@ -186,11 +186,15 @@ class AlertGroup(BaseModel):
         self.holds_opening_news = True
         self._hold_opening_news()
 
-    def hand_over(self) -> AlertActivity:
+    def hand_over(self, *, until_opened: bool = False) -> AlertActivity:
         """What the incident being opened is declared with: the news held for it, or,
-        in groups that hold none, everything heard until now."""
+        in groups that hold none, everything heard until now. `until_opened` (groups of
+        revision 4 on, whose incident may start in a later workflow task, with alerts
+        heard meanwhile): hold nothing more for this opening, so what comes before
+        `opened` waits in `pending` for the incident's first signal."""
         if self.holds_opening_news:
-            news, self.opening_news = self.opening_news or AlertActivity(), None
+            news = self.opening_news or AlertActivity()
+            self.opening_news = AlertActivity() if until_opened else None
         else:
             news, self.pending = self.pending, AlertActivity()
         return news
@@ -202,6 +206,7 @@ class AlertGroup(BaseModel):
     def opened(self, incident_id: int) -> None:
         self.incident_id = incident_id
         self.opening = None
+        self.opening_news = None  # what hand_over(until_opened=True) kept empty
         self.incidents = [*self.incidents, incident_id][-20:]
 
     def incident_closed(self, incident_id: int) -> None:

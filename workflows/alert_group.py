@@ -224,7 +224,7 @@ class AlertGroupWorkflow:
         """What the incident's declaration carries (`AlertGroup.hand_over`); what comes
         while the incident starts waits in `pending` for the next signal."""
         return AlertNews(
-            activity=self._group.hand_over(),
+            activity=self._group.hand_over(until_opened=self._revision >= 4),
             resolve_on_recovery=self._group.settings.resolve_on_recovery,
         )
 

@@ -15,8 +15,9 @@ from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
 from activities.incidents import OPENING_MEMO, IncidentActivities, IncidentOpening
 from activities.read_model import ReadModelActivities
@@ -182,6 +183,68 @@ class TestPagerDuty:
             assert _DiesAfterStarting.died
             assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" in kinds  # the attempt that died
             assert len(await stack.incidents()) == 1
+
+    async def test_a_start_outliving_its_share_of_the_task_opens_one_incident(
+        self, dev_server: WorkflowEnvironment, tmp_path: Path
+    ) -> None:
+        """Temporal slow to answer the incident's start (a loaded server): the local
+        attempt is given up at half the group's task (5 s) and the start runs again as a
+        regular activity, which finds the incident the first attempt started. One
+        incident, every alert counted in it, and a group history that replays."""
+        async with api_stack(dev_server.client, tmp_path) as (http, settings, database):
+            stack = Stack(http, settings, database, dev_server.client)
+            key = await stack.integration(IntegrationFormat.PAGERDUTY)
+            event = payload("pagerduty/trigger_full.json") | {"routing_key": key}
+            incidents = IncidentActivities(database, DEFAULT_PROCESS)
+            read_model = ReadModelActivities(database)
+            attempts: list[bool] = []
+
+            @activity.defn(name="start_incident")
+            async def start_then_stall(opening: IncidentOpening) -> None:
+                attempts.append(activity.info().is_local)
+                await incidents.start_incident(opening)
+                if len(attempts) == 1:
+                    for _ in range(9):  # accepted while the group's task waits
+                        response = await http.post("/v2/enqueue", json=event)
+                        assert response.status_code == 202
+                    await asyncio.sleep(8)  # past the local budget; cancelled at it
+
+            worker = Worker(
+                dev_server.client,
+                task_queue=settings.task_queue,
+                workflows=[IncidentWorkflow, AlertGroupWorkflow],
+                activities=[
+                    read_model.project_incident,
+                    read_model.project_and_find_followers,
+                    incidents.prepare_incident,
+                    start_then_stall,
+                    Receiver().deliver,
+                ],
+                workflow_runner=UnsandboxedWorkflowRunner(),
+            )
+            async with worker:
+                assert (await http.post("/v2/enqueue", json=event)).status_code == 202
+                incident = await only_incident(stack)
+                await alert_count(stack, incident["id"], 10)
+                group = dev_server.client.get_workflow_handle(
+                    incident["source"]["group_workflow_id"]
+                )
+                history = await group.fetch_history()
+
+            assert attempts == [True, False]  # local, then regular
+            scheduled = [
+                e.activity_task_scheduled_event_attributes.activity_type.name
+                for e in history.events
+                if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+            ]
+            assert scheduled == ["start_incident"]
+            assert len(await stack.incidents()) == 1
+            replayer = Replayer(
+                workflows=[AlertGroupWorkflow],
+                data_converter=pydantic_data_converter,
+                workflow_runner=UnsandboxedWorkflowRunner(),
+            )
+            await replayer.replay_workflow(history)
 
     async def test_a_trigger_without_dedup_key_gets_one_generated(self, stack: Stack) -> None:
         key = await stack.integration(IntegrationFormat.PAGERDUTY)

@@ -842,6 +842,26 @@ class TestOpeningNews:
         assert first_attempt.hand_over() == retry.hand_over()
         assert retry.pending.count == 19
 
+    def test_alerts_heard_while_the_incident_starts_reach_it_in_its_first_signal(
+        self,
+    ) -> None:
+        # Revision 4: a start that outlives its local attempt runs as a regular activity,
+        # and the group hears more alerts before the incident is opened.
+        alerts = group(PD_KEY)
+        alerts.hold_opening_news()
+        send(alerts, event(second=0))
+
+        declared = alerts.hand_over(until_opened=True)
+        for second in range(1, 10):
+            send(alerts, event(second=second))
+        alerts.opened(101)
+
+        later = alerts.take_pending()
+        assert declared.count == 1
+        assert later is not None
+        assert later.count == 9  # every one of them, none held for an opening now past
+        assert alerts.opening_news is None
+
     def test_an_incident_asked_for_before_holding_gets_what_is_pending(self) -> None:
         # A group of revision 2 continued as new while its incident was being asked for.
         alerts = group(PD_KEY)
