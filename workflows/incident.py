@@ -378,7 +378,13 @@ class IncidentWorkflow:
         if self._woken():
             return
         due = self._incident.due_at(self._in_flight)
-        if self._held and self._hold_until is not None and not self._writing_now():
+        # While a write is under way the hold is its business (it wakes the loop when
+        # done); a timer already set for the hold is kept rather than cancelled.
+        if (
+            self._held
+            and self._hold_until is not None
+            and (not self._writing_now() or self._timer_set_for(self._hold_until))
+        ):
             due = self._hold_until if due is None else min(due, self._hold_until)
         if self._revision >= 1 or workflow.patched(KEPT_TIMER):
             self._set_timer(due)
@@ -405,6 +411,9 @@ class IncidentWorkflow:
             waiting = max((due - workflow.now()).total_seconds(), 0.0)
             delay = timedelta(milliseconds=max(math.ceil(waiting * 1000), 1))
             self._timer = asyncio.create_task(workflow.sleep(delay))
+
+    def _timer_set_for(self, moment: datetime) -> bool:
+        return self._timer is not None and not self._timer.done() and self._timer_due == moment
 
     def _woken_or_due(self) -> bool:
         return self._woken() or (self._timer is not None and self._timer.done())
