@@ -59,10 +59,7 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #      as regular activities (workflows/local.py): one that outlived the task made
 #      Temporal's SDK replay the activation before it at another time. Runs of
 #      revision 3 and older retry them locally, as they always did.
-#   5: the incident's loop does not wait for its read-model write: clocks fire, levels
-#      page and deliveries go out while the read model is slow or down. Runs of
-#      revision 4 and older write in the loop, as they always did.
-CODE_REVISION = 5
+CODE_REVISION = 4
 
 
 class NewerRevision(RuntimeError):

@@ -115,8 +115,6 @@ class IncidentWorkflow:
         self._timer_due: datetime | None = None
         self._dirty = False
         self._digest = LastDigest()  # of the incident's process, for brief answers
-        # Revision 5: the read-model write in flight, which the loop does not wait for.
-        self._writing: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, input: IncidentInput) -> IncidentOutcome:
@@ -126,19 +124,15 @@ class IncidentWorkflow:
             self._dirty = False
             self._fire_due()
             self._dispatch()
-            if self._revision >= 5:
-                self._write_meanwhile()
-            else:
-                await self._project()
-                self._dispatch()  # news the projection found followers for
+            await self._project()
+            self._dispatch()  # news the projection found followers for
             await self._tell_group()
-            if self._history_full() and not self._in_flight and not self._writing_now():
+            if self._history_full() and not self._in_flight:
                 await self._continue_as_new()
             await self._sleep()
         # Let every accepted step finish, and write what they added, before the run
         # ends: nothing a caller was told is done may be dropped.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._written()
         await self._project(flush=True)
         await self._tell_group()
         return IncidentOutcome(
@@ -378,13 +372,7 @@ class IncidentWorkflow:
         if self._woken():
             return
         due = self._incident.due_at(self._in_flight)
-        # While a write is under way the hold is its business (it wakes the loop when
-        # done); a timer already set for the hold is kept rather than cancelled.
-        if (
-            self._held
-            and self._hold_until is not None
-            and (not self._writing_now() or self._timer_set_for(self._hold_until))
-        ):
+        if self._held and self._hold_until is not None:
             due = self._hold_until if due is None else min(due, self._hold_until)
         if self._revision >= 1 or workflow.patched(KEPT_TIMER):
             self._set_timer(due)
@@ -412,15 +400,11 @@ class IncidentWorkflow:
             delay = timedelta(milliseconds=max(math.ceil(waiting * 1000), 1))
             self._timer = asyncio.create_task(workflow.sleep(delay))
 
-    def _timer_set_for(self, moment: datetime) -> bool:
-        return self._timer is not None and not self._timer.done() and self._timer_due == moment
-
     def _woken_or_due(self) -> bool:
         return self._woken() or (self._timer is not None and self._timer.done())
 
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._written()
         await self._project(flush=True)
         workflow.continue_as_new(
             IncidentInput(
@@ -436,47 +420,13 @@ class IncidentWorkflow:
         )
 
     def _woken(self) -> bool:
-        return self._dirty or (bool(self._unprojected) and not self._writing_now())
-
-    def _write_meanwhile(self) -> None:
-        """Revision 5: start writing what the read model lacks, unless a write is under
-        way, and go on: clocks, pages and deliveries do not wait for the read model,
-        which may be slow or down for minutes (a write is retried until it lands).
-        The loop wakes when the write is done, for its news and what came meanwhile."""
-        if self._writing is not None:
-            if not self._writing.done():
-                return
-            self._writing.result()  # a failure of the last write fails the task here
-        if self._has_to_write():  # else `_sleep` keeps the hold's timer
-            self._writing = asyncio.create_task(self._write_then_wake())
-
-    async def _write_then_wake(self) -> None:
-        await self._project()
-        self._dirty = True
-
-    def _writing_now(self) -> bool:
-        return self._writing is not None and not self._writing.done()
-
-    async def _written(self) -> None:
-        """Wait for the write under way, if any (before the run ends or continues)."""
-        if self._writing is not None:
-            await self._writing
+        return self._dirty or bool(self._unprojected)
 
     def _quiet(self) -> bool:
         news = self._revision >= 2 and bool(self._incident.announcements)
         return (
-            not self._in_flight
-            and not self._incident.watch.outbox
-            and not news
-            and not self._held
-            and not self._writing_now()
+            not self._in_flight and not self._incident.watch.outbox and not news and not self._held
         )
-
-    def _has_to_write(self, *, flush: bool = False) -> bool:
-        """Whether the read model lacks anything that may be written now."""
-        if not self._unprojected and not (self._held or self._incident.announcements):
-            return False
-        return bool(self._unprojected) or flush or not self._holding()
 
     def _holding(self) -> bool:
         """Whether the steps their caller wrote may wait for their own write: until
@@ -513,18 +463,19 @@ class IncidentWorkflow:
         )
         self._indexed = wanted
 
-    async def _project(self, *, flush: bool = False) -> bool:
-        """Write what the read model lacks (True if anything was written); runs of
-        revision 2 ask at the same time who follows each piece of news, and hand it to
-        them. Steps their caller wrote, and their news, wait while `_holding` (unless
-        `flush`) for a write with a cause of its own: anything else to write, or the
-        end of the hold."""
+    async def _project(self, *, flush: bool = False) -> None:
+        """Write what the read model lacks; runs of revision 2 ask at the same time who
+        follows each piece of news, and hand it to them. Steps their caller wrote, and
+        their news, wait while `_holding` (unless `flush`) for a write with a cause of
+        its own: anything else to write, or the end of the hold."""
         incident = self._incident
         if self._revision < 2:
             incident.announcements.clear()  # runs started before subscriptions keep quiet
         news = list(incident.announcements)
-        if not self._has_to_write(flush=flush):
-            return False
+        if not self._unprojected and not (self._held or news):
+            return
+        if not self._unprojected and not flush and self._holding():
+            return
         held = list(self._held)
         batch = list(self._unprojected)
         projection = ProjectionInput(
@@ -575,4 +526,3 @@ class IncidentWorkflow:
         if news:
             # Look again: the news may have been the last thing keeping the run open.
             self._dirty = True
-        return True

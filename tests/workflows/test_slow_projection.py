@@ -17,17 +17,14 @@ from temporalio.workflow import NondeterminismError
 
 from activities.read_model import ReadModelActivities
 from domain.alert_groups import AlertActivity
-from domain.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
+from domain.escalation import EscalationTarget
 from domain.priority import Priority
 from domain.process import DEFAULT_PROCESS, ContactMethod, Person, ProcessDefinition
 from domain.requests import DeclareRequest, NoteRequest
 from domain.roles import Actor, Role
 from domain.sla import SlaPolicy, SlaTargets
-from domain.timeline import EventKind
 from store.db import Database
-from store.incidents import IncidentRepository
 from store.projection import Followers, ProjectionInput
-from tests.polling import eventually
 from tests.temporal_fixtures import Receiver, start_incident
 from workflows import contracts
 from workflows.contracts import AlertNews
@@ -215,80 +212,3 @@ async def test_revision_3_runs_keep_their_local_write_and_trip_over_its_replay(
         pytest.skip(f"first tasks at {tasks[:2]}, the warning due at {warning}: no scene")
     with pytest.raises(NondeterminismError):
         await _replayer().replay_workflow(history)
-
-
-# A P1 paging alice, then bob, a second apart, for four rounds.
-_PAGES_EVERY_SECOND = ProcessDefinition(
-    escalation_policies={
-        "oncall": EscalationPolicy(
-            levels=[
-                EscalationLevel(targets=[EscalationTarget(user=name)], delay=timedelta(seconds=1))
-                for name in ("alice", "bob")
-            ],
-            repeat=3,
-        )
-    },
-    escalation={priority: ["oncall"] for priority in Priority},
-    people={
-        name: Person(notify=[ContactMethod(channel="email", address=f"{name}@example.com")])
-        for name in ("alice", "bob")
-    },
-)
-
-
-async def test_pages_go_out_while_the_read_model_is_down(
-    dev_server: WorkflowEnvironment, sqlite_database: Database
-) -> None:
-    """The read model down for 5 s (every write refused) while an unacknowledged P1
-    escalates every second: the levels page on time all the same (revision 5: the
-    incident does not wait for its write), and once the read model is back it holds
-    every page. Runs of revision 4 paged nothing until the write landed."""
-    read_model = ReadModelActivities(sqlite_database)
-    down = False
-
-    @activity.defn(name="project_incident_and_find_followers")
-    async def refused_while_down(projection: ProjectionInput) -> Followers:
-        if down:
-            raise RuntimeError("the database is down")
-        return await read_model.project_and_find_followers(projection)
-
-    task_queue = f"vagt-test-{uuid.uuid4()}"
-    receiver = Receiver()
-    worker = Worker(
-        dev_server.client,
-        task_queue=task_queue,
-        workflows=[IncidentWorkflow],
-        activities=[refused_while_down, receiver.deliver],
-        workflow_runner=UnsandboxedWorkflowRunner(),
-    )
-    async with worker:
-        request = DeclareRequest(title="Payments down", impact=1, urgency=1)
-        alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
-        handle, _ = await start_incident(
-            dev_server, task_queue, request, alice, _PAGES_EVERY_SECOND
-        )
-        await eventually(lambda: _delivered(receiver, 1), 10, "the first page")
-        down = True
-        paged_before = len(receiver.deliveries)
-        await asyncio.sleep(5)
-        paged_while_down = len(receiver.deliveries) - paged_before
-        down = False
-        await eventually(lambda: _delivered(receiver, 8), 20, "every round paged")
-        incident_id = int(handle.id.removeprefix("incident-"))
-
-        async def all_written() -> bool:
-            async with sqlite_database.session() as session:
-                stored = await IncidentRepository(session).get(incident_id)
-            kinds = [event.kind for event in stored.timeline] if stored else []
-            return kinds.count(EventKind.PAGED) == 8
-
-        await eventually(all_written, 20, "every page in the read model")
-        history = await handle.fetch_history()
-        await handle.terminate()
-
-    assert paged_while_down >= 3  # a page a second, not one once the write lands
-    await _replayer().replay_workflow(history)
-
-
-def _delivered(receiver: Receiver, count: int) -> bool:
-    return len(receiver.deliveries) >= count
