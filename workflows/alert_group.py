@@ -185,20 +185,13 @@ class AlertGroupWorkflow:
         an attempt that runs out of its share of the task is run again as a regular
         activity (`local_first`), which finds the incident if the first started it."""
         try:
-            if self._revision >= 4:
-                await local_first(
-                    IncidentActivities.start_incident,
-                    opening,
-                    retry_policy=_OPENING_RETRY,
-                    attempt_timeout=_OPENING_TIMEOUT,
-                )
-            else:
-                await workflow.execute_local_activity_method(
-                    IncidentActivities.start_incident,
-                    opening,
-                    start_to_close_timeout=_OPENING_TIMEOUT,
-                    retry_policy=_OPENING_RETRY,
-                )
+            await local_first(
+                IncidentActivities.start_incident,
+                opening,
+                retry_policy=_OPENING_RETRY,
+                attempt_timeout=_OPENING_TIMEOUT,
+                bounded=self._revision >= 4,
+            )
         except (ActivityError, ApplicationError) as error:
             # A local activity's failure reaches the workflow as the activity raised it.
             refusal = error.cause if isinstance(error, ActivityError) else error
@@ -229,19 +222,13 @@ class AlertGroupWorkflow:
         )
 
     async def _prepare(self, opening: str | None) -> PreparedIncident:
-        if opening is not None and self._revision >= 4:
+        if opening is not None:
             return await local_first(
                 IncidentActivities.prepare_incident,
                 opening,
                 retry_policy=_OPENING_RETRY,
                 attempt_timeout=_OPENING_TIMEOUT,
-            )
-        if opening is not None:
-            return await workflow.execute_local_activity_method(
-                IncidentActivities.prepare_incident,
-                opening,
-                start_to_close_timeout=_OPENING_TIMEOUT,
-                retry_policy=_OPENING_RETRY,
+                bounded=self._revision >= 4,
             )
         if self._revision >= 1 or workflow.patched(LOCAL_PREPARE):
             # Local: one database insert needs no task of its own on the server.

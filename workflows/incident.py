@@ -501,20 +501,13 @@ class IncidentWorkflow:
                 )
                 for item in news
             ]
-            if self._revision >= 4:
-                followers = await local_first(
-                    ReadModelActivities.project_and_find_followers,
-                    projection,
-                    retry_policy=_PROJECTION_RETRY,
-                    attempt_timeout=_PROJECTION_TIMEOUT,
-                )
-            else:
-                followers = await workflow.execute_local_activity_method(
-                    ReadModelActivities.project_and_find_followers,
-                    projection,
-                    start_to_close_timeout=_PROJECTION_TIMEOUT,
-                    retry_policy=_PROJECTION_RETRY,
-                )
+            followers = await local_first(
+                ReadModelActivities.project_and_find_followers,
+                projection,
+                retry_policy=_PROJECTION_RETRY,
+                attempt_timeout=_PROJECTION_TIMEOUT,
+                bounded=self._revision >= 4,
+            )
         del self._unprojected[: len(batch)]
         del self._held[: len(held)]
         # Steps held meanwhile (taken while this was written) go out with the next pass.

@@ -46,12 +46,18 @@ async def local_first(
     *args: Any,
     retry_policy: RetryPolicy,
     attempt_timeout: timedelta,
+    bounded: bool = True,
 ) -> T:
     """Run `activity` (a method of an activity class) on `args` once as a local
     activity within `local_budget()`; if that attempt fails or runs out of time, run it
-    as a regular activity with `retry_policy`, each attempt within `attempt_timeout`. A failure
-    `retry_policy` would not retry (non-retryable, or of a type it names) is raised at
-    once, as the regular activity would raise it."""
+    as a regular activity with `retry_policy`, each attempt within `attempt_timeout`.
+    A failure `retry_policy` would not retry (non-retryable, or of a type it names) is
+    raised at once, as the regular activity would raise it. Not `bounded` (runs of
+    revision 3 and older): locally only, retried as `retry_policy` says, as they ran."""
+    if not bounded:
+        return await workflow.execute_local_activity_method(
+            activity, args=args, start_to_close_timeout=attempt_timeout, retry_policy=retry_policy
+        )
     try:
         return await workflow.execute_local_activity_method(
             activity, args=args, start_to_close_timeout=local_budget(), retry_policy=_ONCE
