@@ -59,7 +59,12 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #      as regular activities (workflows/local.py): one that outlived the task made
 #      Temporal's SDK replay the activation before it at another time. Runs of
 #      revision 3 and older retry them locally, as they always did.
-CODE_REVISION = 4
+#   5: a step held for its caller's write (`caller_writes_within`) that came while a
+#      write was under way waits for its own hold's end, not the next pass: a worker
+#      rebuilding the workflow may hand such a step over before the write's end
+#      (tests/workflows/test_sdk_hazards.py), and the two orders must not differ.
+#      Runs of revision 4 and older write it with the next pass, as they did.
+CODE_REVISION = 5
 
 
 class NewerRevision(RuntimeError):

@@ -212,3 +212,71 @@ async def test_revision_3_runs_keep_their_local_write_and_trip_over_its_replay(
         pytest.skip(f"first tasks at {tasks[:2]}, the warning due at {warning}: no scene")
     with pytest.raises(NondeterminismError):
         await _replayer().replay_workflow(history)
+
+
+@pytest.mark.parametrize("revision", [contracts.CODE_REVISION, 4])
+async def test_a_held_step_after_a_write_landed_in_a_task_of_no_command_replays(
+    dev_server: WorkflowEnvironment, sqlite_database: Database, revision: int
+) -> None:
+    """The SDK hazard of tests/workflows/test_sdk_hazards.py, on an incident: a write
+    running as a regular activity (its local attempt refused), a signal that changes
+    nothing, the write's end (two tasks with no command), then a step held for its
+    caller's write, on a worker that rebuilds the workflow for every task. The worker
+    hands the step over before the write's end; in the history's order it comes after.
+    Revision 5 holds the step to its own hold's end either way, and its history
+    replays; revision 4 wrote it at once when it came first, and its does not."""
+    read_model = ReadModelActivities(sqlite_database)
+    writes = 0
+
+    @activity.defn(name="project_incident_and_find_followers")
+    async def second_write_refused_then_slow(projection: ProjectionInput) -> Followers:
+        nonlocal writes
+        writes += 1
+        if writes == 2:
+            raise RuntimeError("the database is down")  # the local attempt
+        if writes == 3:
+            await asyncio.sleep(2)  # the same write as a regular activity
+        return await read_model.project_and_find_followers(projection)
+
+    task_queue = f"vagt-test-{uuid.uuid4()}"
+    worker = Worker(
+        dev_server.client,
+        task_queue=task_queue,
+        workflows=[IncidentWorkflow],
+        activities=[second_write_refused_then_slow, Receiver().deliver],
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        max_cached_workflows=0,  # as after a restart, for every task
+    )
+    alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
+    quiet = ProcessDefinition(sla=SlaPolicy(targets={}))
+    async with worker:
+        request = DeclareRequest(title="Queue backlog", impact=3, urgency=3)
+        handle, _ = await start_incident(
+            dev_server, task_queue, request, alice, quiet, revision=revision
+        )
+        await asyncio.sleep(1)
+        written_now = contracts.NoteCommand(actor=alice, request=NoteRequest(text="first"))
+        await handle.execute_update(IncidentWorkflow.note, written_now)
+        await asyncio.sleep(0.5)
+        now = datetime.now(UTC)
+        nothing = AlertActivity(count=0, firing=0, first_seen=now, last_seen=now)
+        await handle.signal(IncidentWorkflow.alerts_observed, AlertNews(activity=nothing))
+        await asyncio.sleep(2.5)  # the write has landed
+        held = contracts.NoteCommand(
+            actor=alice, request=NoteRequest(text="second"), caller_writes_within=5
+        )
+        await handle.execute_update(IncidentWorkflow.note, held)
+        await asyncio.sleep(1)
+        history = await handle.fetch_history()
+        await handle.terminate()
+
+    kinds = [event.event_type for event in history.events]
+    signalled = kinds.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+    landed = kinds.index(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, signalled)
+    if EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED not in kinds[signalled:landed]:
+        pytest.skip("the signal and the write's end came in one task: no scene")
+    if revision >= 5:
+        await _replayer().replay_workflow(history)
+    else:
+        with pytest.raises(NondeterminismError):
+            await _replayer().replay_workflow(history)
