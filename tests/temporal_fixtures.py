@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
 from domain.process import DEFAULT_PROCESS, ProcessDefinition
@@ -118,6 +118,24 @@ def run_worker() -> RunWorker:
             yield settings
 
     return running
+
+
+def incident_worker(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    *activities: Any,
+    max_cached_workflows: int = 1_000,
+) -> Worker:
+    """A worker of incident workflows alone, as production runs them (unsandboxed), on
+    `activities`: a test's own read-model write and a receiver's delivery."""
+    return Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[wf.IncidentWorkflow],
+        activities=list(activities),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+        max_cached_workflows=max_cached_workflows,
+    )
 
 
 async def start_dev_server() -> WorkflowEnvironment:

@@ -35,7 +35,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from activities.read_model import ReadModelActivities
 from domain.alert_groups import AlertActivity
@@ -47,7 +47,7 @@ from domain.roles import Actor, Role
 from domain.sla import SlaPolicy, SlaTargets
 from store.db import Database
 from store.projection import Followers, ProjectionInput
-from tests.temporal_fixtures import Receiver, start_incident
+from tests.temporal_fixtures import Receiver, incident_worker, start_incident
 from workflows import contracts
 from workflows.contracts import AlertNews
 from workflows.incident import IncidentWorkflow
@@ -108,12 +108,11 @@ async def test_random_incidents_on_a_flaky_read_model_leave_histories_that_repla
         return await read_model.project_and_find_followers(projection)
 
     task_queue = f"vagt-test-{uuid.uuid4()}"
-    worker = Worker(
-        dev_server.client,
-        task_queue=task_queue,
-        workflows=[IncidentWorkflow],
-        activities=[flaky, Receiver().deliver],
-        workflow_runner=UnsandboxedWorkflowRunner(),
+    worker = incident_worker(
+        dev_server,
+        task_queue,
+        flaky,
+        Receiver().deliver,
         max_cached_workflows=rng.choice([2, 3, 100]),
     )
     async with worker:

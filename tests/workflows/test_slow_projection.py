@@ -25,7 +25,7 @@ from domain.roles import Actor, Role
 from domain.sla import SlaPolicy, SlaTargets
 from store.db import Database
 from store.projection import Followers, ProjectionInput
-from tests.temporal_fixtures import Receiver, start_incident
+from tests.temporal_fixtures import Receiver, incident_worker, start_incident
 from workflows import contracts
 from workflows.contracts import AlertNews
 from workflows.incident import IncidentWorkflow
@@ -131,13 +131,7 @@ async def _first_write_slow(
 
     task_queue = f"vagt-test-{uuid.uuid4()}"
     receiver = Receiver()
-    worker = Worker(
-        dev_server.client,
-        task_queue=task_queue,
-        workflows=[IncidentWorkflow],
-        activities=[first_slow, receiver.deliver],
-        workflow_runner=UnsandboxedWorkflowRunner(),  # as production's workers run
-    )
+    worker = incident_worker(dev_server, task_queue, first_slow, receiver.deliver)
     async with worker:
         request = DeclareRequest(title="Search is slow", impact=2, urgency=2)
         alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
@@ -239,12 +233,11 @@ async def test_a_held_step_after_a_write_landed_in_a_task_of_no_command_replays(
         return await read_model.project_and_find_followers(projection)
 
     task_queue = f"vagt-test-{uuid.uuid4()}"
-    worker = Worker(
-        dev_server.client,
-        task_queue=task_queue,
-        workflows=[IncidentWorkflow],
-        activities=[second_write_refused_then_slow, Receiver().deliver],
-        workflow_runner=UnsandboxedWorkflowRunner(),
+    worker = incident_worker(
+        dev_server,
+        task_queue,
+        second_write_refused_then_slow,
+        Receiver().deliver,
         max_cached_workflows=0,  # as after a restart, for every task
     )
     alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
