@@ -96,7 +96,8 @@ class IncidentWorkflow:
         # written sooner.
         self._held: list[TimelineEvent] = []
         self._hold_until: datetime | None = None
-        # Revision 5: when each held step's own hold ends (`_held` order).
+        # When each held step's own hold ends, in `_held`'s order (revision 5 waits
+        # for them; older runs write steps held during a write with the next pass).
         self._held_due: list[datetime] = []
         if input.incident is not None:
             self._incident = input.incident
@@ -297,8 +298,7 @@ class IncidentWorkflow:
         if command.caller_writes_within > 0:
             self._held.append(event)
             hold = now + timedelta(seconds=command.caller_writes_within)
-            if self._revision >= 5:
-                self._held_due.append(hold)
+            self._held_due.append(hold)
             if self._hold_until is None or hold < self._hold_until:
                 self._hold_until = hold
             self._noted([], before)
@@ -515,14 +515,13 @@ class IncidentWorkflow:
             )
         del self._unprojected[: len(batch)]
         del self._held[: len(held)]
-        # Steps held meanwhile (taken while this was written): runs of revision 4 and
-        # older write them with the next pass.
+        del self._held_due[: len(held)]
+        # Steps held meanwhile (taken while this was written) wait for their own hold's
+        # end from revision 5: whether a step that comes in the task that hears this
+        # write land is handed over before or after it must not matter (Temporal's SDK
+        # may do either when it rebuilds the workflow: tests/workflows/
+        # test_sdk_hazards.py). Older runs write them with the next pass.
         if self._revision >= 5:
-            # Steps held meanwhile wait for their own hold's end: whether a step taken
-            # in the task that hears a write land came before or after it must not
-            # matter (Temporal's SDK may hand them over in either order when it
-            # rebuilds the workflow: tests/workflows/test_sdk_hazards.py).
-            del self._held_due[: len(held)]
             self._hold_until = min(self._held_due) if self._held_due else None
         else:
             self._hold_until = workflow.now() if self._held else None
