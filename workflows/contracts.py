@@ -64,7 +64,13 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #      rebuilding the workflow may hand such a step over before the write's end
 #      (tests/workflows/test_sdk_hazards.py), and the two orders must not differ.
 #      Runs of revision 4 and older write it with the next pass, as they did.
-CODE_REVISION = 5
+#   6: an incident's read-model write whose one local attempt fails is tried again
+#      later from the loop (`_write_again_at`), not retried in the loop until it lands:
+#      clocks fire and levels page while the read model is down. And the incident
+#      decides by the time of its workflow task, not by `workflow.now()` moved on by a
+#      local activity's end (`_now`). Runs of revision 5 and older wait for the write
+#      and read `workflow.now()`, as they did.
+CODE_REVISION = 6
 
 
 class NewerRevision(RuntimeError):

@@ -50,10 +50,13 @@ with workflow.unsafe.imports_passed_through():
         TriageCommand,
         check_revision,
     )
-    from workflows.local import local_first
+    from workflows.local import NotDoneLocally, local_attempt, local_first
 
 # Patch id (workflow.patched): histories recorded before the change replay the old way.
 KEPT_TIMER = "one-timer-per-due-moment"
+# Memo: timeline events the read model lacks, as of the last task that had nothing else
+# to tell Temporal (`_command_the_task`).
+UNWRITTEN_MEMO = "unwritten_events"
 
 _PROJECTION_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -62,6 +65,10 @@ _PROJECTION_RETRY = RetryPolicy(
     maximum_attempts=0,  # the read model must catch up eventually, however long it is down
 )
 _PROJECTION_TIMEOUT = timedelta(seconds=30)
+# Revision 6: a write whose local attempt failed is tried again after this long, the
+# wait doubling with each failure in a row up to the longest, while the loop goes on.
+_WRITE_RETRY_FIRST = timedelta(seconds=1)
+_WRITE_RETRY_LONGEST = timedelta(seconds=30)
 
 # One attempt per activity: the workflow itself retries, so every attempt and its
 # outcome is on the timeline and Retry-After becomes a durable timer.
@@ -87,6 +94,9 @@ class IncidentWorkflow:
         self._declaration = declared
         self._history_limit = input.history_limit
         self._revision = input.revision
+        # The workflow task `_now` last saw (its history length), and that task's time.
+        self._task_length = -1
+        self._task_time = workflow.now()
         # Resolutions and reopenings the alert group has not been told of yet; carried
         # over by continue-as-new, since steps may land while the run winds down.
         self._group_news: list[Step] = list(input.group_news)
@@ -107,7 +117,7 @@ class IncidentWorkflow:
             self._unprojected = list(self._incident.timeline)
             if declared.caller_writes_within > 0:
                 self._held, self._unprojected = self._unprojected, []
-                self._hold_until = workflow.now() + timedelta(seconds=declared.caller_writes_within)
+                self._hold_until = self._now() + timedelta(seconds=declared.caller_writes_within)
                 self._held_due = [self._hold_until] * len(self._held)
             if declared.alerts is not None:
                 # The alerts may have recovered already, and resolved it.
@@ -118,6 +128,12 @@ class IncidentWorkflow:
         self._timer: asyncio.Task[None] | None = None
         self._timer_due: datetime | None = None
         self._dirty = False
+        # Revision 6: writes failed in a row, and when to try the next (`_project`).
+        self._write_failures = 0
+        self._write_again_at: datetime | None = None
+        # Revision 6: the last workflow task (its history length) in which the workflow
+        # gave Temporal a command or took a step (`_command_the_task`).
+        self._commanded_in = -1
         self._digest = LastDigest()  # of the incident's process, for brief answers
 
     @workflow.run
@@ -137,7 +153,7 @@ class IncidentWorkflow:
         # Let every accepted step finish, and write what they added, before the run
         # ends: nothing a caller was told is done may be dropped.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._project(flush=True)
+        await self._write_all()
         await self._tell_group()
         return IncidentOutcome(
             incident_id=self._incident.id,
@@ -166,7 +182,7 @@ class IncidentWorkflow:
             self._handed_back.append(activity)
 
     def _hear(self, news: AlertNews) -> list[TimelineEvent]:
-        return hear_alerts(self._incident, news.activity, news.resolve_on_recovery, workflow.now())
+        return hear_alerts(self._incident, news.activity, news.resolve_on_recovery, self._now())
 
     @workflow.update
     def triage(self, command: TriageCommand) -> Incident | StepAnswer:
@@ -290,11 +306,12 @@ class IncidentWorkflow:
         self, step: Step, command: StepCommand, request: StepRequest
     ) -> Incident | StepAnswer:
         before = self._incident.state
-        now = workflow.now()
+        now = self._now()
         try:
             event = self._incident.apply(step, request, command.actor, now)
         except DomainError as error:
             raise _refusal(error) from None
+        self._commanded()  # the step's answer is a message in its task
         if command.caller_writes_within > 0:
             self._held.append(event)
             hold = now + timedelta(seconds=command.caller_writes_within)
@@ -335,11 +352,13 @@ class IncidentWorkflow:
                 if self._group_news:
                     news = self._group_news.pop(0)
                     signal = "incident_resolved" if news is Step.RESOLVE else "incident_reopened"
+                    self._commanded()
                     await group.signal(signal, self._incident.id)
                 else:
                     handed = HandedBack(
                         incident_id=self._incident.id, activity=self._handed_back.pop(0)
                     )
+                    self._commanded()
                     await group.signal("alerts_handed_back", handed)
             except ApplicationError:
                 # The group is gone (terminated by an operator): nobody is left to tell,
@@ -347,11 +366,12 @@ class IncidentWorkflow:
                 workflow.logger.warning("alert group %s is gone", source.group_workflow_id)
 
     def _fire_due(self) -> None:
-        self._unprojected += self._incident.fire_due(workflow.now())
+        self._unprojected += self._incident.fire_due(self._now())
 
     def _dispatch(self) -> None:
-        for entry in self._incident.watch.ready(workflow.now(), self._in_flight):
+        for entry in self._incident.watch.ready(self._now(), self._in_flight):
             self._in_flight.add(entry.delivery.notification.idempotency_key)
+            self._commanded()
             asyncio.create_task(self._deliver(entry.delivery))  # noqa: RUF006 (tracked in _in_flight)
 
     async def _deliver(self, delivery: Delivery) -> None:
@@ -370,17 +390,21 @@ class IncidentWorkflow:
             cause = error.cause or error
             result = DeliveryResult(outcome=DeliveryOutcome.RETRY, detail=f"no answer: {cause}")
         self._in_flight.discard(key)
-        self._unprojected.append(self._incident.record_delivery(key, result, workflow.now()))
+        self._unprojected.append(self._incident.record_delivery(key, result, self._now()))
         self._dirty = True
 
     async def _sleep(self) -> None:
         if self._woken():
             return
         due = self._incident.due_at(self._in_flight)
-        if self._held and self._hold_until is not None:
+        if self._write_again_at is not None:
+            # A failed write is tried again then, held steps with it.
+            due = self._write_again_at if due is None else min(due, self._write_again_at)
+        elif self._held and self._hold_until is not None:
             due = self._hold_until if due is None else min(due, self._hold_until)
         if self._revision >= 1 or workflow.patched(KEPT_TIMER):
             self._set_timer(due)
+            self._command_the_task()
             await workflow.wait_condition(self._woken_or_due)
             return
         # Runs recorded before the timer was kept: a fresh timer at every wake-up.
@@ -398,8 +422,10 @@ class IncidentWorkflow:
             return
         if self._timer is not None and not self._timer.done():
             self._timer.cancel()
+            self._commanded()
         self._timer, self._timer_due = None, due
         if due is not None:
+            self._commanded()
             # Whole milliseconds, rounded up: a timer never wakes before what it waits for.
             waiting = max((due - workflow.now()).total_seconds(), 0.0)
             delay = timedelta(milliseconds=max(math.ceil(waiting * 1000), 1))
@@ -408,9 +434,32 @@ class IncidentWorkflow:
     def _woken_or_due(self) -> bool:
         return self._woken() or (self._timer is not None and self._timer.done())
 
+    def _commanded(self) -> None:
+        self._commanded_in = workflow.info().get_current_history_length()
+
+    def _command_the_task(self) -> None:
+        """From revision 6, never let a workflow task that brought the workflow anything
+        end with no command: if nothing in this task gave Temporal one (a write, a page,
+        a timer, a signal to the group, a step's answer), upsert the memo with how many
+        timeline events the read model lacks. After tasks with no command, Temporal's
+        SDK, rebuilding the workflow for a task with a step, can hand the step over
+        before the last empty task's jobs (tests/workflows/test_sdk_hazards.py), and the
+        incident would decide by another order than its history's. Such tasks came from
+        a page's end while a failed write waited for its retry, news that changed
+        nothing, and the group's answer to a signal. (A step its validator refuses
+        leaves a task with no command and nothing in it: that cannot be helped.)"""
+        if (
+            self._revision >= 6
+            and self._commanded_in != workflow.info().get_current_history_length()
+        ):
+            workflow.upsert_memo({UNWRITTEN_MEMO: len(self._held) + len(self._unprojected)})
+            self._commanded()
+
     async def _continue_as_new(self) -> None:
         await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._project(flush=True)
+        if self._write_again_at is None:
+            # If this write fails too, the next run writes what has not landed.
+            await self._project(flush=True)
         workflow.continue_as_new(
             IncidentInput(
                 declaration=self._declaration,
@@ -424,8 +473,24 @@ class IncidentWorkflow:
             )
         )
 
+    def _now(self) -> datetime:
+        """The time the workflow decides by. From revision 6, the time of the workflow
+        task, the same for all its activations: a local activity's end moves
+        `workflow.now()` on within the task, and Temporal's SDK (temporalio 1.35) did not
+        always replay that move as it ran (tests/workflows/unreplayable/), so what falls
+        due is never read off it. Timers are still set from `workflow.now()`, which is
+        only their length, so they do not fire late by the task's own time."""
+        now = workflow.now()
+        if self._revision < 6:
+            return now
+        length = workflow.info().get_current_history_length()
+        if length != self._task_length:
+            self._task_length, self._task_time = length, now
+        return self._task_time
+
     def _woken(self) -> bool:
-        return self._dirty or bool(self._unprojected)
+        # Something to write wakes the loop, unless a failed write waits for its retry.
+        return self._dirty or (bool(self._unprojected) and self._write_again_at is None)
 
     def _quiet(self) -> bool:
         news = self._revision >= 2 and bool(self._incident.announcements)
@@ -433,13 +498,20 @@ class IncidentWorkflow:
             not self._in_flight and not self._incident.watch.outbox and not news and not self._held
         )
 
+    async def _write_all(self) -> None:
+        """Write what the read model lacks before the run ends, trying again as long as
+        it takes (revision 6; older runs retry within the write)."""
+        await self._project(flush=True)
+        while self._write_again_at is not None:
+            wait = self._write_again_at - workflow.now()
+            await workflow.sleep(max(wait, timedelta(milliseconds=1)))
+            await self._project(flush=True)
+
     def _holding(self) -> bool:
         """Whether the steps their caller wrote may wait for their own write: until
         `_hold_until`, and never once the incident is closed (its run is ending)."""
         return (
-            self._hold_until is not None
-            and workflow.now() < self._hold_until
-            and not self._closed()
+            self._hold_until is not None and self._now() < self._hold_until and not self._closed()
         )
 
     def _closed(self) -> bool:
@@ -472,12 +544,18 @@ class IncidentWorkflow:
         """Write what the read model lacks; runs of revision 2 ask at the same time who
         follows each piece of news, and hand it to them. Steps their caller wrote, and
         their news, wait while `_holding` (unless `flush`) for a write with a cause of
-        its own: anything else to write, or the end of the hold."""
+        its own: anything else to write, or the end of the hold. From revision 6 a write
+        gets one local attempt; if that fails or runs out of time (the read model down or
+        slow), what it held stays to be written at `_write_again_at`, and meanwhile the
+        loop goes on firing clocks and dispatching pages (not `flush`: tried at once)."""
+        if self._write_again_at is not None and not flush and self._now() < self._write_again_at:
+            return
         incident = self._incident
         if self._revision < 2:
             incident.announcements.clear()  # runs started before subscriptions keep quiet
         news = list(incident.announcements)
         if not self._unprojected and not (self._held or news):
+            self._write_failures, self._write_again_at = 0, None  # nothing left to retry
             return
         if not self._unprojected and not flush and self._holding():
             return
@@ -506,13 +584,29 @@ class IncidentWorkflow:
                 )
                 for item in news
             ]
-            followers = await local_first(
-                ReadModelActivities.project_and_find_followers,
-                projection,
-                retry_policy=_PROJECTION_RETRY,
-                attempt_timeout=_PROJECTION_TIMEOUT,
-                bounded=self._revision >= 4,
-            )
+            if self._revision >= 6:
+                self._commanded()  # its marker, landed or not
+                try:
+                    followers = await local_attempt(
+                        ReadModelActivities.project_and_find_followers,
+                        projection,
+                        retry_policy=_PROJECTION_RETRY,
+                    )
+                except NotDoneLocally:
+                    self._write_failures += 1
+                    doubled = _WRITE_RETRY_FIRST * 2 ** min(self._write_failures - 1, 10)
+                    wait = min(doubled, _WRITE_RETRY_LONGEST)
+                    self._write_again_at = self._now() + wait
+                    return
+                self._write_failures, self._write_again_at = 0, None
+            else:
+                followers = await local_first(
+                    ReadModelActivities.project_and_find_followers,
+                    projection,
+                    retry_policy=_PROJECTION_RETRY,
+                    attempt_timeout=_PROJECTION_TIMEOUT,
+                    bounded=self._revision >= 4,
+                )
         del self._unprojected[: len(batch)]
         del self._held[: len(held)]
         del self._held_due[: len(held)]
@@ -524,9 +618,9 @@ class IncidentWorkflow:
         if self._revision >= 5:
             self._hold_until = min(self._held_due) if self._held_due else None
         else:
-            self._hold_until = workflow.now() if self._held else None
+            self._hold_until = self._now() if self._held else None
         for item, subscribers in zip(news, followers, strict=True):
-            event = incident.announce(item, subscribers, workflow.now())
+            event = incident.announce(item, subscribers, self._now())
             if event is not None:
                 self._unprojected.append(event)  # written on the next pass
         if news:

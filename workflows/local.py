@@ -41,23 +41,22 @@ def local_budget() -> timedelta:
     return workflow.info().task_timeout * LOCAL_SHARE
 
 
-async def local_first(
-    activity: Callable[..., Awaitable[T]],
-    *args: Any,
-    retry_policy: RetryPolicy,
-    attempt_timeout: timedelta,
-    bounded: bool = True,
+class NotDoneLocally(Exception):
+    """A local attempt (`local_attempt`) failed or ran out of time, in a way its retry
+    policy would retry: the work may or may not have been done."""
+
+    def __init__(self, failure: BaseException) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+async def local_attempt(
+    activity: Callable[..., Awaitable[T]], *args: Any, retry_policy: RetryPolicy
 ) -> T:
-    """Run `activity` (a method of an activity class) on `args` once as a local
-    activity within `local_budget()`; if that attempt fails or runs out of time, run it
-    as a regular activity with `retry_policy`, each attempt within `attempt_timeout`.
-    A failure `retry_policy` would not retry (non-retryable, or of a type it names) is
-    raised at once, as the regular activity would raise it. Not `bounded` (runs of
-    revision 3 and older): locally only, retried as `retry_policy` says, as they ran."""
-    if not bounded:
-        return await workflow.execute_local_activity_method(
-            activity, args=args, start_to_close_timeout=attempt_timeout, retry_policy=retry_policy
-        )
+    """Run `activity` (a method of an activity class) on `args` once as a local activity
+    within `local_budget()`. A failure `retry_policy` would not retry (non-retryable, or
+    of a type it names) is raised as the activity raised it; any other failure, and
+    running out of time, raises `NotDoneLocally`."""
     try:
         return await workflow.execute_local_activity_method(
             activity, args=args, start_to_close_timeout=local_budget(), retry_policy=_ONCE
@@ -76,11 +75,36 @@ async def local_first(
         ):
             raise
         workflow.logger.warning(
-            "%s did not finish as a local activity within %s (%s); running it as a "
-            "regular activity",
+            "%s did not finish as a local activity within %s (%s)",
             getattr(activity, "__name__", activity),
             local_budget(),
             failure or error,
+        )
+        raise NotDoneLocally(failure or error) from error
+
+
+async def local_first(
+    activity: Callable[..., Awaitable[T]],
+    *args: Any,
+    retry_policy: RetryPolicy,
+    attempt_timeout: timedelta,
+    bounded: bool = True,
+) -> T:
+    """Run `activity` (a method of an activity class) on `args` once as a local
+    activity (`local_attempt`); if that attempt fails or runs out of time, run it as a
+    regular activity with `retry_policy`, each attempt within `attempt_timeout`. A
+    failure `retry_policy` would not retry is raised at once, as the regular activity
+    would raise it. Not `bounded` (runs of revision 3 and older): locally only, retried
+    as `retry_policy` says, as they ran."""
+    if not bounded:
+        return await workflow.execute_local_activity_method(
+            activity, args=args, start_to_close_timeout=attempt_timeout, retry_policy=retry_policy
+        )
+    try:
+        return await local_attempt(activity, *args, retry_policy=retry_policy)
+    except NotDoneLocally:
+        workflow.logger.warning(
+            "running %s as a regular activity", getattr(activity, "__name__", activity)
         )
     return await workflow.execute_activity_method(
         activity, args=args, start_to_close_timeout=attempt_timeout, retry_policy=retry_policy

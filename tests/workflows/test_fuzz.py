@@ -47,7 +47,12 @@ from domain.roles import Actor, Role
 from domain.sla import SlaPolicy, SlaTargets
 from store.db import Database
 from store.projection import Followers, ProjectionInput
-from tests.temporal_fixtures import Receiver, incident_worker, start_incident
+from tests.temporal_fixtures import (
+    Receiver,
+    incident_worker,
+    start_incident,
+    tasks_with_no_command,
+)
 from workflows import contracts
 from workflows.contracts import AlertNews
 from workflows.incident import IncidentWorkflow
@@ -162,6 +167,12 @@ async def test_random_incidents_on_a_flaky_read_model_leave_histories_that_repla
             )
     failed = [outcome for outcome in driven if isinstance(outcome, BaseException)]
     assert not failed, f"seed {seed}: {failed}"
+    # Revision 6's guard against the SDK's hazard: no task ends with no command.
+    for history in histories:
+        if empty := tasks_with_no_command(history):
+            kept = tmp_path / f"{history.workflow_id}.json"
+            kept.write_text(history.to_json())
+            raise AssertionError(f"seed {seed}: {kept}: tasks with no command, at {empty}")
 
 
 def _action(rng: random.Random) -> tuple[float, str, int]:

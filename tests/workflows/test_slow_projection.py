@@ -17,15 +17,23 @@ from temporalio.workflow import NondeterminismError
 
 from activities.read_model import ReadModelActivities
 from domain.alert_groups import AlertActivity
-from domain.escalation import EscalationTarget
+from domain.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
 from domain.priority import Priority
 from domain.process import DEFAULT_PROCESS, ContactMethod, Person, ProcessDefinition
 from domain.requests import DeclareRequest, NoteRequest
 from domain.roles import Actor, Role
 from domain.sla import SlaPolicy, SlaTargets
+from domain.timeline import EventKind
 from store.db import Database
+from store.incidents import IncidentRepository
 from store.projection import Followers, ProjectionInput
-from tests.temporal_fixtures import Receiver, incident_worker, start_incident
+from tests.polling import eventually
+from tests.temporal_fixtures import (
+    Receiver,
+    incident_worker,
+    start_incident,
+    tasks_with_no_command,
+)
 from workflows import contracts
 from workflows.contracts import AlertNews
 from workflows.incident import IncidentWorkflow
@@ -171,9 +179,25 @@ async def test_a_write_outliving_its_workflow_task_leaves_a_history_that_replays
     dev_server: WorkflowEnvironment, sqlite_database: Database
 ) -> None:
     """The write that would outlive its task is given up as a local activity after half
-    the task's timeout (1 s) and runs as a regular activity: the task never needs
-    keeping alive, and the history replays, clock and all."""
+    the task's timeout (1 s) and tried again from the loop a second later (revisions 4
+    and 5: at once, as a regular activity): the task never needs keeping alive, and the
+    history replays, clock and all."""
     history = await _first_write_slow(dev_server, sqlite_database, contracts.CODE_REVISION)
+
+    writes = [
+        event.marker_recorded_event_attributes.HasField("failure")
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    ]
+    assert writes[:2] == [True, False]  # given up, then written locally
+    await _replayer().replay_workflow(history)
+
+
+@pytest.mark.parametrize("revision", [5, 4])
+async def test_revisions_4_and_5_run_the_write_again_as_a_regular_activity(
+    dev_server: WorkflowEnvironment, sqlite_database: Database, revision: int
+) -> None:
+    history = await _first_write_slow(dev_server, sqlite_database, revision)
 
     scheduled = [
         event.activity_task_scheduled_event_attributes.activity_type.name
@@ -208,7 +232,7 @@ async def test_revision_3_runs_keep_their_local_write_and_trip_over_its_replay(
         await _replayer().replay_workflow(history)
 
 
-@pytest.mark.parametrize("revision", [contracts.CODE_REVISION, 4])
+@pytest.mark.parametrize("revision", [5, 4])
 async def test_a_held_step_after_a_write_landed_in_a_task_of_no_command_replays(
     dev_server: WorkflowEnvironment, sqlite_database: Database, revision: int
 ) -> None:
@@ -273,3 +297,76 @@ async def test_a_held_step_after_a_write_landed_in_a_task_of_no_command_replays(
     else:
         with pytest.raises(NondeterminismError):
             await _replayer().replay_workflow(history)
+
+
+# A P1 paging alice, then bob, a second apart, for four rounds: eight pages.
+_PAGES_EVERY_SECOND = ProcessDefinition(
+    escalation_policies={
+        "oncall": EscalationPolicy(
+            levels=[
+                EscalationLevel(targets=[EscalationTarget(user=name)], delay=timedelta(seconds=1))
+                for name in ("alice", "bob")
+            ],
+            repeat=3,
+        )
+    },
+    escalation={priority: ["oncall"] for priority in Priority},
+    people={
+        name: Person(notify=[ContactMethod(channel="email", address=f"{name}@example.com")])
+        for name in ("alice", "bob")
+    },
+)
+
+
+@pytest.mark.parametrize("revision", [contracts.CODE_REVISION, 5])
+async def test_pages_go_out_while_the_read_model_is_down(
+    dev_server: WorkflowEnvironment, sqlite_database: Database, revision: int
+) -> None:
+    """The read model down for 5 s (every write refused) while an unacknowledged P1
+    escalates every second: the levels page on time all the same, the read model holds
+    every page once it is back, and the history replays. Runs of revision 5 and older
+    wait for their write: at most the page already under way goes out meanwhile."""
+    read_model = ReadModelActivities(sqlite_database)
+    down = False
+
+    @activity.defn(name="project_incident_and_find_followers")
+    async def refused_while_down(projection: ProjectionInput) -> Followers:
+        if down:
+            raise RuntimeError("the database is down")
+        return await read_model.project_and_find_followers(projection)
+
+    task_queue = f"vagt-test-{uuid.uuid4()}"
+    receiver = Receiver()
+    worker = incident_worker(dev_server, task_queue, refused_while_down, receiver.deliver)
+    async with worker:
+        request = DeclareRequest(title="Payments down", impact=1, urgency=1)
+        alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
+        handle, _ = await start_incident(
+            dev_server, task_queue, request, alice, _PAGES_EVERY_SECOND, revision=revision
+        )
+        await eventually(lambda: len(receiver.deliveries) >= 1, 10, "the first page")
+        down = True
+        paged_before = len(receiver.deliveries)
+        await asyncio.sleep(5)
+        paged_while_down = len(receiver.deliveries) - paged_before
+        down = False
+        await eventually(lambda: len(receiver.deliveries) >= 8, 40, "every round paged")
+        incident_id = int(handle.id.removeprefix("incident-"))
+
+        async def all_written() -> bool:
+            async with sqlite_database.session() as session:
+                stored = await IncidentRepository(session).get(incident_id)
+            kinds = [event.kind for event in stored.timeline] if stored else []
+            return kinds.count(EventKind.PAGED) == 8
+
+        await eventually(all_written, 40, "every page in the read model")
+        history = await handle.fetch_history()
+        await handle.terminate()
+
+    if revision >= 6:
+        assert paged_while_down >= 3  # a page a second, not once the write lands
+        # Pages that ended while the write waited left no task with no command.
+        assert tasks_with_no_command(history) == []
+    else:
+        assert paged_while_down <= 1  # the one that may have been under way
+    await _replayer().replay_workflow(history)
