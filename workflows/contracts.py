@@ -66,10 +66,13 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #      Runs of revision 4 and older write it with the next pass, as they did.
 #   6: an incident's read-model write whose one local attempt fails is tried again
 #      later from the loop (`_write_again_at`), not retried in the loop until it lands:
-#      clocks fire and levels page while the read model is down. And the incident
-#      decides by the time of its workflow task, not by `workflow.now()` moved on by a
-#      local activity's end (`_now`). Runs of revision 5 and older wait for the write
-#      and read `workflow.now()`, as they did.
+#      clocks fire and levels page while the read model is down. The incident decides
+#      by the time of its workflow task, not by `workflow.now()` moved on by a local
+#      activity's end (`_now`). And no task that brings it anything ends with no
+#      command (`_command_the_task`: a memo upserted if nothing else), which keeps
+#      Temporal's SDK from handing a step over before such a task's jobs
+#      (tests/workflows/test_sdk_hazards.py). Runs of revision 5 and older wait for
+#      the write, read `workflow.now()` and may end tasks with no command, as they did.
 CODE_REVISION = 6
 
 

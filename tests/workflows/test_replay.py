@@ -1,5 +1,6 @@
 """Every recorded history replays on the current workflow code."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from tests.temporal_fixtures import tasks_with_no_command
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.contracts import IncidentInput, IncidentOutcome
 from workflows.incident import IncidentWorkflow
@@ -67,3 +69,27 @@ async def test_the_suite_catches_a_change_that_breaks_running_workflows() -> Non
     for name in incidents:
         with pytest.raises(NondeterminismError):
             await replayer.replay_workflow(WorkflowHistory.from_json(name, HISTORIES[name]))
+
+
+def _revision(history: WorkflowHistory) -> int:
+    started = history.events[0].workflow_execution_started_event_attributes
+    return int(json.loads(started.input.payloads[0].data).get("revision", 0))
+
+
+# Incident runs started at revision 6 or later, when the guard came in.
+GUARDED = [
+    name
+    for name in HISTORIES
+    if name.startswith("incident-")
+    and _revision(WorkflowHistory.from_json(name, HISTORIES[name])) >= 6
+]
+
+
+@pytest.mark.parametrize("name", GUARDED)
+def test_incidents_of_revision_6_leave_no_task_that_brought_them_something_without_a_command(
+    name: str,
+) -> None:
+    """The guard against Temporal's SDK handing a step over out of order
+    (tests/workflows/test_sdk_hazards.py), on every recorded path."""
+    history = WorkflowHistory.from_json(name, HISTORIES[name])
+    assert tasks_with_no_command(history) == []
