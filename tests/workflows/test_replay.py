@@ -10,7 +10,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from tests.temporal_fixtures import tasks_with_no_command
+from tests.workflows.history_tasks import tasks_with_no_command
 from workflows.alert_group import AlertGroupWorkflow
 from workflows.contracts import IncidentInput, IncidentOutcome
 from workflows.incident import IncidentWorkflow

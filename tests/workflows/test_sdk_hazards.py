@@ -32,7 +32,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
-from tests.temporal_fixtures import tasks_with_no_command
+from tests.workflows.history_tasks import tasks_with_no_command
 
 
 @activity.defn(name="sdk_hazard_wait")

@@ -28,12 +28,8 @@ from store.db import Database
 from store.incidents import IncidentRepository
 from store.projection import Followers, ProjectionInput
 from tests.polling import eventually
-from tests.temporal_fixtures import (
-    Receiver,
-    incident_worker,
-    start_incident,
-    tasks_with_no_command,
-)
+from tests.temporal_fixtures import Receiver, incident_worker, start_incident
+from tests.workflows.history_tasks import tasks_with_no_command
 from workflows import contracts
 from workflows.contracts import AlertNews
 from workflows.incident import IncidentWorkflow
