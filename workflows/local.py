@@ -15,9 +15,12 @@ enough to cause it (tests/workflows/test_slow_projection.py).
 So a local activity here gets one attempt of at most `LOCAL_SHARE` of the task's
 timeout. One that fails or needs longer (a slow or unreachable database) runs again as
 a regular activity: scheduled, retried and completed by Temporal, recorded in the
-history, with no deadline on the workflow task. (One attempt, because the SDK retries
-a local activity past its schedule-to-close timeout, measured.) Every activity run
-this way must be idempotent, as an attempt given up may have done its work.
+history, with no deadline on the workflow task (`local_first`). (One attempt, because
+the SDK retries a local activity past its schedule-to-close timeout, measured.) Every
+activity run this way must be idempotent, as an attempt given up may have done its
+work. A workflow that must not wait for it takes the one attempt alone
+(`local_attempt`) and tries again later itself: the incident's read-model write from
+revision 6, so that its clocks keep firing while the database is away.
 """
 
 from collections.abc import Awaitable, Callable
