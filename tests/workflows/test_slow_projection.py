@@ -34,6 +34,8 @@ from workflows import contracts
 from workflows.contracts import AlertNews
 from workflows.incident import IncidentWorkflow
 
+ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
+
 
 async def test_a_projection_slower_than_the_workflow_task_leaves_a_history_that_replays(
     dev_server: WorkflowEnvironment, sqlite_database: Database
@@ -49,7 +51,6 @@ async def test_a_projection_slower_than_the_workflow_task_leaves_a_history_that_
         await asyncio.sleep(1.5)  # the task times out after 1 s
         return await read_model.project_and_find_followers(projection)
 
-    alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
     request = DeclareRequest(title="Checkout is down", impact=1, urgency=1)
     task_queue = f"vagt-test-{uuid.uuid4()}"
     worker = Worker(
@@ -64,7 +65,7 @@ async def test_a_projection_slower_than_the_workflow_task_leaves_a_history_that_
             dev_server,
             task_queue,
             request,
-            alice,
+            ALICE,
             DEFAULT_PROCESS,
             task_timeout=timedelta(seconds=1),
         )
@@ -72,7 +73,7 @@ async def test_a_projection_slower_than_the_workflow_task_leaves_a_history_that_
         async def note(n: int) -> None:
             await asyncio.sleep(0.3 * n)
             command = contracts.NoteCommand(
-                actor=alice,
+                actor=ALICE,
                 request=NoteRequest(text=f"note {n}"),
                 caller_writes_within=5 if n % 2 else 0,  # as the API, and as older callers
             )
@@ -87,7 +88,7 @@ async def test_a_projection_slower_than_the_workflow_task_leaves_a_history_that_
         async def acknowledge() -> None:
             await asyncio.sleep(1.1)
             await handle.execute_update(
-                IncidentWorkflow.acknowledge, contracts.AcknowledgeCommand(actor=alice)
+                IncidentWorkflow.acknowledge, contracts.AcknowledgeCommand(actor=ALICE)
             )
 
         await asyncio.gather(
@@ -138,12 +139,11 @@ async def _first_write_slow(
     worker = incident_worker(dev_server, task_queue, first_slow, receiver.deliver)
     async with worker:
         request = DeclareRequest(title="Search is slow", impact=2, urgency=2)
-        alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
         handle, _ = await start_incident(
             dev_server,
             task_queue,
             request,
-            alice,
+            ALICE,
             _WARNS_IN_A_SECOND,
             task_timeout=timedelta(seconds=2),
             revision=revision,
@@ -260,15 +260,14 @@ async def test_a_held_step_after_a_write_landed_in_a_task_of_no_command_replays(
         Receiver().deliver,
         max_cached_workflows=0,  # as after a restart, for every task
     )
-    alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
     quiet = ProcessDefinition(sla=SlaPolicy(targets={}))
     async with worker:
         request = DeclareRequest(title="Queue backlog", impact=3, urgency=3)
         handle, _ = await start_incident(
-            dev_server, task_queue, request, alice, quiet, revision=revision
+            dev_server, task_queue, request, ALICE, quiet, revision=revision
         )
         await asyncio.sleep(1)
-        written_now = contracts.NoteCommand(actor=alice, request=NoteRequest(text="first"))
+        written_now = contracts.NoteCommand(actor=ALICE, request=NoteRequest(text="first"))
         await handle.execute_update(IncidentWorkflow.note, written_now)
         await asyncio.sleep(0.5)
         now = datetime.now(UTC)
@@ -276,7 +275,7 @@ async def test_a_held_step_after_a_write_landed_in_a_task_of_no_command_replays(
         await handle.signal(IncidentWorkflow.alerts_observed, AlertNews(activity=nothing))
         await asyncio.sleep(2.5)  # the write has landed
         held = contracts.NoteCommand(
-            actor=alice, request=NoteRequest(text="second"), caller_writes_within=5
+            actor=ALICE, request=NoteRequest(text="second"), caller_writes_within=5
         )
         await handle.execute_update(IncidentWorkflow.note, held)
         await asyncio.sleep(1)
@@ -295,7 +294,7 @@ async def test_a_held_step_after_a_write_landed_in_a_task_of_no_command_replays(
             await _replayer().replay_workflow(history)
 
 
-# A P1 paging alice, then bob, a second apart, for four rounds: eight pages.
+# A P1 paging ALICE, then bob, a second apart, for four rounds: eight pages.
 _PAGES_EVERY_SECOND = ProcessDefinition(
     escalation_policies={
         "oncall": EscalationPolicy(
@@ -336,9 +335,8 @@ async def test_pages_go_out_while_the_read_model_is_down(
     worker = incident_worker(dev_server, task_queue, refused_while_down, receiver.deliver)
     async with worker:
         request = DeclareRequest(title="Payments down", impact=1, urgency=1)
-        alice = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
         handle, _ = await start_incident(
-            dev_server, task_queue, request, alice, _PAGES_EVERY_SECOND, revision=revision
+            dev_server, task_queue, request, ALICE, _PAGES_EVERY_SECOND, revision=revision
         )
         await eventually(lambda: len(receiver.deliveries) >= 1, 10, "the first page")
         down = True
