@@ -446,8 +446,9 @@ class IncidentWorkflow:
         before the last empty task's jobs (tests/workflows/test_sdk_hazards.py), and the
         incident would decide by another order than its history's. Such tasks came from
         a page's end while a failed write waited for its retry, news that changed
-        nothing, and the group's answer to a signal. (A step its validator refuses
-        leaves a task with no command and nothing in it: that cannot be helped.)"""
+        nothing, and the group's answer to a signal. Not covered: a task that comes
+        while the loop waits for that answer (`_tell_group`), and a step its validator
+        refuses (a task with no command, but with nothing in it either)."""
         if (
             self._revision >= 6
             and self._commanded_in != workflow.info().get_current_history_length()

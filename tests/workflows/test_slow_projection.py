@@ -359,8 +359,11 @@ async def test_pages_go_out_while_the_read_model_is_down(
 
     if revision >= 6:
         assert paged_while_down >= 3  # a page a second, not once the write lands
-        # Pages that ended while the write waited left no task with no command.
+        # Pages that ended while the write waited left no task with no command: the
+        # memo was upserted instead.
         assert tasks_with_no_command(history) == []
+        kinds = [event.event_type for event in history.events]
+        assert EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED in kinds
     else:
         assert paged_while_down <= 1  # the one that may have been under way
     await _replayer().replay_workflow(history)
