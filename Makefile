@@ -36,7 +36,7 @@ test: lint typecheck ## lint, type-check, then run every test
 bench: $(STAMP) ## run the benchmarks on spare ports and rewrite BENCHMARKS.md
 	$(BIN)/python -m bench
 
-fuzz: $(STAMP) ## random incidents on a flaky read model, each history replayed (what it found: README)
+fuzz: $(STAMP) ## random incidents on a flaky read model, each history replayed: all six seeds (make test runs two)
 	VAGT_FUZZ=1 $(BIN)/pytest tests/workflows/test_fuzz.py
 
 lint: $(STAMP) ## ruff: lint and check formatting
