@@ -477,10 +477,11 @@ class IncidentWorkflow:
     def _now(self) -> datetime:
         """The time the workflow decides by. From revision 6, the time of the workflow
         task, the same for all its activations: a local activity's end moves
-        `workflow.now()` on within the task, and Temporal's SDK (temporalio 1.35) did not
-        always replay that move as it ran (tests/workflows/unreplayable/), so what falls
-        due is never read off it. Timers are still set from `workflow.now()`, which is
-        only their length, so they do not fire late by the task's own time."""
+        `workflow.now()` on within the task (by up to half the task's timeout, for a
+        write given up), and what falls due, or when a step or a page happened, should
+        not depend on how long a write took in the same task. Timers are still set from
+        `workflow.now()`, which is only their length, so they do not fire late by the
+        task's own time."""
         now = workflow.now()
         if self._revision < 6:
             return now
