@@ -150,7 +150,7 @@ async def test_no_task_ending_with_no_command_keeps_the_historys_order(
 
 
 _UNREPLAYABLE = Path(__file__).parent / "unreplayable"
-# Left by queries to evicted workflows (README there): another hazard, no empty tasks.
+# Left by queries to evicted workflows (README there): another hazard.
 _QUERY_CAUSED = {"incident-rev3-stale-time-1.json", "incident-rev5b-query-stale-time.json"}
 
 
@@ -163,7 +163,8 @@ _CAUSED_BY_EMPTY_TASKS = sorted(
 def test_every_other_history_the_fuzz_could_not_replay_had_tasks_with_no_command(
     name: str,
 ) -> None:
-    """The failures revision 6's guard is for: each has tasks that brought the
-    workflow something and ended with no command, which the guard never leaves."""
+    """Each has tasks that brought the workflow something and ended with no command,
+    which revision 6's guard never leaves (the revision-3 heartbeat ones too, whose
+    cause revision 4 removed)."""
     history = WorkflowHistory.from_json(name, (_UNREPLAYABLE / name).read_text())
     assert tasks_with_no_command(history)
