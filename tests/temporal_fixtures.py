@@ -2,7 +2,7 @@
 
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,11 +15,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.read_model import ReadModelActivities
 from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
 from domain.process import DEFAULT_PROCESS, ProcessDefinition
 from domain.requests import DeclareRequest
 from domain.roles import Actor
 from store.db import Database
+from store.projection import Followers, ProjectionInput
 from tests.numbering import fresh_numbering
 from vagt.settings import Settings
 from vagt.temporal import register_search_attributes
@@ -118,6 +120,25 @@ def run_worker() -> RunWorker:
             yield settings
 
     return running
+
+
+def read_model_write(
+    database: Database, before: Callable[[int], Awaitable[None]]
+) -> Callable[[ProjectionInput], Awaitable[Followers]]:
+    """The incident's read-model write, registered under its own name, that awaits
+    `before(n)` on the n-th call (the first is 1) before writing to `database`: a
+    delay for a slow database, an exception for one that refuses the write."""
+    read_model = ReadModelActivities(database)
+    calls = 0
+
+    @activity.defn(name="project_incident_and_find_followers")
+    async def write(projection: ProjectionInput) -> Followers:
+        nonlocal calls
+        calls += 1
+        await before(calls)
+        return await read_model.project_and_find_followers(projection)
+
+    return write
 
 
 def incident_worker(

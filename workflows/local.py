@@ -46,11 +46,8 @@ def local_budget() -> timedelta:
 
 class NotDoneLocally(Exception):
     """A local attempt (`local_attempt`) failed or ran out of time, in a way its retry
-    policy would retry: the work may or may not have been done."""
-
-    def __init__(self, failure: BaseException) -> None:
-        super().__init__(str(failure))
-        self.failure = failure
+    policy would retry: the work may or may not have been done. The SDK's error is its
+    `__cause__`."""
 
 
 async def local_attempt(
@@ -83,7 +80,7 @@ async def local_attempt(
             local_budget(),
             failure or error,
         )
-        raise NotDoneLocally(failure or error) from error
+        raise NotDoneLocally(str(failure or error)) from error
 
 
 async def local_first(

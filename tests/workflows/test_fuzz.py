@@ -32,14 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
-from activities.read_model import ReadModelActivities
 from domain.alert_groups import AlertActivity
 from domain.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
 from domain.priority import Priority
@@ -48,8 +46,7 @@ from domain.requests import DeclareRequest, HoldRequest, NoteRequest, ResolveReq
 from domain.roles import Actor, Role
 from domain.sla import SlaPolicy, SlaTargets
 from store.db import Database
-from store.projection import Followers, ProjectionInput
-from tests.temporal_fixtures import Receiver, incident_worker, start_incident
+from tests.temporal_fixtures import Receiver, incident_worker, read_model_write, start_incident
 from tests.workflows.history_tasks import tasks_with_no_command
 from workflows import contracts
 from workflows.contracts import AlertNews
@@ -98,14 +95,13 @@ async def test_random_incidents_on_a_flaky_read_model_leave_histories_that_repla
 ) -> None:
     rng = random.Random(seed)
     database_luck = random.Random(-seed)  # drawn from as writes come, in no fixed order
-    read_model = ReadModelActivities(sqlite_database)
 
-    @activity.defn(name="project_incident_and_find_followers")
-    async def flaky(projection: ProjectionInput) -> Followers:
+    async def at_random(_: int) -> None:
         await asyncio.sleep(database_luck.uniform(0, 1.3))
         if database_luck.random() < 0.15:
             raise RuntimeError("the database is down")
-        return await read_model.project_and_find_followers(projection)
+
+    flaky = read_model_write(sqlite_database, at_random)
 
     task_queue = f"vagt-test-{uuid.uuid4()}"
     worker = incident_worker(

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -15,7 +14,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 from temporalio.workflow import NondeterminismError
 
-from activities.read_model import ReadModelActivities
 from domain.alert_groups import AlertActivity
 from domain.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
 from domain.priority import Priority
@@ -26,9 +24,8 @@ from domain.sla import SlaPolicy, SlaTargets
 from domain.timeline import EventKind
 from store.db import Database
 from store.incidents import IncidentRepository
-from store.projection import Followers, ProjectionInput
 from tests.polling import eventually
-from tests.temporal_fixtures import Receiver, incident_worker, start_incident
+from tests.temporal_fixtures import Receiver, incident_worker, read_model_write, start_incident
 from tests.workflows.history_tasks import tasks_with_no_command
 from workflows import contracts
 from workflows.contracts import AlertNews
@@ -44,12 +41,11 @@ async def test_a_projection_slower_than_the_workflow_task_leaves_a_history_that_
     SDK keeps the task alive while the projection's local activity runs, and steps and
     alerts arrive meanwhile. The history this leaves must replay, or the incident's
     next worker cannot take it up (once seen under load: a nondeterminism error)."""
-    read_model = ReadModelActivities(sqlite_database)
 
-    @activity.defn(name="project_incident_and_find_followers")
-    async def slow_projection(projection: ProjectionInput) -> Followers:
+    async def slowly(_: int) -> None:
         await asyncio.sleep(1.5)  # the task times out after 1 s
-        return await read_model.project_and_find_followers(projection)
+
+    slow_projection = read_model_write(sqlite_database, slowly)
 
     request = DeclareRequest(title="Checkout is down", impact=1, urgency=1)
     task_queue = f"vagt-test-{uuid.uuid4()}"
@@ -123,16 +119,12 @@ async def _first_write_slow(
     """An incident whose first write to the read model takes 3 s, with workflow tasks
     of 2 s: the write outlives 80% of its task, and its acknowledge clock warns while
     the write runs. Its history once it has breached and told alice so."""
-    read_model = ReadModelActivities(database)
-    writes = 0
 
-    @activity.defn(name="project_incident_and_find_followers")
-    async def first_slow(projection: ProjectionInput) -> Followers:
-        nonlocal writes
-        writes += 1
-        if writes == 1:
+    async def first_slowly(write: int) -> None:
+        if write == 1:
             await asyncio.sleep(3)
-        return await read_model.project_and_find_followers(projection)
+
+    first_slow = read_model_write(database, first_slowly)
 
     task_queue = f"vagt-test-{uuid.uuid4()}"
     receiver = Receiver()
@@ -239,18 +231,14 @@ async def test_a_held_step_after_a_write_landed_in_a_task_of_no_command_replays(
     hands the step over before the write's end; in the history's order it comes after.
     Revision 5 holds the step to its own hold's end either way, and its history
     replays; revision 4 wrote it at once when it came first, and its does not."""
-    read_model = ReadModelActivities(sqlite_database)
-    writes = 0
 
-    @activity.defn(name="project_incident_and_find_followers")
-    async def second_write_refused_then_slow(projection: ProjectionInput) -> Followers:
-        nonlocal writes
-        writes += 1
-        if writes == 2:
+    async def second_refused_then_slow(write: int) -> None:
+        if write == 2:
             raise RuntimeError("the database is down")  # the local attempt
-        if writes == 3:
+        if write == 3:
             await asyncio.sleep(2)  # the same write as a regular activity
-        return await read_model.project_and_find_followers(projection)
+
+    second_write_refused_then_slow = read_model_write(sqlite_database, second_refused_then_slow)
 
     task_queue = f"vagt-test-{uuid.uuid4()}"
     worker = incident_worker(
@@ -321,14 +309,13 @@ async def test_pages_go_out_while_the_read_model_is_down(
     escalates every second: the levels page on time all the same, the read model holds
     every page once it is back, and the history replays. Runs of revision 5 and older
     wait for their write: at most the page already under way goes out meanwhile."""
-    read_model = ReadModelActivities(sqlite_database)
     down = False
 
-    @activity.defn(name="project_incident_and_find_followers")
-    async def refused_while_down(projection: ProjectionInput) -> Followers:
+    async def refused_while(_: int) -> None:
         if down:
             raise RuntimeError("the database is down")
-        return await read_model.project_and_find_followers(projection)
+
+    refused_while_down = read_model_write(sqlite_database, refused_while)
 
     task_queue = f"vagt-test-{uuid.uuid4()}"
     receiver = Receiver()
