@@ -8,16 +8,19 @@ where every alert is a new key and opens an incident (the stack's capacity). The
 process file gives P1 (a `critical` alert's priority) an escalation policy whose first
 level pages a webhook at once; the webhook is a receiver in this process. Measured
 against, in the same run: the bare round trip from this process to the receiver, the
-alerts' own 202 latency, and the time to page at a trickle of alerts, before the load.
+alerts' own 202 latency, the time to page at a trickle of alerts, before the load, and
+bare Temporal at the all-new load: a workflow started for each alert that pages from one
+activity (`bench/bare_paging.py`), on the same server before Vagt's loads.
 """
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +28,10 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.common import Figures, Stack, table, vagt_stack
+from bench.bare_paging import BARE_PAGE_PATH, BarePage, BarePageWorkflow
+from bench.common import Figures, Stack, quiet_process, settle, table, vagt_stack
 from bench.receiver import Arrival, receiving
 
 RATE = 50  # alerts per second, the issue's steady load
@@ -42,6 +47,7 @@ TRICKLE_DRAIN_SECONDS = 15
 MIXED_NEW_EVERY = 10
 TARGET_P99 = 1.0
 BARE_ROUND_TRIPS = 100  # POSTs to the receiver, paced at RATE, before the stack starts
+BARE_WARM_UP_SECONDS = 60  # at most, for the bare worker to come up and page once
 
 PROCESS_YAML = """\
 # Written by bench/paging.py: every P1 pages the receiver at once.
@@ -69,7 +75,9 @@ SUMMARY_PREFIX = "paging bench "
 
 @dataclass
 class Alert:
-    """One alert sent, and what became of it; times on the wall clock (time.time())."""
+    """One alert sent, and what became of it; times on the wall clock (time.time()). A
+    bare one is a workflow start sent to Temporal: its status is 201 once Temporal
+    confirmed the start, and its page comes from that workflow."""
 
     dedup_key: str
     opens: bool = True  # a new dedup key; a repeat of an open incident's key pages nobody
@@ -78,10 +86,11 @@ class Alert:
     status: int | None = None  # None: no answer (transport error, or none by the end)
     paged: float | None = None  # when the receiver read the first page for its incident
     fired: float | None = None  # the page's `at`: when the incident's workflow fired it
+    bare: bool = False
 
     @property
     def accepted(self) -> bool:
-        return self.status == 202
+        return self.status == (201 if self.bare else 202)
 
 
 @dataclass
@@ -93,6 +102,12 @@ class Phase:
     alerts: list[Alert]
     sending_took: float = 0.0
     waited: float = 0.0  # from the last alert sent to the end of the wait
+    bare: bool = False  # bare Temporal's reference, not Vagt
+
+    @property
+    def answer(self) -> str:
+        """What accepting an alert is called in this phase's rows."""
+        return "start" if self.bare else "202"
 
     @property
     def accepted(self) -> list[Alert]:
@@ -115,6 +130,15 @@ class Phase:
     @property
     def backlog(self) -> int:
         return sum(a.paged is None for a in self.openers)
+
+    def paging_rate(self) -> float:
+        """Incidents opened and paged per second, from the first alert sent to the last
+        page heard (the offered rate, or less when a backlog built)."""
+        paged = [a for a in self.openers if a.paged is not None and a.sent is not None]
+        if not paged:
+            return 0.0
+        took = max(a.paged or 0.0 for a in paged) - min(a.sent or 0.0 for a in paged)
+        return len(paged) / took if took > 0 else 0.0
 
 
 def _event(routing_key: str, alert: Alert) -> dict[str, Any]:
@@ -182,7 +206,8 @@ class Pages:
         if arrival.path == "/bare" and arrival.idempotency_key:
             self.bare[arrival.idempotency_key] = arrival.wall
             return
-        key = _dedup_key(arrival)
+        bare = arrival.path == BARE_PAGE_PATH
+        key = arrival.idempotency_key if bare else _dedup_key(arrival)
         alert = self.alerts.get(key) if key else None
         if alert is None:
             self.unknown += 1
@@ -200,17 +225,19 @@ class Pages:
         seconds: float,
         new_every: int = 1,
         open_keys: list[str] | None = None,
+        bare: bool = False,
     ) -> Phase:
         """Alerts at `rate` for `seconds`: every `new_every`-th a new dedup key, the others
-        repeats of `open_keys` (keys whose incidents are open), in turn."""
+        repeats of `open_keys` (keys whose incidents are open), in turn; `bare`: each a
+        bare Temporal workflow started instead of an alert sent to Vagt."""
         alerts = []
         for n in range(round(rate * seconds)):
             if n % new_every == 0 or not open_keys:
-                alerts.append(Alert(f"{prefix}-{n}"))
+                alerts.append(Alert(f"{prefix}-{n}", bare=bare))
             else:
                 alerts.append(Alert(open_keys[n % len(open_keys)], opens=False))
         self.alerts.update((alert.dedup_key, alert) for alert in alerts if alert.opens)
-        return Phase(name, rate, alerts)
+        return Phase(name, rate, alerts, bare=bare)
 
 
 async def _bare_round_trips(url: str, pages: Pages) -> tuple[list[float], list[float]]:
@@ -245,22 +272,53 @@ async def _run(stack: Stack, routing_key: str, pages: Pages, phase: Phase, drain
                 alert.answered = time.time()
                 alert.status = answer.status_code
 
-        tasks = []
-        began = time.perf_counter()
-        for n, alert in enumerate(phase.alerts):
-            await asyncio.sleep(max(0.0, began + n / phase.rate - time.perf_counter()))
-            tasks.append(asyncio.create_task(send(alert)))
-        phase.sending_took = time.perf_counter() - began
-        sent_all = time.perf_counter()
-        await asyncio.wait(tasks, timeout=drain)  # every answer, then every page
-        await pages.until(lambda: phase.backlog == 0, sent_all + drain)
-        phase.waited = time.perf_counter() - sent_all
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _open_loop(pages, phase, send, drain)
+
+
+async def _run_bare(
+    stack: Stack, task_queue: str, pages: Pages, phase: Phase, drain: float
+) -> None:
+    """Start a `BarePageWorkflow` for each of the phase's alerts on schedule, then wait as
+    `_run` does; a start Temporal confirmed counts as the alert's 201."""
+    client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+
+    async def send(alert: Alert) -> None:
+        alert.sent = time.time()
+        with contextlib.suppress(Exception):  # no confirmed start: counted as no answer
+            await client.start_workflow(
+                BarePageWorkflow.run,
+                BarePage(key=alert.dedup_key),
+                id=f"bare-page-{alert.dedup_key}",
+                task_queue=task_queue,
+            )
+            alert.answered = time.time()
+            alert.status = 201
+
+    await _open_loop(pages, phase, send, drain)
+
+
+async def _open_loop(
+    pages: Pages, phase: Phase, send: Callable[[Alert], Coroutine[Any, Any, None]], drain: float
+) -> None:
+    """`send` each alert at its moment (alert n at n / rate s, whatever became of the
+    others), then wait (at most `drain` seconds after the last one left) until every
+    alert is answered and every accepted one is paged."""
+    tasks = []
+    began = time.perf_counter()
+    for n, alert in enumerate(phase.alerts):
+        await asyncio.sleep(max(0.0, began + n / phase.rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(send(alert)))
+    phase.sending_took = time.perf_counter() - began
+    sent_all = time.perf_counter()
+    await asyncio.wait(tasks, timeout=drain)  # every answer, then every page
+    await pages.until(lambda: phase.backlog == 0, sent_all + drain)
+    phase.waited = time.perf_counter() - sent_all
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     print(
         f"  {phase.name}: sent {len(phase.alerts)} in {phase.sending_took:.1f} s, "
-        f"{len(phase.accepted)} answered 202, {len(phase.to_page())} of them paged",
+        f"{len(phase.accepted)} accepted, {len(phase.to_page())} of them paged",
         file=sys.stderr,
         flush=True,
     )
@@ -291,18 +349,33 @@ async def measure(work: Path) -> str:
         open_keys=[alert.dedup_key for alert in trickle.alerts],
     )
     steady = pages.phase(f"{RATE} alerts/s, all new", f"steady-{run}", RATE, SECONDS)
+    bare = pages.phase(
+        f"bare Temporal, {RATE} alerts/s, all new", f"bare-{run}", RATE, SECONDS, bare=True
+    )
+    # Until the bare worker pages, its starts would wait for it to come up: not counted.
+    bare_warm_up = pages.phase("bare warm-up", f"bare-warm-up-{run}", 1, 1, bare=True)
     async with receiving() as receiver:
         receiver.on_arrival = pages.heard
         process_file = work / "process.yaml"
         process_file.write_text(PROCESS_YAML.format(url=receiver.url))
         bare_trips, bare_one_way = await _bare_round_trips(receiver.url, pages)
         async with vagt_stack(work / "vagt", VAGT_PROCESS_FILE=str(process_file)) as stack:
+            # Bare Temporal first, on the freshest server: the reference is not handicapped.
+            queue = f"bare-paging-{run}"
+            argv = [sys.executable, "-m", "bench.bare_paging"]
+            argv += [stack.temporal_address, queue, receiver.url]
+            with quiet_process(argv, work / "bare-paging-worker.log", dict(os.environ)):
+                await _run_bare(stack, queue, pages, bare_warm_up, BARE_WARM_UP_SECONDS)
+                await _run_bare(stack, queue, pages, bare, DRAIN_SECONDS)
+            await settle(stack)
             key = await stack.integration("bench-paging", rate_limit_per_minute=1_000_000)
             await _run(stack, key, pages, trickle, TRICKLE_DRAIN_SECONDS)
             await _run(stack, key, pages, mixed, DRAIN_SECONDS)
             await _run(stack, key, pages, steady, DRAIN_SECONDS)
             groups, incidents = await _started(stack)
-    return _section(pages, [trickle, mixed, steady], bare_trips, bare_one_way, groups, incidents)
+    return _section(
+        pages, [trickle, mixed, steady], bare, bare_trips, bare_one_way, groups, incidents
+    )
 
 
 def _row(what: str, count: str, values: list[float]) -> list[str]:
@@ -322,9 +395,9 @@ def _rows(phase: Phase) -> list[list[str]]:
     fire_to_arrival = [a.paged - a.fired for a in paged if a.paged and a.fired]
     everyone = phase.to_page() + [float("inf")] * phase.backlog
     sent = len(phase.alerts)
-    rows = [
-        _row(f"{phase.name}: alert sent to its 202", f"{len(accepted):,}/{sent:,}", answer_times),
-    ]
+    fired_in = "the bare workflow" if phase.bare else "the incident's workflow"
+    answered = "start sent to Temporal's confirmation" if phase.bare else "alert sent to its 202"
+    rows = [_row(f"{phase.name}: {answered}", f"{len(accepted):,}/{sent:,}", answer_times)]
     if refusals:
         rows.append(
             _row(
@@ -335,11 +408,11 @@ def _rows(phase: Phase) -> list[list[str]]:
         )
     rows += [
         _row(
-            f"**{phase.name}: time to page, 202 to the first page at the receiver**",
+            f"**{phase.name}: time to page, {phase.answer} to the first page at the receiver**",
             f"{len(paged):,}/{len(phase.openers):,}",
             everyone,
         ),
-        _row(f"{phase.name}: 202 to the page fired in the incident's workflow", "", to_fire),
+        _row(f"{phase.name}: {phase.answer} to the page fired in {fired_in}", "", to_fire),
         _row(f"{phase.name}: page fired to its arrival at the receiver", "", fire_to_arrival),
     ]
     return rows
@@ -352,6 +425,14 @@ def _outcome(phase: Phase) -> str:
     refused = ", ".join(f"{count:,} with {status}" for status, count in sorted(others.items()))
     unanswered = sum(a.status is None for a in phase.alerts)
     offered = sent / phase.sending_took if phase.sending_took else 0.0
+    if phase.bare:
+        return (
+            f"- {phase.name}: started {sent:,} workflows in {phase.sending_took:.1f} s "
+            f"({offered:.1f}/s offered); Temporal confirmed {accepted:,} starts, "
+            f"{unanswered:,} not confirmed by the end of the wait; "
+            f"{openers - phase.backlog:,} paged by the end of the wait, "
+            f"{phase.backlog:,} still waiting (backlog)"
+        )
     return (
         f"- {phase.name}: sent {sent:,} alerts in {phase.sending_took:.1f} s "
         f"({offered:.1f}/s offered), {sum(a.opens for a in phase.alerts):,} of them "
@@ -363,27 +444,36 @@ def _outcome(phase: Phase) -> str:
     )
 
 
-def _verdict(phase: Phase) -> str:
-    sent, openers = len(phase.alerts), len(phase.openers)
+def _percentiles(phase: Phase) -> str:
+    """A phase's time to page in words: p99 and p50, or why there is no p99."""
     p50, p99 = phase.time_to_page(50), phase.time_to_page(99)
-    met = len(phase.accepted) == sent and phase.backlog == 0 and p99 < TARGET_P99
-    if not openers:
-        detail = "no alert with a new key was answered 202"
-    elif p99 == float("inf"):
-        detail = (
-            f"more than 1% of the {openers:,} new keys answered 202 were not paged "
+    if not phase.openers:
+        return f"no alert with a new key got its {phase.answer}"
+    if p99 == float("inf"):
+        return (
+            f"more than 1% of the {len(phase.openers):,} accepted new keys were not paged "
             f"{phase.waited:.0f} s after the last alert was sent"
         )
-    else:
-        detail = f"p99 {p99 * 1000:,.0f} ms, p50 {p50 * 1000:,.0f} ms over every new key's 202"
-    paged = [a for a in phase.openers if a.paged is not None and a.sent is not None]
-    if not met and paged:
-        # What the stack kept up with: incidents opened and paged from the first alert
-        # sent to the last page heard.
-        took = max(a.paged or 0.0 for a in paged) - min(a.sent or 0.0 for a in paged)
-        detail += f"; it opened and paged {len(paged) / took:,.0f} incidents per second"
+    return f"p99 {p99 * 1000:,.0f} ms, p50 {p50 * 1000:,.0f} ms over every new key's {phase.answer}"
+
+
+def _verdict(phase: Phase, bare: Phase | None = None) -> str:
+    """Whether `phase` met the target; for the all-new load, beside `bare` (the same load
+    on bare Temporal), which shows what the stack itself allows on this machine."""
+    sent = len(phase.alerts)
+    met = len(phase.accepted) == sent and phase.backlog == 0 and phase.time_to_page(99) < TARGET_P99
+    detail = _percentiles(phase)
+    if not met and phase.openers:
+        detail += f"; it opened and paged {phase.paging_rate():,.0f} incidents per second"
     if len(phase.accepted) < sent:
         detail += f"; {sent - len(phase.accepted):,} of the {sent:,} alerts were not answered 202"
+    if bare is not None:
+        bare_met = bare.backlog == 0 and bare.time_to_page(99) < TARGET_P99
+        detail += (
+            f"; bare Temporal at the same load, in the same run: {_percentiles(bare)}, "
+            f"paging {bare.paging_rate():,.0f} per second, so the target was "
+            f"{'met' if bare_met else 'not met by bare Temporal either'} on this machine"
+        )
     return (
         f"- time to page at {phase.name}: {'met' if met else 'NOT met'} ({detail}; target "
         f"p99 under {TARGET_P99:g} s)"
@@ -393,6 +483,7 @@ def _verdict(phase: Phase) -> str:
 def _section(
     pages: Pages,
     phases: list[Phase],
+    bare: Phase,
     bare_trips: list[float],
     bare_one_way: list[float],
     groups: int,
@@ -403,7 +494,7 @@ def _section(
     rows = [
         _row("bare: POST from this process to the receiver, answer read", "", bare_trips),
         _row("bare: POST from this process to the receiver, request read", "", bare_one_way),
-        *(row for phase in phases for row in _rows(phase)),
+        *(row for phase in [*phases, bare] for row in _rows(phase)),
     ]
     paged_without_202 = sum(
         a.paged is not None and not a.accepted for phase in phases for a in phase.alerts
@@ -427,10 +518,18 @@ def _section(
             "paged counts as later than any); the two rows under it split it at the page's "
             "`at` (when the incident's workflow fired it). All times are this machine's wall "
             f"clock. The wait for pages ends {DRAIN_SECONDS} s after the last alert of a load "
-            f"was sent. The bare rows are POSTs from this process to the receiver, paced at "
-            f"{RATE}/s, before the stack starts.",
+            f"was sent. The first two bare rows are POSTs from this process to the receiver, "
+            f"paced at {RATE}/s, before the stack starts. The bare Temporal load is the "
+            "all-new load without Vagt, on the same server before Vagt's loads (so on the "
+            "freshest database): a workflow started from this process for each alert, which "
+            "pages the same receiver from one activity run by a minimal worker in its own "
+            "process (`bench/bare_paging.py`); its time to page runs from Temporal "
+            "confirming the start. That is the least Temporal work that durably opens "
+            "something and pages for it, where Vagt's incident takes two workflows (the "
+            "alert group, then the incident), two activities on the way and read-model "
+            "writes.",
             "",
-            *(_outcome(phase) for phase in phases),
+            *(_outcome(phase) for phase in [*phases, bare]),
             f"- pages for alerts not answered 202: {paged_without_202:,}; repeated first "
             f"pages (same incident): {pages.repeats:,}; pages matching no alert: "
             f"{pages.unknown:,}",
@@ -440,6 +539,6 @@ def _section(
             "",
             table(header, rows),
             "",
-            *(_verdict(phase) for phase in loads),
+            *(_verdict(phase, bare if phase is loads[-1] else None) for phase in loads),
         ]
     )
