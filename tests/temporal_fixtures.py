@@ -2,7 +2,7 @@
 
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 
 from activities.read_model import ReadModelActivities
 from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
@@ -146,6 +146,7 @@ def incident_worker(
     task_queue: str,
     *activities: Any,
     max_cached_workflows: int = 1_000,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """A worker of incident workflows alone, as production runs them (unsandboxed), on
     `activities`: a test's own read-model write and a receiver's delivery."""
@@ -156,6 +157,7 @@ def incident_worker(
         activities=list(activities),
         workflow_runner=UnsandboxedWorkflowRunner(),
         max_cached_workflows=max_cached_workflows,
+        interceptors=interceptors,
     )
 
 

@@ -134,6 +134,8 @@ class IncidentWorkflow:
         # Revision 6: the last workflow task (its history length) in which the workflow
         # gave Temporal a command or took a step (`_command_the_task`).
         self._commanded_in = -1
+        # Revision 7: the signals to the alert group under way, beside the loop.
+        self._telling: asyncio.Task[None] | None = None
         self._digest = LastDigest()  # of the incident's process, for brief answers
 
     @workflow.run
@@ -147,14 +149,16 @@ class IncidentWorkflow:
             await self._project()
             self._dispatch()  # news the projection found followers for
             await self._tell_group()
-            if self._history_full() and not self._in_flight:
+            if self._history_full() and not self._in_flight and not self._telling_group():
                 await self._continue_as_new()
             await self._sleep()
         # Let every accepted step finish, and write what they added, before the run
         # ends: nothing a caller was told is done may be dropped.
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._write_all()
-        await self._tell_group()
+        if self._telling is not None:
+            await self._telling
+        await self._tell_group_now()
         return IncidentOutcome(
             incident_id=self._incident.id,
             state=self._incident.state,
@@ -343,6 +347,31 @@ class IncidentWorkflow:
             self._group_news.append(Step.REOPEN)
 
     async def _tell_group(self) -> None:
+        """Tell the alert group the resolutions, reopenings and alerts handed back it has
+        not heard yet. Runs of revision 6 and older wait here for the group to take each
+        signal, and a task that comes meanwhile (a page's end) ends with no command:
+        `_command_the_task` is not reached. From revision 7 the signals go out from a
+        task of their own beside the loop, which wakes the loop when they are taken."""
+        if self._revision < 7:
+            await self._tell_group_now()
+            return
+        if self._telling_group() or not (self._group_news or self._handed_back):
+            return
+        if self._incident.source is None:
+            return
+        self._commanded()  # the first signal goes out in this task
+        self._telling = asyncio.create_task(self._tell_group_beside_the_loop())
+
+    async def _tell_group_beside_the_loop(self) -> None:
+        await self._tell_group_now()
+        # The loop's turn: the task that heard the group take the last signal must not
+        # end with no command (`_command_the_task`).
+        self._dirty = True
+
+    def _telling_group(self) -> bool:
+        return self._telling is not None and not self._telling.done()
+
+    async def _tell_group_now(self) -> None:
         source = self._incident.source
         if source is None:
             return
@@ -446,9 +475,10 @@ class IncidentWorkflow:
         before the last empty task's jobs (tests/workflows/test_sdk_hazards.py), and the
         incident would decide by another order than its history's. Such tasks came from
         a page's end while a failed write waited for its retry, news that changed
-        nothing, and the group's answer to a signal. Not covered: a task that comes
-        while the loop waits for that answer (`_tell_group`), and a step its validator
-        refuses (a task with no command, but with nothing in it either)."""
+        nothing, and the group's answer to a signal. A task that comes while a run of
+        revision 6 waits for that answer (`_tell_group`) is not covered; from revision 7
+        the loop does not wait there. A step its validator refuses makes a task with no
+        command, but with nothing in it either: its history records nothing of it."""
         if (
             self._revision >= 6
             and self._commanded_in != workflow.info().get_current_history_length()
