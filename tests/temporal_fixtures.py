@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker
 
 from activities.read_model import ReadModelActivities
+from domain.alert_groups import AlertSource
 from domain.channels import Delivery, DeliveryOutcome, DeliveryResult
 from domain.process import DEFAULT_PROCESS, ProcessDefinition
 from domain.requests import DeclareRequest
@@ -195,14 +196,21 @@ async def start_incident(
     process: ProcessDefinition,
     task_timeout: timedelta | None = None,
     revision: int = contracts.CODE_REVISION,
+    source: AlertSource | None = None,
 ) -> tuple[WorkflowHandle[Any, Any], datetime]:
     """An incident declared by `actor` on `process` now (the server's time, returned
     with its handle), under a fresh number, by workflow code of `revision`; its
-    workflow tasks time out after `task_timeout` (Temporal's 10 s if not given)."""
+    workflow tasks time out after `task_timeout` (Temporal's 10 s if not given). With
+    `source`, it is an alert group's, and tells that group of its resolutions."""
     now = await env.get_current_time()
     incident_id = uuid.uuid4().int % 1_000_000_000
     declaration = contracts.Declaration(
-        incident_id=incident_id, request=request, actor=actor, declared_at=now, process=process
+        incident_id=incident_id,
+        request=request,
+        actor=actor,
+        declared_at=now,
+        process=process,
+        source=source,
     )
     handle = await env.client.start_workflow(
         wf.IncidentWorkflow.run,

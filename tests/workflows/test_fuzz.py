@@ -14,10 +14,15 @@ No queries: one reaching a workflow its worker had evicted, while a timer's task
 waited, had Temporal's SDK run the timer at a stale time (tests/workflows/
 unreplayable/README.md), so the API no longer queries the incidents it serves.
 
+Half the incidents come from alerts: they tell their alert group (a stand-in here,
+that takes any signal) of each resolution and reopening, and give back the alerts
+that reach them once resolved, while pages end and steps come.
+
 Revision 4 failed it now and then (1 run in 16, then 2 in 8: a history that does
 not replay), for a cause in Temporal's SDK shown in test_sdk_hazards.py: tasks that
 brought the incident something and ended with no command. Revision 6 leaves no such
-task, and the fuzz checks that on every history too, which catches a change that
+task (revision 7 neither while the group takes a signal), and the fuzz checks that on
+every history too, which catches a change that
 breaks the guard whether or not the SDK's hazard strikes in that run. `make test`
 runs the first two seeds; `make fuzz` (VAGT_FUZZ set) runs all six.
 """
@@ -27,18 +32,21 @@ import contextlib
 import os
 import random
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import RawValue
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
+from temporalio.worker import Replayer, UnsandboxedWorkflowRunner, Worker
 
-from domain.alert_groups import AlertActivity
+from domain.alert_groups import AlertActivity, AlertSource
 from domain.escalation import EscalationLevel, EscalationPolicy, EscalationTarget
 from domain.priority import Priority
 from domain.process import ContactMethod, Person, ProcessDefinition
@@ -85,8 +93,21 @@ _BUSY = ProcessDefinition(
     },
 )
 _ALICE = Actor(name="alice", roles=frozenset({Role.RESPONDER}))
-_INCIDENTS = 4  # per seed, side by side
+_INCIDENTS = 4  # per seed, side by side; every other one from alerts
 _ACTIONS = 10  # per incident, over about 5 s
+
+
+@workflow.defn(sandboxed=False)
+class _GroupStandIn:
+    """Stands in for an alert group: takes whatever its incident signals, and waits."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal(dynamic=True)
+    def heard(self, name: str, args: Sequence[RawValue]) -> None:
+        pass
 
 
 @pytest.mark.parametrize("seed", _SEEDS)
@@ -111,10 +132,25 @@ async def test_random_incidents_on_a_flaky_read_model_leave_histories_that_repla
         Receiver().deliver,
         max_cached_workflows=rng.choice([2, 3, 100]),
     )
-    async with worker:
-        handles = []
+    groups = Worker(dev_server.client, task_queue=f"{task_queue}-groups", workflows=[_GroupStandIn])
+    async with worker, groups:
+        handles, stand_ins = [], []
         for n in range(_INCIDENTS):
             request = DeclareRequest(title=f"fuzz {seed}-{n}", impact=1 + n % 3, urgency=1)
+            source = None
+            if n % 2:
+                group = await dev_server.client.start_workflow(
+                    _GroupStandIn.run,
+                    id=f"alerts-fuzz-{uuid.uuid4()}",
+                    task_queue=groups.task_queue,
+                )
+                stand_ins.append(group)
+                source = AlertSource(
+                    integration_id=1,
+                    integration_name="fuzz",
+                    dedup_key=f"fuzz-{seed}-{n}",
+                    group_workflow_id=group.id,
+                )
             handle, _ = await start_incident(
                 dev_server,
                 task_queue,
@@ -122,6 +158,7 @@ async def test_random_incidents_on_a_flaky_read_model_leave_histories_that_repla
                 _ALICE,
                 _BUSY,
                 task_timeout=timedelta(seconds=1),
+                source=source,
             )
             handles.append(handle)
         plans = [[_action(rng) for _ in range(_ACTIONS)] for _ in handles]
@@ -130,7 +167,7 @@ async def test_random_incidents_on_a_flaky_read_model_leave_histories_that_repla
         driven = await asyncio.gather(*map(_drive, handles, plans), return_exceptions=True)
         await asyncio.sleep(2)  # the last writes and pages
         histories = [await handle.fetch_history() for handle in handles]
-        for handle in handles:
+        for handle in [*handles, *stand_ins]:
             await handle.terminate()
 
     # The scene was set: local writes failed or outlived their share of a task, and
@@ -150,6 +187,13 @@ async def test_random_incidents_on_a_flaky_read_model_leave_histories_that_repla
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED
     ]
     assert guarded, f"seed {seed}: no task needed the memo to end with a command"
+    told = [
+        event
+        for history in histories
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_EXTERNAL_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    assert told, f"seed {seed}: no incident told its alert group anything"
     replayer = Replayer(
         workflows=[IncidentWorkflow],
         data_converter=pydantic_data_converter,
