@@ -13,13 +13,11 @@ import asyncio
 import sys
 from datetime import datetime, timedelta
 
-import httpx
 from pydantic import BaseModel
 from temporalio import activity, workflow
-from temporalio.client import Client
 from temporalio.common import RetryPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from bench.bare_worker import serve
 
 # The receiver's path for the bare pages, apart from Vagt's.
 BARE_PAGE_PATH = "/bare-page"
@@ -32,7 +30,7 @@ class BarePage(BaseModel):
 
 @activity.defn(name="bare_page_post")
 async def post(page: BarePage) -> None:
-    raise NotImplementedError  # replaced in the worker by one bound to the receiver's URL
+    raise NotImplementedError  # the worker runs bench/bare_worker.py's, which POSTs it
 
 
 @workflow.defn
@@ -47,28 +45,8 @@ class BarePageWorkflow:
         )
 
 
-async def _work(target: str, task_queue: str, url: str) -> None:
-    client = await Client.connect(target, data_converter=pydantic_data_converter)
-    async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
-
-        @activity.defn(name="bare_page_post")
-        async def post_to_receiver(page: BarePage) -> None:
-            body = page.model_dump(mode="json")
-            headers = {"Idempotency-Key": page.key}
-            answer = await http.post(f"{url}{BARE_PAGE_PATH}", json=body, headers=headers)
-            answer.raise_for_status()
-
-        # Configured as Vagt's worker is: no sandbox, a cache for every workflow.
-        async with Worker(
-            client,
-            task_queue=task_queue,
-            workflows=[BarePageWorkflow],
-            activities=[post_to_receiver],
-            workflow_runner=UnsandboxedWorkflowRunner(),
-            max_cached_workflows=10_000,
-        ):
-            await asyncio.Event().wait()
-
-
 if __name__ == "__main__":
-    asyncio.run(_work(sys.argv[1], sys.argv[2], sys.argv[3]))
+    target, task_queue, url = sys.argv[1:4]
+    asyncio.run(
+        serve(target, task_queue, BarePageWorkflow, "bare_page_post", f"{url}{BARE_PAGE_PATH}")
+    )
