@@ -14,7 +14,7 @@ import sys
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from temporalio import activity, workflow
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from bench.bare_worker import serve
@@ -28,17 +28,12 @@ class BarePage(BaseModel):
     at: datetime | None = None  # workflow.now() when the workflow fired the page
 
 
-@activity.defn(name="bare_page_post")
-async def post(page: BarePage) -> None:
-    raise NotImplementedError  # the worker runs bench/bare_worker.py's, which POSTs it
-
-
 @workflow.defn
 class BarePageWorkflow:
     @workflow.run
     async def run(self, page: BarePage) -> None:
         await workflow.execute_activity(
-            post,
+            "bare_page_post",  # bench/bare_worker.py's POST
             BarePage(key=page.key, at=workflow.now()),
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RetryPolicy(maximum_attempts=1),

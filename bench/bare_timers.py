@@ -13,7 +13,7 @@ import sys
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from temporalio import activity, workflow
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from bench.bare_worker import serve
@@ -30,11 +30,6 @@ class BareFired(BaseModel):
     at: datetime  # workflow.now() when the timer woke the workflow
 
 
-@activity.defn(name="bare_timer_post")
-async def post(fired: BareFired) -> None:
-    raise NotImplementedError  # the worker runs bench/bare_worker.py's, which POSTs it
-
-
 @workflow.defn
 class BareTimerWorkflow:
     @workflow.run
@@ -43,7 +38,7 @@ class BareTimerWorkflow:
         await workflow.sleep(timedelta(milliseconds=max(math.ceil(waiting * 1000), 1)))
         fired = BareFired(key=timer.key, due=timer.due, at=workflow.now())
         await workflow.execute_activity(
-            post,
+            "bare_timer_post",  # bench/bare_worker.py's POST
             fired,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RetryPolicy(maximum_attempts=1),
