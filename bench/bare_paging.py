@@ -11,13 +11,12 @@ Temporal and a minimal worker achieve for that load on this machine.
 
 import asyncio
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
-from bench.bare_worker import serve
+from bench.bare_worker import post_once, serve
 
 # The receiver's path for the bare pages, apart from Vagt's.
 BARE_PAGE_PATH = "/bare-page"
@@ -32,12 +31,7 @@ class BarePage(BaseModel):
 class BarePageWorkflow:
     @workflow.run
     async def run(self, page: BarePage) -> None:
-        await workflow.execute_activity(
-            "bare_page_post",  # bench/bare_worker.py's POST
-            BarePage(key=page.key, at=workflow.now()),
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(maximum_attempts=1),
-        )
+        await post_once("bare_page_post", BarePage(key=page.key, at=workflow.now()))
 
 
 if __name__ == "__main__":

@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
-from bench.bare_worker import serve
+from bench.bare_worker import post_once, serve
 
 
 class BareTimer(BaseModel):
@@ -37,12 +36,7 @@ class BareTimerWorkflow:
         waiting = max((timer.due - workflow.now()).total_seconds(), 0.0)
         await workflow.sleep(timedelta(milliseconds=max(math.ceil(waiting * 1000), 1)))
         fired = BareFired(key=timer.key, due=timer.due, at=workflow.now())
-        await workflow.execute_activity(
-            "bare_timer_post",  # bench/bare_worker.py's POST
-            fired,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RetryPolicy(maximum_attempts=1),
-        )
+        await post_once("bare_timer_post", fired)
 
 
 if __name__ == "__main__":

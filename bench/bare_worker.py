@@ -6,13 +6,26 @@ with a `key`) as JSON to a URL, the key as its Idempotency-Key, as a delivery do
 """
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from temporalio import activity
+from pydantic import BaseModel
+from temporalio import activity, workflow
 from temporalio.client import Client
+from temporalio.common import RetryPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+
+async def post_once(activity_name: str, item: BaseModel) -> None:
+    """From the workflow: POST `item` once, through the worker's activity."""
+    await workflow.execute_activity(
+        activity_name,
+        item,
+        start_to_close_timeout=timedelta(seconds=60),
+        retry_policy=RetryPolicy(maximum_attempts=1),
+    )
 
 
 async def serve(target: str, task_queue: str, workflow: type, activity_name: str, url: str) -> None:
