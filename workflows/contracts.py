@@ -73,10 +73,11 @@ DEFAULT_HISTORY_LIMIT = 3_000
 #      Temporal's SDK from handing a step over before such a task's jobs
 #      (tests/workflows/test_sdk_hazards.py). Runs of revision 5 and older wait for
 #      the write, read `workflow.now()` and may end tasks with no command, as they did.
-#   7: an incident tells its alert group of a resolution or reopening from a task of
-#      its own, not in its loop, which goes on meanwhile and is woken when the group
-#      has taken the signal: a task that comes while the group takes it (a page's end)
-#      no longer ends with no command. Runs of revision 6 and older wait in the loop.
+#   7: an incident tells its alert group of a resolution or reopening from a coroutine
+#      of its own, not in its loop, which goes on meanwhile and is woken when the group
+#      has taken the signal: a workflow task that comes while the group takes it (a
+#      page's end) no longer ends with no command. Runs of revision 6 and older wait in
+#      the loop.
 CODE_REVISION = 7
 
 

@@ -351,7 +351,8 @@ class IncidentWorkflow:
         not heard yet. Runs of revision 6 and older wait here for the group to take each
         signal, and a task that comes meanwhile (a page's end) ends with no command:
         `_command_the_task` is not reached. From revision 7 the signals go out from a
-        task of their own beside the loop, which wakes the loop when they are taken."""
+        coroutine of their own beside the loop, which wakes the loop when the group has
+        taken them."""
         if self._revision < 7:
             await self._tell_group_now()
             return
