@@ -359,6 +359,9 @@ class IncidentWorkflow:
         if self._telling_group() or not (self._group_news or self._handed_back):
             return
         if self._incident.source is None:
+            # No group to tell: a declared incident keeps alerts sent to it after its
+            # resolution in `_handed_back` all the same, and a telling started for them
+            # would end at once and start again on every pass of the loop.
             return
         self._commanded()  # the first signal goes out in this task
         self._telling = asyncio.create_task(self._tell_group_beside_the_loop())
