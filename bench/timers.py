@@ -27,12 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.bare_timers import BareTimer, BareTimerWorkflow
 from bench.common import Figures, Stack, quiet_process, table, vagt_stack
 from bench.receiver import Arrival, receiving
+from workflows.contracts import workflow_id
 
 # As the issue asks: COUNT clocks running out within the same minute. Declarations are
 # paced evenly over SPREAD_SECONDS, so the load is the issue's in every run: declared as
@@ -85,6 +87,11 @@ class Due:
     fired: float | None = None  # the page's `at`, or the bare workflow's wake-up
     arrived: float | None = None
     armed: bool = True  # False: its timer was not yet started when the first fell due
+    timed_out: int = 0  # its workflow's tasks that timed out between due and heard
+
+    @property
+    def late(self) -> bool:
+        return self.lateness >= TARGET_P99
 
     @property
     def lateness(self) -> float:
@@ -295,7 +302,27 @@ async def measure(work: Path) -> str:
                 await _until_armed(stack, heard, opened)
                 last_due = max((due.due for due in heard.dues()), default=time.time())
                 await heard.everything(last_due + DRAIN_SECONDS)
+                await _count_timed_out_tasks(client, heard)
     return _section(heard, opened)
+
+
+_TIMED_OUT = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+}
+
+
+async def _count_timed_out_tasks(client: Client, heard: Heard) -> None:
+    """For each incident and bare timer heard late (or never): how many of its
+    workflow's workflow and activity tasks timed out between its due time and the
+    receiver reading it, from the workflow's history."""
+    late = [(workflow_id(n), due) for n, due in heard.incidents.items() if due.late]
+    late += [(key, due) for key, due in heard.bare.items() if due.late]
+    for workflow, due in late:
+        until = due.arrived if due.arrived is not None else float("inf")
+        async for event in client.get_workflow_handle(workflow).fetch_history_events():
+            at = event.event_time.seconds + event.event_time.nanos / 1e9
+            due.timed_out += event.event_type in _TIMED_OUT and due.due <= at <= until
 
 
 def _ms(values: list[float], p: float) -> str:
@@ -319,6 +346,24 @@ def _rows(name: str, dues: list[Due]) -> list[list[str]]:
         row(f"{name}: due to fired in the workflow", f"{len(to_fire):,}", to_fire),
         row(f"{name}: fired to the receiver reading it", f"{len(to_arrive):,}", to_arrive),
     ]
+
+
+def _late_line(incidents: list[Due], bare: list[Due]) -> str:
+    """How many were late by the target or more, and how many of those waited on a task
+    Temporal had handed out that timed out."""
+
+    def late(dues: list[Due]) -> str:
+        late = [d for d in dues if d.late]
+        waited = sum(d.timed_out > 0 for d in late)
+        return f"{len(late):,} of {len(dues):,} ({waited:,} behind a task that timed out)"
+
+    return (
+        f"- late by {TARGET_P99:g} s or more: escalations {late(incidents)}, bare timers "
+        f"{late(bare)}. A task times out when Temporal's history recorded it as started "
+        "and no worker answered it in time (10 s for a workflow task, a delivery's 10 s "
+        "heartbeat timeout): the server stalled while it handed the task to a worker "
+        "(Temporal's own bug, temporalio/temporal#11733), or the worker stalled with it"
+    )
 
 
 def _section(heard: Heard, opened: Opened) -> str:
@@ -392,6 +437,7 @@ def _section(heard: Heard, opened: Opened) -> str:
             "",
             table(header, rows),
             "",
+            _late_line(incidents, bare),
             f"- timers: {'met' if met else 'NOT met'} ({detail}; target p99 lateness under "
             f"{TARGET_P99:g} s)",
         ]
