@@ -20,6 +20,10 @@ BENCHMARKS: dict[str, Callable[[Path], Awaitable[str]]] = {
     "timers": timers.measure,
     "reads": reads.measure,
 }
+# Run only when named: diagnoses, not figures for BENCHMARKS.md.
+DIAGNOSES: dict[str, Callable[[Path], Awaitable[str]]] = {
+    "timers-stalled": timers.measure_stalled,
+}
 
 HOW_TO_READ = """\
 Every figure comes from one run of `make bench` on the machine named above, with
@@ -46,7 +50,7 @@ async def main(names: list[str]) -> str:
     sections = []
     for name in names:
         print(f"{name}:", file=sys.stderr, flush=True)
-        sections.append(await BENCHMARKS[name](work / name))
+        sections.append(await (BENCHMARKS | DIAGNOSES)[name](work / name))
     document = "\n".join(
         [
             "# Benchmarks",
@@ -68,7 +72,8 @@ def _arguments() -> argparse.Namespace:
         "names",
         nargs="*",
         metavar="NAME",
-        help=f"the benchmarks to run (default: all of {', '.join(BENCHMARKS)})",
+        help=f"the benchmarks to run (default: all of {', '.join(BENCHMARKS)}); also, "
+        f"only when named: {', '.join(DIAGNOSES)}",
     )
     parser.add_argument(
         "--output",
@@ -77,10 +82,11 @@ def _arguments() -> argparse.Namespace:
         "else var/bench/partial.md)",
     )
     arguments = parser.parse_args()
-    unknown = [name for name in arguments.names if name not in BENCHMARKS]
+    unknown = [name for name in arguments.names if name not in BENCHMARKS | DIAGNOSES]
     if unknown:
         parser.error(
-            f"no benchmark named {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+            f"no benchmark named {', '.join(unknown)}; "
+            f"choose from {', '.join(BENCHMARKS | DIAGNOSES)}"
         )
     return arguments
 

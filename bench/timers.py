@@ -18,9 +18,11 @@ its own process).
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +55,9 @@ MAX_UNARMED = 32
 BARE_EVERY = 5  # one bare timer beside every 5th incident, with its due time
 DRAIN_SECONDS = 20  # after the last due time: how long to wait for pages still to come
 TARGET_P99 = 1.0
+# measure_stalled: Temporal's server stopped this long, every this long, while they fall due.
+STALL_SECONDS = 1.5
+STALL_EVERY = 4.0
 
 PROCESS_YAML = """\
 # Written by bench/timers.py: a P1 not acknowledged within {delay}s breaches its
@@ -278,8 +283,9 @@ async def _mark_unarmed(
         heard.bare[handle.id].armed = False
 
 
-async def measure(work: Path) -> str:
-    """Run the timers benchmark; its section of BENCHMARKS.md."""
+async def measure(work: Path, stall: bool = False) -> str:
+    """Run the timers benchmark; its section of BENCHMARKS.md. `stall`: see
+    `measure_stalled`."""
     await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     heard = Heard()
     async with receiving() as receiver:
@@ -301,9 +307,61 @@ async def measure(work: Path) -> str:
                 opened = await _declare(stack, client, queue, heard)
                 await _until_armed(stack, heard, opened)
                 last_due = max((due.due for due in heard.dues()), default=time.time())
-                await heard.everything(last_due + DRAIN_SECONDS)
+                async with _stalling(stack, heard, last_due) if stall else _nothing():
+                    await heard.everything(last_due + DRAIN_SECONDS)
                 await _count_timed_out_tasks(client, heard)
-    return _section(heard, opened)
+    return _section(heard, opened, stall)
+
+
+async def measure_stalled(work: Path) -> str:
+    """The timers benchmark with Temporal's server stopped (SIGSTOP) for STALL_SECONDS
+    every STALL_EVERY seconds while the timers fall due: what a host that stalls does
+    to them, Vagt's and bare Temporal's alike, and to the tasks the server hands out."""
+    return await measure(work, stall=True)
+
+
+@contextlib.asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield
+
+
+@contextlib.asynccontextmanager
+async def _stalling(stack: Stack, heard: Heard, last_due: float) -> AsyncIterator[None]:
+    """While inside: from the first due time to the last, Temporal's server stopped for
+    STALL_SECONDS every STALL_EVERY seconds (and never left stopped)."""
+    server = await asyncio.to_thread(_temporal_server, stack.data_dir / "temporal.db")
+    first_due = min((due.due for due in heard.dues()), default=last_due)
+
+    async def stall() -> None:
+        await asyncio.sleep(max(0.0, first_due - time.time()))
+        while time.time() < last_due:
+            os.kill(server, signal.SIGSTOP)
+            try:
+                await asyncio.sleep(STALL_SECONDS)
+            finally:
+                os.kill(server, signal.SIGCONT)
+            await asyncio.sleep(STALL_EVERY)
+
+    stalling = asyncio.create_task(stall())
+    try:
+        yield
+    finally:
+        stalling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stalling
+
+
+def _temporal_server(database: Path) -> int:
+    """The process id of the Temporal dev server that keeps its state in `database`."""
+    wanted = ["server", "start-dev", "--db-filename", str(database.resolve())]
+    for process in Path("/proc").iterdir():
+        try:
+            arguments = (process / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:  # not a process, or gone
+            continue
+        if arguments.split("\0")[1:5] == wanted:
+            return int(process.name)
+    raise RuntimeError(f"no Temporal dev server runs on {database}")
 
 
 _TIMED_OUT = {
@@ -366,7 +424,7 @@ def _late_line(incidents: list[Due], bare: list[Due]) -> str:
     )
 
 
-def _section(heard: Heard, opened: Opened) -> str:
+def _section(heard: Heard, opened: Opened, stalled: bool = False) -> str:
     incidents = list(heard.incidents.values())
     declared = len(incidents)
     dues = sorted(d.due for d in incidents)
@@ -403,9 +461,19 @@ def _section(heard: Heard, opened: Opened) -> str:
         detail += f"; only {declared:,} of {COUNT:,} incidents were declared in time"
     if opened.all_armed_after is None:
         detail += "; not all were armed before the first fell due"
+    verdict = f"- timers: {'met' if met else 'NOT met'} ({detail}; target p99 lateness "
+    verdict += f"under {TARGET_P99:g} s)"
+    title = "## Timers"
+    if stalled:
+        title = "## Timers, with Temporal's server stalling"
+        verdict = (
+            f"- with Temporal's server stopped for {STALL_SECONDS:g} s every "
+            f"{STALL_SECONDS + STALL_EVERY:g} s from the first due time to the last "
+            f"(`python -m bench timers-stalled`; a diagnosis, no target): {detail}"
+        )
     return "\n".join(
         [
-            "## Timers",
+            title,
             "",
             f"{COUNT:,} P1 incidents declared through "
             f"the API by {CONCURRENCY} concurrent senders at an even pace over "
@@ -438,7 +506,6 @@ def _section(heard: Heard, opened: Opened) -> str:
             table(header, rows),
             "",
             _late_line(incidents, bare),
-            f"- timers: {'met' if met else 'NOT met'} ({detail}; target p99 lateness under "
-            f"{TARGET_P99:g} s)",
+            verdict,
         ]
     )
