@@ -55,9 +55,10 @@ MAX_UNARMED = 32
 BARE_EVERY = 5  # one bare timer beside every 5th incident, with its due time
 DRAIN_SECONDS = 20  # after the last due time: how long to wait for pages still to come
 TARGET_P99 = 1.0
-# measure_stalled: Temporal's server stopped this long, every this long, while they fall due.
+# measure_stalled: while they fall due, Temporal's server is stopped this long, then runs
+# for STALL_GAP seconds, and so on.
 STALL_SECONDS = 1.5
-STALL_EVERY = 4.0
+STALL_GAP = 4.0
 
 PROCESS_YAML = """\
 # Written by bench/timers.py: a P1 not acknowledged within {delay}s breaches its
@@ -315,8 +316,9 @@ async def measure(work: Path, stall: bool = False) -> str:
 
 async def measure_stalled(work: Path) -> str:
     """The timers benchmark with Temporal's server stopped (SIGSTOP) for STALL_SECONDS
-    every STALL_EVERY seconds while the timers fall due: what a host that stalls does
-    to them, Vagt's and bare Temporal's alike, and to the tasks the server hands out."""
+    after every STALL_GAP seconds it runs while the timers fall due: what a host that
+    stalls does to them, Vagt's and bare Temporal's alike, and to the tasks the server
+    hands out."""
     return await measure(work, stall=True)
 
 
@@ -328,7 +330,7 @@ async def _nothing() -> AsyncIterator[None]:
 @contextlib.asynccontextmanager
 async def _stalling(stack: Stack, heard: Heard, last_due: float) -> AsyncIterator[None]:
     """While inside: from the first due time to the last, Temporal's server stopped for
-    STALL_SECONDS every STALL_EVERY seconds (and never left stopped)."""
+    STALL_SECONDS after every STALL_GAP seconds it runs (and never left stopped)."""
     server = await asyncio.to_thread(_temporal_server, stack.data_dir / "temporal.db")
     first_due = min((due.due for due in heard.dues()), default=last_due)
 
@@ -340,7 +342,7 @@ async def _stalling(stack: Stack, heard: Heard, last_due: float) -> AsyncIterato
                 await asyncio.sleep(STALL_SECONDS)
             finally:
                 os.kill(server, signal.SIGCONT)
-            await asyncio.sleep(STALL_EVERY)
+            await asyncio.sleep(STALL_GAP)
 
     stalling = asyncio.create_task(stall())
     try:
@@ -468,7 +470,7 @@ def _section(heard: Heard, opened: Opened, stalled: bool = False) -> str:
         title = "## Timers, with Temporal's server stalling"
         verdict = (
             f"- with Temporal's server stopped for {STALL_SECONDS:g} s every "
-            f"{STALL_SECONDS + STALL_EVERY:g} s from the first due time to the last "
+            f"{STALL_SECONDS + STALL_GAP:g} s from the first due time to the last "
             f"(`python -m bench timers-stalled`; a diagnosis, no target): {detail}"
         )
     return "\n".join(
