@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from vagt.ports import free_ports
 
@@ -199,6 +201,18 @@ def quiet_process(
     finally:
         process.kill()
         process.wait()
+
+
+@contextlib.asynccontextmanager
+async def bare_worker(
+    module: str, stack: Stack, task_queue: str, receiver_url: str, log: Path
+) -> AsyncIterator[Client]:
+    """While inside: `python -m module`, a minimal bare Temporal worker
+    (`bench/bare_worker.py`), on `stack`'s Temporal server and `task_queue`, posting to
+    `receiver_url`; yields a client of that server to start its workflows with."""
+    argv = [sys.executable, "-m", module, stack.temporal_address, task_queue, receiver_url]
+    with quiet_process(argv, log, dict(os.environ)):
+        yield await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
 
 
 def stack_processes(pid: int) -> dict[str, int]:

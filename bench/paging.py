@@ -15,7 +15,6 @@ activity (`bench/bare_paging.py`), on the same server before Vagt's loads.
 
 import asyncio
 import contextlib
-import os
 import sys
 import time
 import uuid
@@ -28,10 +27,9 @@ from typing import Any
 
 import httpx
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.bare_paging import BARE_PAGE_PATH, BarePage, BarePageWorkflow
-from bench.common import Figures, Stack, quiet_process, settle, table, vagt_stack
+from bench.common import Figures, Stack, bare_worker, settle, table, vagt_stack
 from bench.receiver import Arrival, receiving
 
 RATE = 50  # alerts per second, the steady load
@@ -370,12 +368,8 @@ async def measure(work: Path) -> str:
         async with vagt_stack(work / "vagt", VAGT_PROCESS_FILE=str(process_file)) as stack:
             # Bare Temporal first, on the freshest server: the reference is not handicapped.
             queue = f"bare-paging-{run}"
-            argv = [sys.executable, "-m", "bench.bare_paging"]
-            argv += [stack.temporal_address, queue, receiver.url]
-            with quiet_process(argv, work / "bare-paging-worker.log", dict(os.environ)):
-                client = await Client.connect(
-                    stack.temporal_address, data_converter=pydantic_data_converter
-                )
+            log = work / "bare-paging-worker.log"
+            async with bare_worker("bench.bare_paging", stack, queue, receiver.url, log) as client:
                 await _run_bare(client, queue, pages, bare_warm_up, BARE_WARM_UP_SECONDS)
                 await _run_bare(client, queue, pages, bare, DRAIN_SECONDS)
             await settle(stack)

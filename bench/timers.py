@@ -31,10 +31,9 @@ from typing import Any
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.bare_timers import BareTimer, BareTimerWorkflow
-from bench.common import Figures, Stack, quiet_process, table, vagt_stack
+from bench.common import Figures, Stack, bare_worker, stack_processes, table, vagt_stack
 from bench.receiver import Arrival, receiving
 from workflows.contracts import workflow_id
 
@@ -299,16 +298,12 @@ async def measure(work: Path, stall: bool = False) -> str:
             work / "vagt", VAGT_PROCESS_FILE=str(process_file), VAGT_STEP_BATCH_SECONDS="0"
         ) as stack:
             queue = f"bare-timers-{uuid.uuid4()}"
-            argv = [sys.executable, "-m", "bench.bare_timers"]
-            argv += [stack.temporal_address, queue, receiver.url]
-            with quiet_process(argv, work / "bare-timers-worker.log", dict(os.environ)):
-                client = await Client.connect(
-                    stack.temporal_address, data_converter=pydantic_data_converter
-                )
+            log = work / "bare-timers-worker.log"
+            async with bare_worker("bench.bare_timers", stack, queue, receiver.url, log) as client:
                 opened = await _declare(stack, client, queue, heard)
                 await _until_armed(stack, heard, opened)
                 last_due = max((due.due for due in heard.dues()), default=time.time())
-                async with _stalling(stack, heard, last_due) if stall else _nothing():
+                async with _stalling(stack, heard, last_due) if stall else contextlib.nullcontext():
                     await heard.everything(last_due + DRAIN_SECONDS)
                 await _count_timed_out_tasks(client, heard)
     return _section(heard, opened, stall)
@@ -323,15 +318,10 @@ async def measure_stalled(work: Path) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _nothing() -> AsyncIterator[None]:
-    yield
-
-
-@contextlib.asynccontextmanager
 async def _stalling(stack: Stack, heard: Heard, last_due: float) -> AsyncIterator[None]:
     """While inside: from the first due time to the last, Temporal's server stopped for
     STALL_SECONDS after every STALL_GAP seconds it runs (and never left stopped)."""
-    server = await asyncio.to_thread(_temporal_server, stack.data_dir / "temporal.db")
+    server = (await asyncio.to_thread(stack_processes, stack.process.pid))["Temporal server"]
     first_due = min((due.due for due in heard.dues()), default=last_due)
 
     async def stall() -> None:
@@ -351,19 +341,6 @@ async def _stalling(stack: Stack, heard: Heard, last_due: float) -> AsyncIterato
         stalling.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await stalling
-
-
-def _temporal_server(database: Path) -> int:
-    """The process id of the Temporal dev server that keeps its state in `database`."""
-    wanted = ["server", "start-dev", "--db-filename", str(database.resolve())]
-    for process in Path("/proc").iterdir():
-        try:
-            arguments = (process / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:  # not a process, or gone
-            continue
-        if arguments.split("\0")[1:5] == wanted:
-            return int(process.name)
-    raise RuntimeError(f"no Temporal dev server runs on {database}")
 
 
 _TIMED_OUT = {
